@@ -1,0 +1,70 @@
+//! Human-readable tables of traces and summaries.
+
+use std::sync::Arc;
+
+use llmtrace::TraceRecord;
+use llmtrace::export::TraceSummary;
+use serde_json::Value;
+
+/// One line per trace: step, attempt, tokens, time, outcome.
+pub(crate) fn print_traces(traces: &[Arc<TraceRecord>]) {
+    println!(
+        "{:>3}  {:<24} {:>7} {:>7} {:>10}  {}",
+        "#", "step", "attempt", "tokens", "time", "outcome"
+    );
+    for (index, trace) in traces.iter().enumerate() {
+        let text = |key: &str| match trace.metadata.get(key) {
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+            None => "-".to_owned(),
+        };
+        let outcome = match (&trace.error, &trace.response) {
+            (Some(error), _) => format!("error: {}", error.kind),
+            (None, Some(response)) if !response.tool_calls.is_empty() => {
+                let names: Vec<&str> = response
+                    .tool_calls
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect();
+                format!("tool call: {}", names.join(", "))
+            }
+            (None, Some(response)) => response.finish_reason.clone().unwrap_or_default(),
+            (None, None) => String::new(),
+        };
+        println!(
+            "{:>3}  {:<24} {:>7} {:>7} {:>7.2} ms  {}",
+            index + 1,
+            text("step_type"),
+            text("attempt_number"),
+            trace.total_tokens(),
+            trace.duration_ms(),
+            outcome
+        );
+    }
+}
+
+/// The summary as an aligned key/value list.
+pub(crate) fn print_summary(summary: &TraceSummary) {
+    println!("Summary");
+    println!(
+        "  interactions  {} ({} failed)",
+        summary.total_interactions, summary.failed_interactions
+    );
+    println!(
+        "  tokens        {} total, {:.1} per interaction",
+        summary.total_tokens, summary.avg_tokens_per_interaction
+    );
+    println!(
+        "  time          {:.2} ms total, {:.2} ms per interaction",
+        summary.total_time_ms, summary.avg_time_ms
+    );
+    println!("  providers     {}", summary.providers.join(", "));
+    println!("  models        {}", summary.models.join(", "));
+    if let Some(range) = summary.date_range {
+        println!(
+            "  date range    {} to {}",
+            range.first.to_rfc3339(),
+            range.last.to_rfc3339()
+        );
+    }
+}

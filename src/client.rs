@@ -1,0 +1,268 @@
+//! [`Client`]: a traced provider stack with its trace store, ready to use.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde_json::Value;
+use tower::util::BoxCloneSyncService;
+use tower::{Service, ServiceBuilder, ServiceExt};
+use uuid::Uuid;
+
+use crate::layer::{InjectMetadataLayer, TraceLayer};
+use crate::provider::{EchoProvider, Provider, ProviderInfo};
+use crate::session::{Session, SessionRegistry};
+use crate::sink::{RecordSink, TraceQuery, TraceStore};
+use crate::{
+    GenerateRequest, GenerateResponse, Generation, Metadata, ProviderError, ResponseStream,
+    TraceRecord,
+};
+
+/// The type-erased stack inside a [`Client`]: `InjectMetadata -> Trace -> provider`.
+pub type ClientService = BoxCloneSyncService<GenerateRequest, Generation, ProviderError>;
+
+/// A traced LLM client: the provider wrapped in the metadata and trace layers, plus the ring
+/// buffer the traces land in.
+///
+/// `Client` is cheap to clone (clones share everything) and `Send + Sync`: use it from as many
+/// tasks as you like.
+///
+/// ```
+/// use llmtrace::{Client, GenerateRequest, TraceQuery};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), llmtrace::ProviderError> {
+/// let client = Client::builder().max_traces(50).metadata("environment", "dev").build();
+///
+/// let response = client.generate(GenerateRequest::new("Hello").temperature(0.0)).await?;
+/// let trace = client.get_trace(&response.trace_id().unwrap()).unwrap();
+/// assert_eq!(trace.prompt, "Hello");
+/// assert_eq!(trace.metadata["environment"], "dev");
+/// assert_eq!(client.get_traces(TraceQuery::last(10)).len(), 1);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    service: ClientService,
+    provider: ProviderInfo,
+    store: TraceStore,
+    sessions: SessionRegistry,
+    tracing: bool,
+}
+
+impl Client {
+    /// A builder with the defaults: echo provider, tracing on, `max_traces` 100.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// Generates a complete answer (a streaming provider's answer is read to its end).
+    ///
+    /// The response metadata carries `trace_id` when tracing is on.
+    ///
+    /// # Errors
+    /// The provider's error, unchanged (it is traced too).
+    pub async fn generate(
+        &self,
+        request: impl Into<GenerateRequest>,
+    ) -> Result<GenerateResponse, ProviderError> {
+        let mut request = request.into();
+        request.stream = false;
+        self.call(request).await?.into_response().await
+    }
+
+    /// Generates a streamed answer. One trace is recorded when the stream ends, breaks, or is
+    /// dropped; its id is in [`ResponseStream::trace_id`].
+    ///
+    /// # Errors
+    /// The provider's error when the call fails before streaming starts.
+    pub async fn stream(
+        &self,
+        request: impl Into<GenerateRequest>,
+    ) -> Result<ResponseStream, ProviderError> {
+        let mut request = request.into();
+        request.stream = true;
+        Ok(self.call(request).await?.into_stream())
+    }
+
+    /// Sends `request` through the stack as it is and returns what the provider produced.
+    ///
+    /// # Errors
+    /// The provider's error, unchanged.
+    pub async fn call(&self, request: GenerateRequest) -> Result<Generation, ProviderError> {
+        self.service().oneshot(request).await
+    }
+
+    /// A handle to the stack, to wrap in more middleware or call as a `tower::Service`.
+    pub fn service(&self) -> ClientService {
+        self.inner.service.clone()
+    }
+
+    /// The trace with this id, while it is in the ring buffer. An unknown id is `None`.
+    pub fn get_trace(&self, trace_id: &Uuid) -> Option<Arc<TraceRecord>> {
+        self.inner.store.get(trace_id)
+    }
+
+    /// The buffered traces matching `query`, oldest first.
+    pub fn get_traces(&self, query: TraceQuery) -> Vec<Arc<TraceRecord>> {
+        self.inner.store.query(&query)
+    }
+
+    /// The ring buffer of this client's traces.
+    pub fn store(&self) -> &TraceStore {
+        &self.inner.store
+    }
+
+    /// The provider behind this client.
+    pub fn provider(&self) -> &ProviderInfo {
+        &self.inner.provider
+    }
+
+    /// Whether calls are traced.
+    pub fn tracing_enabled(&self) -> bool {
+        self.inner.tracing
+    }
+
+    /// Starts a conversation with a new session id.
+    pub fn session(&self) -> Session {
+        self.session_with_id(Uuid::new_v4().to_string())
+    }
+
+    /// Starts (or joins) the conversation `session_id`. Live sessions with the same id share
+    /// one trace list.
+    pub fn session_with_id(&self, session_id: impl Into<String>) -> Session {
+        Session::new(self.clone(), session_id.into(), &self.inner.sessions)
+    }
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("provider", &self.inner.provider)
+            .field("tracing", &self.inner.tracing)
+            .field("store", &self.inner.store)
+            .finish_non_exhaustive()
+    }
+}
+
+type WrapProvider = Box<
+    dyn FnOnce(ServiceBuilder<InjectMetadataLayerStack>, Option<TraceLayer>) -> ClientService
+        + Send,
+>;
+type InjectMetadataLayerStack =
+    tower::layer::util::Stack<InjectMetadataLayer, tower::layer::util::Identity>;
+
+/// Configures and builds a [`Client`].
+pub struct ClientBuilder {
+    provider: Option<(ProviderInfo, WrapProvider)>,
+    max_traces: usize,
+    metadata: Metadata,
+    tracing: bool,
+    sinks: Vec<Box<dyn RecordSink>>,
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        Self {
+            provider: None,
+            max_traces: 100,
+            metadata: Metadata::new(),
+            tracing: true,
+            sinks: Vec::new(),
+        }
+    }
+}
+
+impl ClientBuilder {
+    /// Sets the provider. Defaults to [`EchoProvider`].
+    pub fn provider(self, provider: impl Provider) -> Self {
+        let info = provider.info();
+        self.service(info, provider)
+    }
+
+    /// Sets the provider as any service, named by `info` in traces: a `service_fn`, or a
+    /// provider already wrapped in tower middleware (timeouts, retries, limits).
+    pub fn service<S>(mut self, info: ProviderInfo, service: S) -> Self
+    where
+        S: Service<GenerateRequest, Response = Generation, Error = ProviderError>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        let wrap: WrapProvider = Box::new(move |builder, trace| match trace {
+            Some(trace) => BoxCloneSyncService::new(builder.layer(trace).service(service)),
+            None => BoxCloneSyncService::new(builder.service(service)),
+        });
+        self.provider = Some((info, wrap));
+        self
+    }
+
+    /// How many traces the ring buffer keeps. Defaults to 100; 0 keeps none (responses still
+    /// carry trace ids, and sinks still see every record).
+    pub fn max_traces(mut self, max_traces: usize) -> Self {
+        self.max_traces = max_traces;
+        self
+    }
+
+    /// Adds metadata recorded in every trace (a request's own value for the key wins).
+    pub fn metadata(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.metadata.insert(key.into(), value.into());
+        self
+    }
+
+    /// Turns tracing on or off. Defaults to on. Off means the trace layer is not in the stack
+    /// at all: no cost, no records, no `trace_id` in responses.
+    pub fn tracing(mut self, enabled: bool) -> Self {
+        self.tracing = enabled;
+        self
+    }
+
+    /// Adds a sink that observes every record besides the ring buffer.
+    pub fn sink(mut self, sink: impl RecordSink) -> Self {
+        self.sinks.push(Box::new(sink));
+        self
+    }
+
+    /// Builds the client.
+    pub fn build(self) -> Client {
+        let mut this = match self.provider {
+            Some(_) => self,
+            None => self.provider(EchoProvider::new()),
+        };
+        let (provider, wrap) = this.provider.take().expect("the provider was just set");
+        let store = TraceStore::new(this.max_traces);
+        let sessions = SessionRegistry::default();
+        let trace = this.tracing.then(|| {
+            let sinks = (store.clone(), sessions.clone(), this.sinks);
+            TraceLayer::new(provider.clone(), sinks)
+        });
+        let builder = ServiceBuilder::new().layer(InjectMetadataLayer::new(this.metadata));
+        Client {
+            inner: Arc::new(Inner {
+                service: wrap(builder, trace),
+                provider,
+                store,
+                sessions,
+                tracing: this.tracing,
+            }),
+        }
+    }
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("provider", &self.provider.as_ref().map(|(info, _)| info))
+            .field("max_traces", &self.max_traces)
+            .field("metadata", &self.metadata)
+            .field("tracing", &self.tracing)
+            .field("sinks", &self.sinks.len())
+            .finish()
+    }
+}

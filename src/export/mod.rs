@@ -1,0 +1,166 @@
+//! Export traces as JSONL, JSON or Markdown, and summarize them.
+//!
+//! ```
+//! use llmtrace::export::{ExportFormat, export_traces, summarize_traces};
+//! use llmtrace::Client;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let client = Client::builder().build();
+//! client.generate("Test 1").await?;
+//! client.generate("Test 2").await?;
+//!
+//! let traces = client.get_traces(Default::default());
+//! let dir = tempfile::tempdir()?;
+//! let path = dir.path().join("reports/traces.jsonl");
+//! let jsonl = export_traces(&traces, ExportFormat::Jsonl, Some(&path))?;
+//! assert_eq!(jsonl.lines().count(), 2);
+//! assert_eq!(std::fs::read_to_string(&path)?, jsonl);
+//!
+//! let format: ExportFormat = "markdown".parse()?;
+//! assert!(export_traces(&traces, format, None)?.starts_with("# LLM Interaction Trace Report"));
+//!
+//! let summary = summarize_traces(&traces);
+//! assert_eq!(summary.total_interactions, 2);
+//! assert_eq!(summary.providers, ["echo"]);
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod markdown;
+mod summary;
+
+pub use summary::{DateRange, Summarizer, TraceSummary, summarize_traces};
+
+use std::borrow::Borrow;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use crate::TraceRecord;
+
+/// A file format for traces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ExportFormat {
+    /// One JSON record per line, each line ending in `\n`.
+    Jsonl,
+    /// A pretty-printed JSON array.
+    Json,
+    /// A human-readable report.
+    Markdown,
+}
+
+impl ExportFormat {
+    /// The name used on the command line and in config (`jsonl`, `json`, `markdown`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExportFormat::Jsonl => "jsonl",
+            ExportFormat::Json => "json",
+            ExportFormat::Markdown => "markdown",
+        }
+    }
+}
+
+impl fmt::Display for ExportFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl FromStr for ExportFormat {
+    type Err = ExportError;
+
+    /// Parses `jsonl`, `json` or `markdown`, exactly (no case folding, no aliases).
+    fn from_str(format: &str) -> Result<Self, Self::Err> {
+        match format {
+            "jsonl" => Ok(ExportFormat::Jsonl),
+            "json" => Ok(ExportFormat::Json),
+            "markdown" => Ok(ExportFormat::Markdown),
+            _ => Err(ExportError::UnsupportedFormat(format.to_owned())),
+        }
+    }
+}
+
+/// Why an export failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExportError {
+    /// The format name is not one of `jsonl`, `json`, `markdown`.
+    #[error("unsupported format {0:?}: use \"jsonl\", \"json\" or \"markdown\"")]
+    UnsupportedFormat(String),
+    /// A record could not be serialized.
+    #[error("cannot serialize trace: {0}")]
+    Serialize(#[from] serde_json::Error),
+    /// The file could not be written.
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// Renders `traces` in `format` and, when `path` is given, writes the result there too
+/// (creating parent directories, replacing an existing file). Returns the rendered text
+/// either way.
+///
+/// An empty slice gives `""` (jsonl), `"[]"` (json) or a report header (markdown).
+///
+/// # Errors
+/// [`ExportError::Serialize`] or [`ExportError::Write`]; nothing is written when rendering
+/// fails.
+pub fn export_traces<R: Borrow<TraceRecord>>(
+    traces: &[R],
+    format: ExportFormat,
+    path: Option<&Path>,
+) -> Result<String, ExportError> {
+    let text = render(traces, format)?;
+    if let Some(path) = path {
+        write_file(path, &text)?;
+    }
+    Ok(text)
+}
+
+fn render<R: Borrow<TraceRecord>>(
+    traces: &[R],
+    format: ExportFormat,
+) -> Result<String, ExportError> {
+    Ok(match format {
+        ExportFormat::Jsonl => {
+            let mut out = Vec::new();
+            for trace in traces {
+                write_jsonl_line(&mut out, trace.borrow())?;
+            }
+            String::from_utf8(out).expect("serde_json writes UTF-8")
+        }
+        ExportFormat::Json => {
+            let records: Vec<&TraceRecord> = traces.iter().map(Borrow::borrow).collect();
+            serde_json::to_string_pretty(&records)?
+        }
+        ExportFormat::Markdown => markdown::render(traces, chrono::Utc::now()),
+    })
+}
+
+/// Appends one record as a JSONL line (JSON + `\n`) to `out`.
+///
+/// # Errors
+/// When the record cannot be serialized.
+pub fn write_jsonl_line(out: &mut Vec<u8>, record: &TraceRecord) -> Result<(), serde_json::Error> {
+    serde_json::to_writer(&mut *out, record)?;
+    out.push(b'\n');
+    Ok(())
+}
+
+fn write_file(path: &Path, text: &str) -> Result<(), ExportError> {
+    let write = || -> std::io::Result<()> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(path, text)
+    };
+    write().map_err(|source| ExportError::Write {
+        path: path.to_owned(),
+        source,
+    })
+}

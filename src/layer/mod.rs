@@ -1,0 +1,103 @@
+//! The request path: tower middleware that enrich and trace generation requests.
+//!
+//! Outermost first, a traced stack is:
+//!
+//! ```text
+//! SetSession -> InjectMetadata -> Trace -> [Timeout / Retry / ConcurrencyLimit] -> provider
+//! ```
+//!
+//! Session and metadata layers only add metadata to the request, so they sit outside the trace
+//! layer, which records the request as the provider receives it. Middleware between the trace
+//! layer and the provider is inside the timing: a retry there is one trace per call, a retry
+//! outside it is one trace per attempt.
+//!
+//! Each layer is a [`Layer`](tower::Layer) + [`Service`](tower::Service) pair, and
+//! [`ServiceBuilderExt`] adds them to `tower::ServiceBuilder` by name:
+//!
+//! ```
+//! use llmtrace::layer::ServiceBuilderExt;
+//! use llmtrace::provider::EchoProvider;
+//! use llmtrace::sink::TraceStore;
+//! use llmtrace::{GenerateRequest, Metadata};
+//! use tower::{ServiceBuilder, ServiceExt};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), llmtrace::ProviderError> {
+//! let provider = EchoProvider::new();
+//! let store = TraceStore::new(100);
+//! let mut metadata = Metadata::new();
+//! metadata.insert("environment".into(), "dev".into());
+//!
+//! let service = ServiceBuilder::new()
+//!     .set_session("session-1")
+//!     .inject_metadata(metadata)
+//!     .trace(provider.info(), store.clone())
+//!     .service(provider);
+//!
+//! let response = service.oneshot(GenerateRequest::new("hi")).await?.into_response().await?;
+//! let trace = store.get(&response.trace_id().unwrap()).unwrap();
+//! assert_eq!(trace.metadata["environment"], "dev");
+//! assert_eq!(trace.metadata["session_id"], "session-1");
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod metadata;
+pub mod session;
+pub mod trace;
+
+pub use metadata::{InjectMetadata, InjectMetadataLayer};
+pub use session::{SetSession, SetSessionLayer};
+pub use trace::{Trace, TraceLayer, TraceableError};
+
+use tower::ServiceBuilder;
+use tower::layer::util::Stack;
+
+use crate::Metadata;
+use crate::provider::ProviderInfo;
+use crate::sink::RecordSink;
+
+/// Adds llmtrace's layers to [`ServiceBuilder`] by name.
+pub trait ServiceBuilderExt<L>: sealed::Sealed {
+    /// Stamps `session_id`, `step_type` and `attempt_number`; see [`SetSessionLayer`].
+    fn set_session(
+        self,
+        session_id: impl Into<String>,
+    ) -> ServiceBuilder<Stack<SetSessionLayer, L>>;
+
+    /// Adds metadata to every request; see [`InjectMetadataLayer`].
+    fn inject_metadata(self, metadata: Metadata) -> ServiceBuilder<Stack<InjectMetadataLayer, L>>;
+
+    /// Records every call into `sink`; see [`TraceLayer`].
+    fn trace(
+        self,
+        provider: ProviderInfo,
+        sink: impl RecordSink,
+    ) -> ServiceBuilder<Stack<TraceLayer, L>>;
+}
+
+impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
+    fn set_session(
+        self,
+        session_id: impl Into<String>,
+    ) -> ServiceBuilder<Stack<SetSessionLayer, L>> {
+        self.layer(SetSessionLayer::new(session_id))
+    }
+
+    fn inject_metadata(self, metadata: Metadata) -> ServiceBuilder<Stack<InjectMetadataLayer, L>> {
+        self.layer(InjectMetadataLayer::new(metadata))
+    }
+
+    fn trace(
+        self,
+        provider: ProviderInfo,
+        sink: impl RecordSink,
+    ) -> ServiceBuilder<Stack<TraceLayer, L>> {
+        self.layer(TraceLayer::new(provider, sink))
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl<L> Sealed for tower::ServiceBuilder<L> {}
+}

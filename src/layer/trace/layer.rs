@@ -1,0 +1,48 @@
+use std::fmt;
+use std::sync::Arc;
+
+use tower::Layer;
+
+use super::Trace;
+use super::recorder::Shared;
+use crate::provider::ProviderInfo;
+use crate::sink::RecordSink;
+
+/// Layer that applies [`Trace`]: records every call of the wrapped provider into a sink.
+#[derive(Clone)]
+pub struct TraceLayer {
+    shared: Arc<Shared>,
+}
+
+impl TraceLayer {
+    /// Records calls to the provider described by `provider` into `sink`.
+    pub fn new(provider: ProviderInfo, sink: impl RecordSink) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                provider,
+                sink: Box::new(sink),
+            }),
+        }
+    }
+
+    /// The provider named in the records.
+    pub fn provider(&self) -> &ProviderInfo {
+        &self.shared.provider
+    }
+}
+
+impl<S> Layer<S> for TraceLayer {
+    type Service = Trace<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Trace::from_shared(inner, self.shared.clone())
+    }
+}
+
+impl fmt::Debug for TraceLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TraceLayer")
+            .field("provider", &self.shared.provider)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,134 @@
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use uuid::Uuid;
+
+use crate::provider::ProviderInfo;
+use crate::sink::RecordSink;
+use crate::{
+    GenerateRequest, GenerateResponse, Message, Metadata, Parameters, Tool, TraceError,
+    TraceRecord, TraceResponse,
+};
+
+/// What every service built from one [`TraceLayer`](super::TraceLayer) shares.
+pub(crate) struct Shared {
+    pub(crate) provider: ProviderInfo,
+    pub(crate) sink: Box<dyn RecordSink>,
+}
+
+/// One call in flight: the request half of its record, the clock, and the duty to record it.
+///
+/// Exactly one record comes out of a `Recorder`: from [`finish`](Self::finish), or, if the
+/// call is dropped first, from `Drop` as a cancellation.
+pub(crate) struct Recorder {
+    shared: Arc<Shared>,
+    started: Instant,
+    trace_id: Uuid,
+    request: Option<RequestPart>,
+}
+
+struct RequestPart {
+    timestamp: DateTime<Utc>,
+    system_prompt: Option<String>,
+    prompt: String,
+    messages: Vec<Message>,
+    tools: Vec<Tool>,
+    parameters: Parameters,
+    metadata: Metadata,
+}
+
+impl Recorder {
+    pub(crate) fn start(shared: Arc<Shared>, request: &GenerateRequest) -> Self {
+        Self {
+            shared,
+            started: Instant::now(),
+            trace_id: Uuid::new_v4(),
+            request: Some(RequestPart {
+                // Truncated to what the serialized form keeps, so a record read back from a
+                // file equals the one in memory.
+                timestamp: Utc::now().trunc_subsecs(6),
+                system_prompt: request.system_prompt.clone(),
+                prompt: request.prompt.clone(),
+                messages: request.messages.clone(),
+                tools: request.tools.clone(),
+                parameters: request.parameters.clone(),
+                metadata: request.metadata.clone(),
+            }),
+        }
+    }
+
+    pub(crate) fn trace_id(&self) -> Uuid {
+        self.trace_id
+    }
+
+    pub(crate) fn elapsed_ms(&self) -> f64 {
+        // Microsecond resolution keeps the figure exact in decimal (no 16.384043000000002).
+        self.started.elapsed().as_micros() as f64 / 1000.0
+    }
+
+    /// Builds the record and hands it to the sink. Later calls do nothing.
+    pub(crate) fn finish(&mut self, response: Option<TraceResponse>, error: Option<TraceError>) {
+        let Some(request) = self.request.take() else {
+            return;
+        };
+        let ProviderInfo { name, model } = &self.shared.provider;
+        let record = TraceRecord {
+            trace_id: self.trace_id,
+            timestamp: request.timestamp,
+            provider: name.clone(),
+            model: model.clone(),
+            system_prompt: request.system_prompt,
+            prompt: request.prompt,
+            messages: request.messages,
+            tools: request.tools,
+            parameters: request.parameters,
+            response,
+            error,
+            metadata: request.metadata,
+        };
+        self.shared.sink.record(&Arc::new(record));
+    }
+
+    /// Records a success.
+    pub(crate) fn succeed(&mut self, response: &GenerateResponse, first_chunk_ms: Option<f64>) {
+        let traced = trace_response(response, self.elapsed_ms(), first_chunk_ms);
+        self.finish(Some(traced), None);
+    }
+
+    /// The error for a call or stream the caller dropped before it finished.
+    pub(crate) fn cancellation(&self) -> TraceError {
+        TraceError {
+            kind: crate::ErrorKind::Cancelled.as_str().to_owned(),
+            message: "the caller dropped the generation before it finished".to_owned(),
+            retryable: false,
+            status: None,
+            generation_time_ms: self.elapsed_ms(),
+        }
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        if self.request.is_some() {
+            let error = self.cancellation();
+            self.finish(None, Some(error));
+        }
+    }
+}
+
+pub(crate) fn trace_response(
+    response: &GenerateResponse,
+    generation_time_ms: f64,
+    time_to_first_token_ms: Option<f64>,
+) -> TraceResponse {
+    TraceResponse {
+        content: response.content.clone(),
+        raw_response: response.raw_response.clone(),
+        tool_calls: response.tool_calls.clone(),
+        finish_reason: response.finish_reason.clone(),
+        usage: response.usage,
+        generation_time_ms,
+        time_to_first_token_ms,
+    }
+}

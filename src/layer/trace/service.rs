@@ -1,0 +1,68 @@
+use std::fmt;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use tower::Service;
+
+use super::future::ResponseFuture;
+use super::recorder::{Recorder, Shared};
+use super::{TraceLayer, TraceableError};
+use crate::provider::ProviderInfo;
+use crate::sink::RecordSink;
+use crate::{GenerateRequest, Generation};
+
+/// Middleware that records every call as a trace; see the [module docs](super).
+#[derive(Clone)]
+pub struct Trace<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S> Trace<S> {
+    /// Wraps `inner`, recording its calls into `sink`.
+    pub fn new(inner: S, provider: ProviderInfo, sink: impl RecordSink) -> Self {
+        tower::Layer::layer(&TraceLayer::new(provider, sink), inner)
+    }
+
+    pub(super) fn from_shared(inner: S, shared: Arc<Shared>) -> Self {
+        Self { inner, shared }
+    }
+
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// Consumes `self`, returning the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S> Service<GenerateRequest> for Trace<S>
+where
+    S: Service<GenerateRequest, Response = Generation>,
+    S::Error: TraceableError,
+{
+    type Response = Generation;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: GenerateRequest) -> Self::Future {
+        let recorder = Recorder::start(self.shared.clone(), &request);
+        ResponseFuture::new(self.inner.call(request), recorder)
+    }
+}
+
+impl<S: fmt::Debug> fmt::Debug for Trace<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Trace")
+            .field("inner", &self.inner)
+            .field("provider", &self.shared.provider)
+            .finish_non_exhaustive()
+    }
+}

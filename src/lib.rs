@@ -1,0 +1,74 @@
+//! Complete, programmatic observability of every LLM interaction, as
+//! [tower](https://docs.rs/tower) layers.
+//!
+//! Every generation request flows through a tower service stack. The trace layer records each
+//! call — prompt, system prompt, history, tools, parameters, answer, tool calls, finish reason,
+//! token usage, timing, errors — as one [`TraceRecord`], and hands it to record sinks: an
+//! in-memory ring buffer you can query, session trace lists, exporters.
+//!
+//! # Quick start
+//!
+//! ```
+//! use llmtrace::export::{ExportFormat, export_traces, summarize_traces};
+//! use llmtrace::{Client, GenerateRequest, TraceQuery};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let client = Client::builder().max_traces(100).build(); // the offline echo provider
+//!
+//! let response = client
+//!     .generate(GenerateRequest::new("Write a function to add two numbers")
+//!         .temperature(0.0)
+//!         .metadata("user_id", "user_123"))
+//!     .await?;
+//!
+//! let trace = client.get_trace(&response.trace_id().unwrap()).unwrap();
+//! assert_eq!(trace.metadata["user_id"], "user_123");
+//!
+//! let traces = client.get_traces(TraceQuery::last(10));
+//! let report = export_traces(&traces, ExportFormat::Markdown, None)?;
+//! let summary = summarize_traces(&traces);
+//! assert_eq!(summary.total_interactions, 1);
+//! # let _ = report;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # The trace record
+//!
+//! Serialized (JSON, JSONL), a record has exactly these fields, which tools may rely on:
+//!
+//! ```text
+//! trace_id, timestamp (RFC 3339, +00:00), provider, model,
+//! system_prompt, prompt, messages[], tools[],
+//! parameters { temperature, max_tokens, max_output_tokens, seed, top_p, top_k, stop (set ones only) },
+//! response { content, raw_response (verbatim only), tool_calls[], finish_reason,
+//!            usage { prompt_tokens, completion_tokens, total_tokens }, generation_time_ms,
+//!            time_to_first_token_ms (streams) }          -- null when the call failed
+//! error { kind, message, retryable, status (HTTP only), generation_time_ms }  -- failures only
+//! metadata { session_id, step_type, attempt_number, ...custom }
+//! ```
+//!
+//! # Layers
+//!
+//! See [`layer`] for the request path (`SetSession -> InjectMetadata -> Trace -> provider`)
+//! and [`sink`] for the record path.
+
+pub mod client;
+pub mod error;
+pub mod export;
+pub mod layer;
+pub mod provider;
+pub mod session;
+pub mod sink;
+pub mod types;
+
+pub use client::{Client, ClientBuilder};
+pub use error::{BoxError, ErrorKind, ProviderError};
+pub use export::{ExportError, ExportFormat, export_traces, summarize_traces};
+pub use session::Session;
+pub use sink::{TraceQuery, TraceStore};
+pub use types::{
+    GenerateRequest, GenerateResponse, Generation, Message, Metadata, Parameters, ResponseStream,
+    Role, StreamChunk, Tool, ToolCall, TraceError, TraceRecord, TraceResponse, Usage,
+};

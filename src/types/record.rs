@@ -1,0 +1,124 @@
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::{Message, Metadata, Parameters, Tool, ToolCall, Usage};
+
+/// Everything about one generation, success or failure: the trace.
+///
+/// The serialized field names are a stable format that users' tools read (see the crate docs).
+/// Records are shared as `Arc<TraceRecord>` and never change once built.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TraceRecord {
+    /// Unique id of this trace (UUID v4), also stamped in the response metadata.
+    pub trace_id: Uuid,
+    /// When the call started, in UTC; serialized as RFC 3339 with microseconds and `+00:00`.
+    #[serde(with = "rfc3339")]
+    pub timestamp: DateTime<Utc>,
+    /// Provider name (`echo`, `openai`, `ollama`, `anthropic`, or a plugin's name).
+    pub provider: String,
+    /// The configured model.
+    pub model: String,
+    /// The system prompt, if any.
+    pub system_prompt: Option<String>,
+    /// The prompt.
+    pub prompt: String,
+    /// Conversation history sent with the prompt.
+    pub messages: Vec<Message>,
+    /// Tools offered to the model.
+    pub tools: Vec<Tool>,
+    /// The parameters that were set.
+    pub parameters: Parameters,
+    /// What came back; `None` when the call failed before any answer.
+    pub response: Option<TraceResponse>,
+    /// Why the call failed; absent on success.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<TraceError>,
+    /// Caller, session and injected metadata.
+    pub metadata: Metadata,
+}
+
+impl TraceRecord {
+    /// The `session_id` metadata entry, when the call was made in a session.
+    pub fn session_id(&self) -> Option<&str> {
+        self.metadata.get("session_id")?.as_str()
+    }
+
+    /// True when the call failed (or a stream broke or was dropped).
+    pub fn is_error(&self) -> bool {
+        self.error.is_some()
+    }
+
+    /// `response.usage.total_tokens`, or 0.
+    pub fn total_tokens(&self) -> u64 {
+        self.response
+            .as_ref()
+            .and_then(|r| r.usage)
+            .map_or(0, |u| u.total_tokens)
+    }
+
+    /// How long the call took, in milliseconds, whether it succeeded or not.
+    pub fn duration_ms(&self) -> f64 {
+        match (&self.response, &self.error) {
+            (_, Some(error)) => error.generation_time_ms,
+            (Some(response), None) => response.generation_time_ms,
+            (None, None) => 0.0,
+        }
+    }
+}
+
+/// The answer part of a [`TraceRecord`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TraceResponse {
+    /// Generated text (for a broken or dropped stream: what arrived).
+    pub content: String,
+    /// The provider's response body, only when the provider keeps it (`verbatim`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_response: Option<Value>,
+    /// Tools the model asked to call.
+    pub tool_calls: Vec<ToolCall>,
+    /// Why generation stopped.
+    pub finish_reason: Option<String>,
+    /// Token counts, when reported.
+    pub usage: Option<Usage>,
+    /// Wall time of the call in milliseconds, measured by the trace layer.
+    pub generation_time_ms: f64,
+    /// For streams: milliseconds until the first chunk arrived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_to_first_token_ms: Option<f64>,
+}
+
+/// The failure part of a [`TraceRecord`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TraceError {
+    /// Machine-readable class: `timeout`, `connect`, `rate_limited`, `cancelled`, ...
+    pub kind: String,
+    /// Human-readable description.
+    pub message: String,
+    /// Whether trying again may succeed.
+    pub retryable: bool,
+    /// HTTP status, when the failure was an HTTP error response.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// Milliseconds from the start of the call to the failure.
+    pub generation_time_ms: f64,
+}
+
+/// RFC 3339 timestamps with a fixed precision and an explicit offset, so that files sort and
+/// compare the same way everywhere.
+mod rfc3339 {
+    use chrono::{DateTime, SecondsFormat, Utc};
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub(super) fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Micros, false))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        let text = String::deserialize(d)?;
+        DateTime::parse_from_rfc3339(&text)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| D::Error::custom(format!("timestamp {text:?} is not RFC 3339: {e}")))
+    }
+}
