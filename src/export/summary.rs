@@ -33,8 +33,10 @@ pub struct TraceSummary {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DateRange {
     /// The earliest timestamp.
+    #[serde(with = "crate::types::rfc3339")]
     pub first: DateTime<Utc>,
     /// The latest timestamp.
+    #[serde(with = "crate::types::rfc3339")]
     pub last: DateTime<Utc>,
 }
 
@@ -84,6 +86,9 @@ impl Summarizer {
 
     /// The summary of everything added so far.
     pub fn finish(self) -> TraceSummary {
+        // Durations are measured in whole microseconds; rounding to them keeps sums free of
+        // float noise (0.073, not 0.07300000000000001).
+        let micros = |ms: f64| (ms * 1000.0).round() / 1000.0;
         let average = |sum: f64| {
             if self.total == 0 {
                 0.0
@@ -95,9 +100,9 @@ impl Summarizer {
             total_interactions: self.total,
             failed_interactions: self.failed,
             total_tokens: self.tokens,
-            total_time_ms: self.time_ms,
+            total_time_ms: micros(self.time_ms),
             avg_tokens_per_interaction: average(self.tokens as f64),
-            avg_time_ms: average(self.time_ms),
+            avg_time_ms: micros(average(self.time_ms)),
             providers: self.providers.into_iter().collect(),
             models: self.models.into_iter().collect(),
             date_range: self.range,

@@ -11,6 +11,7 @@ mod response;
 mod stream;
 
 pub use message::{Message, Role, Tool, ToolCall};
+pub(crate) use record::rfc3339;
 pub use record::{TraceError, TraceRecord, TraceResponse};
 pub use request::{GenerateRequest, Parameters};
 pub use response::{GenerateResponse, Generation, Usage};

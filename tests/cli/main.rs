@@ -1,0 +1,3 @@
+//! The `llmtrace` binary, run for real on real files.
+
+mod demo;

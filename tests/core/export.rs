@@ -1,0 +1,383 @@
+//! Export and summary: the reference's `TestTraceExport`, then what it leaves out.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use llmtrace::export::{ExportError, ExportFormat, export_traces, summarize_traces};
+use llmtrace::sink::TraceQuery;
+use llmtrace::{GenerateRequest, TraceRecord};
+use pulldown_cmark::{CodeBlockKind, Event, HeadingLevel, Parser, Tag, TagEnd};
+use serde_json::Value;
+
+use crate::support::{failing, overloaded, traced};
+
+async fn traces_of(prompts: &[&str]) -> Vec<std::sync::Arc<TraceRecord>> {
+    let client = traced(10);
+    for prompt in prompts {
+        client.generate(*prompt).await.unwrap();
+    }
+    client.get_traces(TraceQuery::all())
+}
+
+#[tokio::test]
+async fn jsonl_export_writes_one_record_per_line() {
+    let traces = traces_of(&["Test 1", "Test 2"]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("traces.jsonl");
+
+    export_traces(&traces, ExportFormat::Jsonl, Some(&path)).unwrap();
+
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2);
+    let prompts: Vec<String> = lines
+        .iter()
+        .map(|line| {
+            serde_json::from_str::<Value>(line).unwrap()["prompt"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(prompts, ["Test 1", "Test 2"]);
+    assert!(text.ends_with('\n'), "every JSONL line is terminated");
+}
+
+#[tokio::test]
+async fn json_export_writes_an_array() {
+    let traces = traces_of(&["Test"]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("traces.json");
+
+    export_traces(&traces, ExportFormat::Json, Some(&path)).unwrap();
+
+    let parsed: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(parsed.len(), 1);
+    assert_eq!(parsed[0]["prompt"], "Test");
+}
+
+#[tokio::test]
+async fn markdown_export_writes_a_report() {
+    let traces = traces_of(&["Test"]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("report.md");
+
+    export_traces(&traces, ExportFormat::Markdown, Some(&path)).unwrap();
+
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("# LLM Interaction Trace Report"));
+    assert!(text.contains("## Interaction 1:"));
+    assert!(text.contains("Test"));
+    assert!(text.contains("- **Provider:** echo"));
+    assert!(text.contains("**Total Interactions:** 1"));
+}
+
+#[tokio::test]
+async fn a_single_trace_exports_as_a_one_element_array() {
+    let client = traced(10);
+    let response = client.generate("Test").await.unwrap();
+    let trace = client.get_trace(&response.trace_id().unwrap()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("one.json");
+
+    export_traces(&[trace], ExportFormat::Json, Some(&path)).unwrap();
+
+    let parsed: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(parsed.len(), 1);
+}
+
+#[tokio::test]
+async fn export_without_a_path_returns_the_string() {
+    let traces = traces_of(&["Test"]).await;
+
+    let text = export_traces(&traces, ExportFormat::Json, None).unwrap();
+
+    assert_eq!(serde_json::from_str::<Vec<Value>>(&text).unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn the_file_equals_the_returned_string_and_parent_directories_are_created() {
+    let traces = traces_of(&["Test"]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a/b/c/traces.md");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, "old content that is longer than nothing").unwrap();
+
+    for format in [
+        ExportFormat::Jsonl,
+        ExportFormat::Json,
+        ExportFormat::Markdown,
+    ] {
+        let text = export_traces(&traces, format, Some(&path)).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), text, "{format}");
+    }
+    let fresh = dir.path().join("x/y/traces.jsonl");
+    export_traces(&traces, ExportFormat::Jsonl, Some(&fresh)).unwrap();
+    assert!(fresh.is_file());
+}
+
+#[test]
+fn empty_exports_are_well_formed() {
+    let none: [TraceRecord; 0] = [];
+
+    assert_eq!(export_traces(&none, ExportFormat::Jsonl, None).unwrap(), "");
+    assert_eq!(
+        export_traces(&none, ExportFormat::Json, None).unwrap(),
+        "[]"
+    );
+    let markdown = export_traces(&none, ExportFormat::Markdown, None).unwrap();
+    assert!(markdown.starts_with("# LLM Interaction Trace Report\n"));
+    assert!(markdown.ends_with("**Total Interactions:** 0\n\n"));
+}
+
+#[test]
+fn unsupported_formats_are_typed_errors_naming_the_value() {
+    for format in ["JSON", "csv", "md", ""] {
+        let error = format.parse::<ExportFormat>().unwrap_err();
+        assert!(
+            matches!(&error, ExportError::UnsupportedFormat(f) if f == format),
+            "{error:?}"
+        );
+        let message = error.to_string();
+        assert!(message.contains(&format!("{format:?}")), "{message}");
+        assert!(
+            message.contains("jsonl") && message.contains("markdown"),
+            "{message}"
+        );
+    }
+    assert_eq!(
+        "jsonl".parse::<ExportFormat>().unwrap(),
+        ExportFormat::Jsonl
+    );
+}
+
+#[tokio::test]
+async fn an_unwritable_path_is_an_error_naming_the_file() {
+    let traces = traces_of(&["Test"]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("not-a-dir");
+    std::fs::write(&blocker, "").unwrap();
+    let path = blocker.join("traces.jsonl");
+
+    let error = export_traces(&traces, ExportFormat::Jsonl, Some(&path)).unwrap_err();
+
+    assert!(matches!(error, ExportError::Write { .. }), "{error:?}");
+    assert!(error.to_string().contains("not-a-dir"), "{error}");
+}
+
+#[tokio::test]
+async fn serialized_records_have_exactly_the_documented_fields() {
+    let client = traced(10);
+    client
+        .generate(
+            GenerateRequest::new("Test")
+                .system_prompt("System")
+                .temperature(0.7)
+                .seed(42),
+        )
+        .await
+        .unwrap();
+    let ok = export_traces(
+        &client.get_traces(TraceQuery::all()),
+        ExportFormat::Json,
+        None,
+    )
+    .unwrap();
+    let failing_client = failing(overloaded(), Duration::ZERO);
+    failing_client.generate("Test").await.unwrap_err();
+    let failed = export_traces(
+        &failing_client.get_traces(TraceQuery::all()),
+        ExportFormat::Json,
+        None,
+    )
+    .unwrap();
+
+    let keys = |value: &Value| {
+        value
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect::<BTreeSet<_>>()
+    };
+    let set = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+    let ok: Vec<Value> = serde_json::from_str(&ok).unwrap();
+    let record_fields = [
+        "trace_id",
+        "timestamp",
+        "provider",
+        "model",
+        "system_prompt",
+        "prompt",
+        "messages",
+        "tools",
+        "parameters",
+        "response",
+        "metadata",
+    ];
+    assert_eq!(keys(&ok[0]), set(&record_fields));
+    assert_eq!(
+        keys(&ok[0]["response"]),
+        set(&[
+            "content",
+            "tool_calls",
+            "finish_reason",
+            "usage",
+            "generation_time_ms"
+        ])
+    );
+    assert_eq!(
+        keys(&ok[0]["response"]["usage"]),
+        set(&["prompt_tokens", "completion_tokens", "total_tokens"])
+    );
+    assert_eq!(
+        keys(&ok[0]["parameters"]),
+        set(&["temperature", "seed"]),
+        "only set parameters"
+    );
+
+    let failed: Vec<Value> = serde_json::from_str(&failed).unwrap();
+    let mut with_error = set(&record_fields);
+    with_error.insert("error".into());
+    assert_eq!(keys(&failed[0]), with_error);
+    assert!(failed[0]["response"].is_null());
+    assert_eq!(
+        keys(&failed[0]["error"]),
+        set(&[
+            "kind",
+            "message",
+            "retryable",
+            "status",
+            "generation_time_ms"
+        ])
+    );
+}
+
+#[tokio::test]
+async fn timestamps_are_rfc3339_with_a_utc_offset_and_records_round_trip() {
+    let traces = traces_of(&["Test"]).await;
+    let jsonl = export_traces(&traces, ExportFormat::Jsonl, None).unwrap();
+
+    let value: Value = serde_json::from_str(jsonl.trim_end()).unwrap();
+    let timestamp = value["timestamp"].as_str().unwrap();
+    assert!(timestamp.ends_with("+00:00"), "{timestamp}");
+    assert!(chrono::DateTime::parse_from_rfc3339(timestamp).is_ok());
+    let read_back: TraceRecord = serde_json::from_str(jsonl.trim_end()).unwrap();
+    assert_eq!(read_back, *traces[0]);
+}
+
+#[tokio::test]
+async fn markdown_stays_valid_when_prompts_contain_code_fences() {
+    let prompt = "Fix this:\n```python\nprint(x)\n```\n### not a heading\n````\nmore";
+    let client = traced(10);
+    client
+        .generate(GenerateRequest::new(prompt).system_prompt("use ``` fences"))
+        .await
+        .unwrap();
+    let report = export_traces(
+        &client.get_traces(TraceQuery::all()),
+        ExportFormat::Markdown,
+        None,
+    )
+    .unwrap();
+
+    let mut headings = Vec::new();
+    let mut blocks = Vec::new();
+    let mut in_heading = None;
+    let mut in_block = None::<String>;
+    for event in Parser::new(&report) {
+        match event {
+            Event::Start(Tag::Heading { level, .. }) => in_heading = Some((level, String::new())),
+            Event::End(TagEnd::Heading(_)) => headings.push(in_heading.take().unwrap()),
+            Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(_))) => {
+                in_block = Some(String::new())
+            }
+            Event::End(TagEnd::CodeBlock) => blocks.push(in_block.take().unwrap()),
+            Event::Text(text) => {
+                if let Some(block) = &mut in_block {
+                    block.push_str(&text);
+                } else if let Some((_, heading)) = &mut in_heading {
+                    heading.push_str(&text);
+                }
+            }
+            _ => {}
+        }
+    }
+    let level3: Vec<&str> = headings
+        .iter()
+        .filter(|(level, _)| *level == HeadingLevel::H3)
+        .map(|(_, text)| text.as_str())
+        .collect();
+    assert_eq!(
+        level3,
+        ["Metadata", "Input", "Response"],
+        "the prompt's heading stayed in its block"
+    );
+    assert!(blocks.contains(&format!("{prompt}\n")), "{blocks:#?}");
+    assert!(blocks.contains(&"use ``` fences\n".to_owned()));
+    assert!(blocks.contains(&format!("Echo: {prompt}\n")));
+}
+
+#[tokio::test]
+async fn summary_of_traces() {
+    let traces = traces_of(&["Test 1", "Test 2", "Test 3"]).await;
+
+    let summary = summarize_traces(&traces);
+
+    assert_eq!(summary.total_interactions, 3);
+    let tokens: u64 = traces
+        .iter()
+        .map(|t| t.response.as_ref().unwrap().usage.unwrap().total_tokens)
+        .sum();
+    assert!(tokens > 0);
+    assert_eq!(summary.total_tokens, tokens);
+    assert_eq!(summary.avg_tokens_per_interaction, tokens as f64 / 3.0);
+    assert_eq!(summary.providers, ["echo"]);
+    assert_eq!(summary.models, [crate::support::STUB_MODEL]);
+    let range = summary.date_range.unwrap();
+    assert_eq!(range.first, traces[0].timestamp);
+    assert_eq!(range.last, traces[2].timestamp);
+    let time: f64 = traces
+        .iter()
+        .map(|t| t.response.as_ref().unwrap().generation_time_ms)
+        .sum();
+    // Reported to the microsecond.
+    assert!((summary.total_time_ms - time).abs() < 5e-4);
+    assert!((summary.avg_time_ms - time / 3.0).abs() < 5e-4);
+}
+
+#[test]
+fn summary_of_nothing() {
+    let none: [TraceRecord; 0] = [];
+
+    let summary = summarize_traces(&none);
+
+    assert_eq!(summary.total_interactions, 0);
+    assert_eq!(summary.total_tokens, 0);
+    assert_eq!(summary.avg_tokens_per_interaction, 0.0);
+    assert_eq!(summary.avg_time_ms, 0.0);
+    assert!(summary.providers.is_empty());
+    assert!(summary.models.is_empty());
+    assert!(summary.date_range.is_none());
+    let json = serde_json::to_value(&summary).unwrap();
+    assert_eq!(json["providers"], serde_json::json!([]));
+}
+
+#[tokio::test]
+async fn summary_counts_failures_and_their_time_and_sorts_providers() {
+    let mut traces = traces_of(&["ok"]).await;
+    let broken = failing(overloaded(), Duration::from_millis(10));
+    broken.generate("boom").await.unwrap_err();
+    traces.extend(broken.get_traces(TraceQuery::all()));
+
+    let summary = summarize_traces(&traces);
+
+    assert_eq!(summary.total_interactions, 2);
+    assert_eq!(summary.failed_interactions, 1);
+    assert_eq!(summary.total_tokens, traces[0].total_tokens());
+    assert!(summary.total_time_ms >= 10.0);
+    assert_eq!(summary.providers, ["echo", "flaky"]);
+    assert_eq!(summary.models, ["flaky-1", crate::support::STUB_MODEL]);
+}

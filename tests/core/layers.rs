@@ -1,0 +1,104 @@
+//! Composing the layers by hand with `tower::ServiceBuilder`.
+
+use std::time::Duration;
+
+use llmtrace::layer::{ServiceBuilderExt, TraceLayer};
+use llmtrace::provider::EchoProvider;
+use llmtrace::sink::{TraceQuery, TraceStore};
+use llmtrace::{BoxError, GenerateRequest, Metadata};
+use tower::{ServiceBuilder, ServiceExt};
+
+#[tokio::test]
+async fn hand_composed_stack_stamps_session_and_metadata_and_traces() {
+    let provider = EchoProvider::new();
+    let store = TraceStore::new(10);
+    let mut metadata = Metadata::new();
+    metadata.insert("environment".into(), "prod".into());
+    let service = ServiceBuilder::new()
+        .set_session("s-42")
+        .inject_metadata(metadata)
+        .trace(provider.info(), store.clone())
+        .service(provider);
+
+    let response = service
+        .oneshot(GenerateRequest::new("hi").attempt_number(3))
+        .await
+        .unwrap()
+        .into_response()
+        .await
+        .unwrap();
+
+    assert_eq!(response.content, "Echo: hi");
+    let trace = store.get(&response.trace_id().unwrap()).unwrap();
+    assert_eq!(trace.metadata["session_id"], "s-42");
+    assert_eq!(trace.metadata["step_type"], "chat");
+    assert_eq!(trace.metadata["attempt_number"], 3);
+    assert_eq!(trace.metadata["environment"], "prod");
+    assert_eq!(store.query(&TraceQuery::all().session("s-42")).len(), 1);
+}
+
+#[tokio::test]
+async fn the_trace_layer_changes_nothing_but_the_trace_id() {
+    let provider = EchoProvider::new();
+    let request = GenerateRequest::new("same").temperature(0.1);
+    let untraced = provider
+        .clone()
+        .oneshot(request.clone())
+        .await
+        .unwrap()
+        .into_response()
+        .await
+        .unwrap();
+
+    let traced = TraceLayer::new(provider.info(), TraceStore::new(1));
+    let mut response = tower::Layer::layer(&traced, provider)
+        .oneshot(request)
+        .await
+        .unwrap()
+        .into_response()
+        .await
+        .unwrap();
+
+    assert!(response.metadata.remove("trace_id").is_some());
+    assert_eq!(response, untraced);
+}
+
+#[tokio::test]
+async fn a_tower_timeout_inside_the_trace_layer_is_traced_as_a_retryable_timeout() {
+    let provider = EchoProvider::new().latency(Duration::from_secs(5));
+    let store = TraceStore::new(10);
+    let service = ServiceBuilder::new()
+        .trace(provider.info(), store.clone())
+        .map_err(BoxError::from)
+        .timeout(Duration::from_millis(20))
+        .service(provider);
+
+    let error = service
+        .oneshot(GenerateRequest::new("slow"))
+        .await
+        .unwrap_err();
+
+    assert!(error.is::<tower::timeout::error::Elapsed>());
+    let trace = &store.all()[0];
+    let traced = trace.error.as_ref().unwrap();
+    assert_eq!(traced.kind, "timeout");
+    assert!(traced.retryable);
+    assert!(traced.generation_time_ms >= 20.0);
+    assert!(trace.response.is_none());
+}
+
+#[tokio::test]
+async fn tracing_left_out_of_the_stack_records_nothing() {
+    let provider = EchoProvider::new();
+    let service = ServiceBuilder::new().set_session("s").service(provider);
+
+    let response = service
+        .oneshot(GenerateRequest::new("hi"))
+        .await
+        .unwrap()
+        .into_response()
+        .await
+        .unwrap();
+
+    assert!(response.trace_id().is_none());
+}
