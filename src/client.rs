@@ -8,6 +8,7 @@ use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceBuilder, ServiceExt};
 use uuid::Uuid;
 
+use crate::exporter::{ExportSink, ExporterStats};
 use crate::layer::{InjectMetadataLayer, TraceLayer};
 use crate::provider::{EchoProvider, Provider, ProviderInfo};
 use crate::session::{Session, SessionRegistry};
@@ -51,6 +52,7 @@ struct Inner {
     provider: ProviderInfo,
     store: TraceStore,
     sessions: SessionRegistry,
+    exporters: ExportSink,
     tracing: bool,
 }
 
@@ -127,6 +129,23 @@ impl Client {
         self.inner.tracing
     }
 
+    /// Each exporter's name and counters (exported, dropped, failed, retries).
+    pub fn exporter_stats(&self) -> Vec<(String, ExporterStats)> {
+        self.inner.exporters.stats()
+    }
+
+    /// Delivers every trace queued for export so far.
+    pub async fn flush(&self) {
+        self.inner.exporters.flush().await;
+    }
+
+    /// Delivers every queued trace and stops the exporters. Safe to call more than once;
+    /// generations still work afterwards, but their traces are no longer exported (they are
+    /// counted as dropped).
+    pub async fn shutdown(&self) {
+        self.inner.exporters.shutdown().await;
+    }
+
     /// Starts a conversation with a new session id.
     pub fn session(&self) -> Session {
         self.session_with_id(Uuid::new_v4().to_string())
@@ -163,6 +182,7 @@ pub struct ClientBuilder {
     metadata: Metadata,
     tracing: bool,
     sinks: Vec<Box<dyn RecordSink>>,
+    exporters: Option<ExportSink>,
 }
 
 impl Default for ClientBuilder {
@@ -173,6 +193,7 @@ impl Default for ClientBuilder {
             metadata: Metadata::new(),
             tracing: true,
             sinks: Vec::new(),
+            exporters: None,
         }
     }
 }
@@ -229,6 +250,13 @@ impl ClientBuilder {
         self
     }
 
+    /// Sends every record to these exporters (off the request path); see
+    /// [`Client::shutdown`].
+    pub fn exporters(mut self, exporters: ExportSink) -> Self {
+        self.exporters = Some(exporters);
+        self
+    }
+
     /// Builds the client.
     pub fn build(self) -> Client {
         let mut this = match self.provider {
@@ -238,8 +266,18 @@ impl ClientBuilder {
         let (provider, wrap) = this.provider.take().expect("the provider was just set");
         let store = TraceStore::new(this.max_traces);
         let sessions = SessionRegistry::default();
+        let exporters = match this.exporters {
+            Some(exporters) => exporters,
+            None => ExportSink::builder()
+                .build()
+                .expect("no exporter, no thread to start"),
+        };
         let trace = this.tracing.then(|| {
-            let sinks = (store.clone(), sessions.clone(), this.sinks);
+            let sinks = (
+                store.clone(),
+                (sessions.clone(), exporters.clone()),
+                this.sinks,
+            );
             TraceLayer::new(provider.clone(), sinks)
         });
         let builder = ServiceBuilder::new().layer(InjectMetadataLayer::new(this.metadata));
@@ -249,6 +287,7 @@ impl ClientBuilder {
                 provider,
                 store,
                 sessions,
+                exporters,
                 tracing: this.tracing,
             }),
         }
@@ -263,6 +302,7 @@ impl fmt::Debug for ClientBuilder {
             .field("metadata", &self.metadata)
             .field("tracing", &self.tracing)
             .field("sinks", &self.sinks.len())
+            .field("exporters", &self.exporters)
             .finish()
     }
 }

@@ -57,6 +57,7 @@
 pub mod client;
 pub mod error;
 pub mod export;
+pub mod exporter;
 pub mod layer;
 pub mod provider;
 pub mod session;

@@ -31,6 +31,15 @@ pub fn write_header(out: &mut String, total: usize, generated_at: DateTime<Utc>)
     );
 }
 
+/// Writes the title of a report that grows as records arrive (no total: it is not known).
+pub fn write_log_header(out: &mut String, started_at: DateTime<Utc>) {
+    let started = started_at.to_rfc3339_opts(SecondsFormat::Secs, false);
+    let _ = write!(
+        out,
+        "# LLM Interaction Trace Report\n\n**Started:** {started}\n\n"
+    );
+}
+
 /// Writes the section of interaction `number` (counted from 1).
 pub fn write_interaction(out: &mut String, number: usize, trace: &TraceRecord) {
     let _ = writeln!(out, "## Interaction {number}: {}\n", trace.trace_id);

@@ -1,0 +1,123 @@
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::file::{io_error, open_append};
+use super::{Exporter, ExporterError};
+use crate::TraceRecord;
+use crate::export::write_jsonl_line;
+
+/// Appends records to a JSON Lines file, one record per line, optionally rotating by size.
+///
+/// With [`max_bytes`](Self::max_bytes) set, a batch that would grow the file past the limit
+/// first moves `traces.jsonl` to `traces.jsonl.1` (`.1` to `.2`, and so on, keeping
+/// [`max_files`](Self::max_files) old files). Each batch is written with one `write` and
+/// flushed, so a crash loses at most the batch in flight.
+#[derive(Debug)]
+pub struct JsonlExporter {
+    path: PathBuf,
+    max_bytes: Option<u64>,
+    max_files: u32,
+    file: Option<(File, u64)>,
+    buffer: Vec<u8>,
+}
+
+impl JsonlExporter {
+    /// Appends to `path` (created with its parent directories if missing).
+    pub fn new(path: impl AsRef<Path>) -> Self {
+        Self {
+            path: path.as_ref().to_owned(),
+            max_bytes: None,
+            max_files: 5,
+            file: None,
+            buffer: Vec::new(),
+        }
+    }
+
+    /// Rotates the file before it would grow past `max_bytes`. Defaults to no rotation.
+    pub fn max_bytes(mut self, max_bytes: u64) -> Self {
+        self.max_bytes = Some(max_bytes);
+        self
+    }
+
+    /// How many rotated files to keep. Defaults to 5.
+    pub fn max_files(mut self, max_files: u32) -> Self {
+        self.max_files = max_files;
+        self
+    }
+
+    /// Opens the file if it is not open; returns its size.
+    fn open(&mut self) -> Result<u64, ExporterError> {
+        if let Some((_, size)) = &self.file {
+            return Ok(*size);
+        }
+        let file = open_append(&self.path)?;
+        let size = file
+            .metadata()
+            .map_err(|e| io_error(&self.path, "open", e))?
+            .len();
+        self.file = Some((file, size));
+        Ok(size)
+    }
+
+    fn rotated(&self, n: u32) -> PathBuf {
+        let mut name = self.path.clone().into_os_string();
+        name.push(format!(".{n}"));
+        name.into()
+    }
+
+    fn rotate(&mut self) -> Result<(), ExporterError> {
+        self.file = None;
+        let rename = |from: &Path, to: &Path| match std::fs::rename(from, to) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                Err(io_error(from, "rotate", error))
+            }
+            _ => Ok(()),
+        };
+        if self.max_files == 0 {
+            return std::fs::remove_file(&self.path).map_err(|e| io_error(&self.path, "rotate", e));
+        }
+        for n in (1..self.max_files).rev() {
+            rename(&self.rotated(n), &self.rotated(n + 1))?;
+        }
+        rename(&self.path, &self.rotated(1))
+    }
+}
+
+#[async_trait]
+impl Exporter for JsonlExporter {
+    async fn export(&mut self, batch: &[Arc<TraceRecord>]) -> Result<(), ExporterError> {
+        self.buffer.clear();
+        for record in batch {
+            write_jsonl_line(&mut self.buffer, record)
+                .map_err(|e| ExporterError::permanent(format!("cannot serialize trace: {e}")))?;
+        }
+        let size = self.open()?;
+        if let Some(limit) = self.max_bytes
+            && size > 0
+            && size + self.buffer.len() as u64 > limit
+        {
+            self.rotate()?;
+            self.open()?;
+        }
+        let Some((file, size)) = self.file.as_mut() else {
+            unreachable!("open() succeeded");
+        };
+        file.write_all(&self.buffer)
+            .and_then(|()| file.flush())
+            .map_err(|e| io_error(&self.path, "write", e))?;
+        *size += self.buffer.len() as u64;
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<(), ExporterError> {
+        if let Some((file, _)) = &self.file {
+            file.sync_data()
+                .map_err(|e| io_error(&self.path, "sync", e))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,81 @@
+use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::file::{io_error, open_append};
+use super::{Exporter, ExporterError};
+use crate::TraceRecord;
+use crate::export::markdown;
+
+/// Appends one Markdown section per record to a report file.
+///
+/// A new file starts with the report title; an existing one is continued, numbering
+/// interactions after the ones already in it.
+#[derive(Debug)]
+pub struct MarkdownExporter {
+    path: PathBuf,
+    file: Option<File>,
+    written: usize,
+    buffer: String,
+}
+
+impl MarkdownExporter {
+    /// Appends to the report at `path` (created with its parent directories if missing).
+    pub fn new(path: impl AsRef<Path>) -> Self {
+        Self {
+            path: path.as_ref().to_owned(),
+            file: None,
+            written: 0,
+            buffer: String::new(),
+        }
+    }
+
+    fn open(&mut self) -> Result<(), ExporterError> {
+        let mut file = open_append(&self.path)?;
+        let io = |e| io_error(&self.path, "open", e);
+        if file.metadata().map_err(io)?.len() == 0 {
+            let mut header = String::new();
+            markdown::write_log_header(&mut header, chrono::Utc::now());
+            file.write_all(header.as_bytes()).map_err(io)?;
+        } else {
+            self.written = BufReader::new(&file)
+                .lines()
+                .map_while(Result::ok)
+                .filter(|line| line.starts_with("## Interaction "))
+                .count();
+        }
+        self.file = Some(file);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Exporter for MarkdownExporter {
+    async fn export(&mut self, batch: &[Arc<TraceRecord>]) -> Result<(), ExporterError> {
+        if self.file.is_none() {
+            self.open()?;
+        }
+        self.buffer.clear();
+        for (offset, record) in batch.iter().enumerate() {
+            markdown::write_interaction(&mut self.buffer, self.written + offset + 1, record);
+        }
+        let Some(file) = self.file.as_mut() else {
+            unreachable!("opened above");
+        };
+        file.write_all(self.buffer.as_bytes())
+            .map_err(|e| io_error(&self.path, "write", e))?;
+        self.written += batch.len();
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<(), ExporterError> {
+        if let Some(file) = &self.file {
+            file.sync_data()
+                .map_err(|e| io_error(&self.path, "sync", e))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,71 @@
+use std::time::Duration;
+
+/// What to do with a record when an exporter's queue is full.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Overflow {
+    /// Drop the record and count it in [`ExporterStats::dropped`](super::ExporterStats).
+    /// The request path never waits. The default.
+    #[default]
+    Drop,
+    /// Block the generating thread until the queue has room: no record is lost, at the price
+    /// of back-pressure on the request path while the exporter is behind.
+    Wait,
+}
+
+/// Retries of retryable export failures, with exponential backoff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt (0 = never retry).
+    pub max_retries: u32,
+    /// Wait before the first retry; doubled each time.
+    pub initial_backoff: Duration,
+    /// Longest wait between two attempts.
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_retries: 5,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(10),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait before retry number `retry` (counted from 1).
+    pub fn backoff(&self, retry: u32) -> Duration {
+        let factor = 2u32.saturating_pow(retry.saturating_sub(1));
+        self.initial_backoff
+            .saturating_mul(factor)
+            .min(self.max_backoff)
+    }
+}
+
+/// How one exporter is fed: queue, batching and retries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExportOptions {
+    /// Records the queue holds before [`overflow`](Self::overflow) applies. Default 1024.
+    pub queue_size: usize,
+    /// Records per batch at most. Default 64.
+    pub batch_size: usize,
+    /// Longest time a record waits for its batch to fill. Default 1 s.
+    pub batch_interval: Duration,
+    /// What a full queue does. Default [`Overflow::Drop`].
+    pub overflow: Overflow,
+    /// Retries of retryable failures.
+    pub retry: RetryPolicy,
+}
+
+impl Default for ExportOptions {
+    fn default() -> Self {
+        Self {
+            queue_size: 1024,
+            batch_size: 64,
+            batch_interval: Duration::from_secs(1),
+            overflow: Overflow::Drop,
+            retry: RetryPolicy::default(),
+        }
+    }
+}

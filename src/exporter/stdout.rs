@@ -1,0 +1,57 @@
+use std::io::Write;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::{Exporter, ExporterError};
+use crate::TraceRecord;
+use crate::export::{markdown, write_jsonl_line};
+
+/// How [`StdoutExporter`] prints records.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum StdoutFormat {
+    /// One JSON record per line. The default.
+    #[default]
+    Jsonl,
+    /// Markdown report sections.
+    Markdown,
+}
+
+/// Prints records to standard output.
+#[derive(Debug, Default)]
+pub struct StdoutExporter {
+    format: StdoutFormat,
+    written: usize,
+}
+
+impl StdoutExporter {
+    /// Prints in `format`.
+    pub fn new(format: StdoutFormat) -> Self {
+        Self { format, written: 0 }
+    }
+}
+
+#[async_trait]
+impl Exporter for StdoutExporter {
+    async fn export(&mut self, batch: &[Arc<TraceRecord>]) -> Result<(), ExporterError> {
+        let mut out = Vec::new();
+        for record in batch {
+            match self.format {
+                StdoutFormat::Jsonl => write_jsonl_line(&mut out, record).map_err(|e| {
+                    ExporterError::permanent(format!("cannot serialize trace: {e}"))
+                })?,
+                StdoutFormat::Markdown => {
+                    let mut section = String::new();
+                    self.written += 1;
+                    markdown::write_interaction(&mut section, self.written, record);
+                    out.extend_from_slice(section.as_bytes());
+                }
+            }
+        }
+        let mut stdout = std::io::stdout().lock();
+        stdout
+            .write_all(&out)
+            .and_then(|()| stdout.flush())
+            .map_err(|e| ExporterError::permanent(format!("cannot write to stdout: {e}")))
+    }
+}
