@@ -9,8 +9,8 @@ use serde_json::Value;
 /// One line per trace: step, attempt, tokens, time, outcome.
 pub(crate) fn print_traces(traces: &[Arc<TraceRecord>]) {
     println!(
-        "{:>3}  {:<24} {:>7} {:>7} {:>10}  {}",
-        "#", "step", "attempt", "tokens", "time", "outcome"
+        "{:>3}  {:<24} {:>7} {:>7} {:>10}  outcome",
+        "#", "step", "attempt", "tokens", "time"
     );
     for (index, trace) in traces.iter().enumerate() {
         let text = |key: &str| match trace.metadata.get(key) {
