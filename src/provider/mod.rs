@@ -2,13 +2,46 @@
 //!
 //! A provider is a `tower::Service<GenerateRequest, Response = Generation, Error =
 //! ProviderError>` that also says who it is ([`Provider::info`]), so traces can name it.
+//!
+//! | provider | API | streaming |
+//! |---|---|---|
+//! | [`EchoProvider`] | none: offline and deterministic | word by word |
+//! | [`OpenAiProvider`] | `POST {base_url}/chat/completions` (also vLLM, llama.cpp, LM Studio) | SSE |
+//! | [`OllamaProvider`] | `POST {base_url}/api/chat` | NDJSON |
+//! | [`AnthropicProvider`] | `POST {base_url}/v1/messages` | SSE |
+//!
+//! The HTTP providers are configured by [`ProviderOptions`] and fail to build with a
+//! [`BuildError`]. Their calls fail with [`ProviderError`]s classified by [`ErrorKind`]:
+//!
+//! - the server cannot be reached: `connect`; no answer within the timeout: `timeout`;
+//! - an error status: the kind the status implies (`rate_limited` for 429, `server` for 5xx,
+//!   ...), with the status and the server's error message;
+//! - an answer that is not the provider's JSON: `malformed_response` (not retryable);
+//! - a stream that breaks off, or ends without the provider's terminator: `stream`; an error the
+//!   server reports inside a stream: the kind its type implies.
+//!
+//! API keys are read from the environment when a provider is built and never appear in a
+//! `Debug` output, an error message or a trace.
+//!
+//! [`ErrorKind`]: crate::ErrorKind
 
+mod anthropic;
 mod echo;
+mod http;
+mod ollama;
+mod openai;
+mod options;
+mod stream;
 
+pub use anthropic::AnthropicProvider;
 pub use echo::EchoProvider;
+pub use ollama::OllamaProvider;
+pub use openai::OpenAiProvider;
+pub use options::{BuildError, ProviderOptions};
 
 use std::future::Future;
 
+use serde_json::Value;
 use tower::Service;
 
 use crate::{GenerateRequest, Generation, ProviderError};
@@ -51,4 +84,10 @@ pub trait Provider:
 {
     /// The provider's name and model.
     fn info(&self) -> ProviderInfo;
+}
+
+/// Tool-call arguments received as JSON text: the JSON value, or the text itself as a string
+/// value when it is not JSON (a model can emit broken arguments; they are kept, not dropped).
+fn arguments_from_text(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
 }

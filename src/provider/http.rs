@@ -1,0 +1,368 @@
+//! The HTTP plumbing the providers share: one endpoint with its client, headers and key; sending
+//! a JSON body; turning transport failures and error responses into [`ProviderError`]s.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::time::Duration;
+
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use reqwest::{Response, StatusCode, Url};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{BuildError, ProviderOptions};
+use crate::{ErrorKind, ProviderError};
+
+/// Server messages are quoted in errors and traces; beyond this many bytes they are cut.
+const MAX_MESSAGE_BYTES: usize = 2048;
+
+/// How a provider sends its key.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Auth {
+    /// `Authorization: Bearer <key>`.
+    Bearer,
+    /// The key as the whole value of this header (`x-api-key`).
+    Header(&'static str),
+}
+
+/// What an endpoint looks like before the user's options are applied.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EndpointSpec {
+    /// Provider name, for messages.
+    pub(crate) provider: &'static str,
+    /// Base URL when the options set none.
+    pub(crate) default_base_url: &'static str,
+    /// Path appended to the base URL (`/chat/completions`).
+    pub(crate) path: &'static str,
+    /// How the key is sent.
+    pub(crate) auth: Auth,
+    /// Variable read when the options name none; when set, a key is required.
+    pub(crate) default_key_env: Option<&'static str>,
+    /// Headers every request carries (`anthropic-version`).
+    pub(crate) headers: &'static [(&'static str, &'static str)],
+}
+
+/// An API key. Its `Debug` says nothing about it.
+#[derive(Clone)]
+struct ApiKey(Box<str>);
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// One provider URL, ready to be posted to.
+pub(crate) struct HttpEndpoint {
+    provider: &'static str,
+    client: reqwest::Client,
+    url: Url,
+    headers: HeaderMap,
+    timeout: Duration,
+    /// Kept only to scrub it from messages the server sends back.
+    key: Option<ApiKey>,
+}
+
+impl HttpEndpoint {
+    /// Applies `options` to `spec`: resolves the URL and the key, builds the client.
+    pub(crate) fn new(spec: EndpointSpec, options: &ProviderOptions) -> Result<Self, BuildError> {
+        let provider = spec.provider;
+        if options.model.trim().is_empty() {
+            return Err(BuildError::MissingModel { provider });
+        }
+        let base = options.base_url.as_deref().unwrap_or(spec.default_base_url);
+        let url = endpoint_url(base, spec.path).map_err(|reason| BuildError::InvalidBaseUrl {
+            provider,
+            url: base.to_owned(),
+            reason,
+        })?;
+
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        for (name, value) in spec.headers {
+            headers.insert(*name, HeaderValue::from_static(value));
+        }
+        let key = resolve_key(spec, options)?;
+        if let Some((key, origin)) = &key {
+            let invalid = || BuildError::InvalidApiKey {
+                provider,
+                origin: origin.clone(),
+            };
+            let (name, value) = match spec.auth {
+                Auth::Bearer => (AUTHORIZATION, format!("Bearer {}", key.0)),
+                Auth::Header(name) => (HeaderName::from_static(name), key.0.to_string()),
+            };
+            let mut value = HeaderValue::from_str(&value).map_err(|_| invalid())?;
+            // Keeps the value out of hyper's and reqwest's Debug output.
+            value.set_sensitive(true);
+            headers.insert(name, value);
+        }
+
+        let timeout = options.effective_timeout();
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("llmtrace/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(timeout)
+            // Bounds the wait for the headers and every stall of a stream; a complete answer
+            // also gets an overall deadline per request (see `post`).
+            .read_timeout(timeout)
+            .build()
+            .map_err(|e| BuildError::Client(Box::new(e)))?;
+
+        Ok(Self {
+            provider,
+            client,
+            url,
+            headers,
+            timeout,
+            key: key.map(|(key, _)| key),
+        })
+    }
+
+    /// The provider's name.
+    pub(crate) fn provider(&self) -> &'static str {
+        self.provider
+    }
+
+    /// Posts `body` as JSON. Resolves to the response when its status is a success, to the
+    /// server's error otherwise. A non-streaming call must also finish reading the body within
+    /// the timeout.
+    pub(crate) async fn post(
+        &self,
+        body: Vec<u8>,
+        stream: bool,
+    ) -> Result<Response, ProviderError> {
+        tracing::debug!(provider = self.provider, url = %self.url, stream, "sending request");
+        let mut request = self
+            .client
+            .post(self.url.clone())
+            .headers(self.headers.clone())
+            .body(body);
+        if !stream {
+            request = request.timeout(self.timeout);
+        }
+        let response = request.send().await.map_err(|e| self.transport_error(e))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let message = match response.bytes().await {
+            Ok(body) => error_message(&body, status),
+            // The status says what matters; a body cut short adds nothing.
+            Err(_) => status.canonical_reason().unwrap_or("no message").to_owned(),
+        };
+        Err(ProviderError::http(status.as_u16(), self.scrub(message)))
+    }
+
+    /// Reads a complete JSON answer.
+    pub(crate) async fn read_json(&self, response: Response) -> Result<Value, ProviderError> {
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| self.transport_error(e))?;
+        serde_json::from_slice(&body)
+            .map_err(|e| self.malformed(&e, &String::from_utf8_lossy(&body)))
+    }
+
+    /// Serializes a request body.
+    pub(crate) fn encode(&self, body: &impl Serialize) -> Result<Vec<u8>, ProviderError> {
+        serde_json::to_vec(body).map_err(|e| {
+            let message = format!("could not encode the {} request: {e}", self.provider);
+            ProviderError::new(ErrorKind::Other, message).with_source(e)
+        })
+    }
+
+    /// Describes a failure of the connection (before or while the answer arrives).
+    pub(crate) fn transport_error(&self, error: reqwest::Error) -> ProviderError {
+        // The messages below name the URL once; reqwest would repeat it.
+        let error = error.without_url();
+        let (kind, what) = if error.is_timeout() {
+            let what = format!("{} exceeded the {:?} timeout", self.provider, self.timeout);
+            (ErrorKind::Timeout, what)
+        } else if error.is_connect() {
+            (
+                ErrorKind::Connect,
+                format!("could not connect to {}", self.url),
+            )
+        } else if error.is_body() || error.is_decode() {
+            // reqwest reports a connection that breaks while the body is read as a body or
+            // decode error; the answer is incomplete, not malformed.
+            let what = format!(
+                "the connection to {} broke during the answer",
+                self.provider
+            );
+            (ErrorKind::Stream, what)
+        } else if error.is_builder() {
+            (
+                ErrorKind::Other,
+                format!("could not build the {} request", self.provider),
+            )
+        } else {
+            (
+                ErrorKind::Connect,
+                format!("the request to {} failed", self.url),
+            )
+        };
+        let message = self.scrub(format!("{what}: {}", error_chain(&error)));
+        ProviderError::new(kind, message).with_source(error)
+    }
+
+    /// An answer that is not what the provider's format promises.
+    pub(crate) fn malformed(&self, error: &dyn fmt::Display, body: &str) -> ProviderError {
+        let message = format!(
+            "the {} answer is not valid: {error}; the answer began with {:?}",
+            self.provider,
+            truncate(body.trim(), 200),
+        );
+        ProviderError::new(ErrorKind::MalformedResponse, self.scrub(message))
+    }
+
+    /// Removes the key from a message the server wrote.
+    pub(crate) fn scrub(&self, message: String) -> String {
+        match &self.key {
+            Some(key) if message.contains(&*key.0) => message.replace(&*key.0, "[redacted]"),
+            _ => message,
+        }
+    }
+}
+
+impl fmt::Debug for HttpEndpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpEndpoint")
+            .field("url", &self.url.as_str())
+            .field("timeout", &self.timeout)
+            .field("api_key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `base` joined with `path`, checked to be an absolute http(s) URL.
+fn endpoint_url(base: &str, path: &str) -> Result<Url, String> {
+    let joined = format!("{}{path}", base.trim_end_matches('/'));
+    let url = Url::parse(&joined).map_err(|e| e.to_string())?;
+    match url.scheme() {
+        "http" | "https" => Ok(url),
+        other => Err(format!("scheme {other:?} is not http or https")),
+    }
+}
+
+/// The key and a description of where it came from, or `None` when no key is configured.
+fn resolve_key(
+    spec: EndpointSpec,
+    options: &ProviderOptions,
+) -> Result<Option<(ApiKey, String)>, BuildError> {
+    if let Some(key) = &options.api_key {
+        return Ok(Some((ApiKey(key.as_str().into()), "api_key".to_owned())));
+    }
+    let Some(var) = options.api_key_env.as_deref().or(spec.default_key_env) else {
+        return Ok(None);
+    };
+    let origin = format!("environment variable {var}");
+    match std::env::var(var) {
+        Ok(key) if !key.trim().is_empty() => Ok(Some((ApiKey(key.into()), origin))),
+        Ok(_) | Err(std::env::VarError::NotPresent) => Err(BuildError::MissingApiKey {
+            provider: spec.provider,
+            var: var.to_owned(),
+        }),
+        Err(std::env::VarError::NotUnicode(_)) => Err(BuildError::InvalidApiKey {
+            provider: spec.provider,
+            origin,
+        }),
+    }
+}
+
+/// The error message in an error response body, as the providers write it:
+/// `{"error": {"type", "message"}}` (OpenAI, Anthropic), `{"error": "..."}` (Ollama),
+/// `{"message", "type"}` (vLLM); else the body itself, else the status's reason.
+fn error_message(body: &[u8], status: StatusCode) -> String {
+    if let Ok(value) = serde_json::from_slice::<Value>(body)
+        && let Some(message) = message_in(&value)
+    {
+        return truncate(&message, MAX_MESSAGE_BYTES).to_owned();
+    }
+    let text = String::from_utf8_lossy(body);
+    match text.trim() {
+        "" => status.canonical_reason().unwrap_or("no message").to_owned(),
+        text => truncate(text, MAX_MESSAGE_BYTES).to_owned(),
+    }
+}
+
+/// The message of an error object found in a JSON body, if there is one.
+pub(crate) fn message_in(value: &Value) -> Option<String> {
+    let error = match value.get("error") {
+        Some(Value::String(message)) => return Some(message.clone()),
+        Some(error @ Value::Object(_)) => error,
+        _ => value,
+    };
+    let message = error.get("message")?.as_str()?;
+    match error.get("type").and_then(Value::as_str) {
+        Some(kind) if !kind.is_empty() => Some(format!("{kind}: {message}")),
+        _ => Some(message.to_owned()),
+    }
+}
+
+/// `error: source: source ...`, which is what tells a refused connection from a reset one.
+fn error_chain(error: &(dyn StdError + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// At most `max` bytes of `text`, cut at a character boundary.
+fn truncate(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_messages_come_from_each_providers_error_shape() {
+        let status = StatusCode::BAD_REQUEST;
+        let openai = br#"{"error":{"message":"bad model","type":"invalid_request_error"}}"#;
+        assert_eq!(
+            error_message(openai, status),
+            "invalid_request_error: bad model"
+        );
+        assert_eq!(
+            error_message(br#"{"error":"model not found"}"#, status),
+            "model not found"
+        );
+        let vllm = br#"{"object":"error","message":"too long","type":"BadRequestError"}"#;
+        assert_eq!(error_message(vllm, status), "BadRequestError: too long");
+        assert_eq!(error_message(b"plain failure\n", status), "plain failure");
+        assert_eq!(error_message(b"", status), "Bad Request");
+    }
+
+    #[test]
+    fn truncation_respects_character_boundaries() {
+        assert_eq!(truncate("héllo", 2), "h");
+        assert_eq!(truncate("hello", 10), "hello");
+    }
+
+    #[test]
+    fn base_urls_must_be_absolute_http() {
+        let url = endpoint_url("http://127.0.0.1:8080/v1/", "/chat/completions");
+        assert_eq!(
+            url.map(String::from).as_deref(),
+            Ok("http://127.0.0.1:8080/v1/chat/completions")
+        );
+        assert!(endpoint_url("127.0.0.1:8080", "/x").is_err());
+        assert!(endpoint_url("ftp://host", "/x").is_err());
+    }
+}

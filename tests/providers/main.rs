@@ -1,0 +1,9 @@
+//! The HTTP providers against real HTTP servers on 127.0.0.1 that speak each provider's wire
+//! format: what the client sends, what it makes of the documented answers, and how every class
+//! of failure is reported and traced.
+
+mod anthropic;
+mod errors;
+mod ollama;
+mod openai;
+mod support;
