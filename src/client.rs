@@ -57,6 +57,23 @@ struct Inner {
 }
 
 impl Client {
+    /// The client a configuration file describes: defaults, then the file, then `LLMTRACE_*`
+    /// environment variables (see [`config`](crate::config)).
+    ///
+    /// # Errors
+    /// Every problem in the file, the environment, or building its components, at once.
+    pub fn from_config(
+        path: impl AsRef<std::path::Path>,
+    ) -> Result<Self, crate::config::ConfigError> {
+        let path = path.as_ref();
+        crate::config::Config::load(Some(path))?
+            .build()
+            .map_err(|mut error| {
+                error.file = Some(path.to_owned());
+                error
+            })
+    }
+
     /// A builder with the defaults: echo provider, tracing on, `max_traces` 100.
     pub fn builder() -> ClientBuilder {
         ClientBuilder::default()

@@ -55,6 +55,7 @@
 //! and [`sink`] for the record path.
 
 pub mod client;
+pub mod config;
 pub mod error;
 pub mod export;
 pub mod exporter;

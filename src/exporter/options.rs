@@ -1,7 +1,8 @@
 use std::time::Duration;
 
 /// What to do with a record when an exporter's queue is full.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Overflow {
     /// Drop the record and count it in [`ExporterStats::dropped`](super::ExporterStats).
     /// The request path never waits. The default.

@@ -8,7 +8,8 @@ use crate::TraceRecord;
 use crate::export::{markdown, write_jsonl_line};
 
 /// How [`StdoutExporter`] prints records.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum StdoutFormat {
     /// One JSON record per line. The default.
     #[default]

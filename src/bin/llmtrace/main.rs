@@ -1,12 +1,17 @@
 //! The `llmtrace` command line: run traced generations, and read trace files back.
 
+mod check_config;
 mod demo;
+mod export;
+mod read;
+mod run;
+mod summarize;
 mod summary;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 
 /// Complete, programmatic observability of every LLM interaction.
 ///
@@ -28,15 +33,68 @@ enum Command {
         #[arg(long, default_value = "llmtrace-traces")]
         out_dir: PathBuf,
     },
+    /// Send one prompt through a configured stack; the answer goes to stdout, the trace to the
+    /// configured exporters.
+    Run(run::Args),
+    /// Summarize a JSONL trace file: interactions, tokens, time, providers, models, dates.
+    Summarize {
+        /// The JSONL file (one trace per line).
+        file: PathBuf,
+        /// Print the summary as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Stop at the first malformed line instead of skipping it.
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Convert a JSONL trace file to JSON or a Markdown report.
+    Export {
+        /// The JSONL file (one trace per line).
+        file: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum)]
+        format: OutputFormat,
+        /// Write here instead of to stdout (parent directories are created).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Stop at the first malformed line instead of skipping it.
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Validate a configuration file and print the effective configuration (file plus
+    /// LLMTRACE_* environment), secrets masked.
+    CheckConfig {
+        /// The TOML file.
+        file: PathBuf,
+    },
+}
+
+/// Formats `llmtrace export` writes.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum OutputFormat {
+    /// A pretty-printed JSON array.
+    Json,
+    /// A human-readable report.
+    Markdown,
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command.unwrap_or(Command::Demo {
+    let command = cli.command.unwrap_or(Command::Demo {
         out_dir: PathBuf::from("llmtrace-traces"),
-    }) {
+    });
+    let result = match command {
         Command::Demo { out_dir } => demo::run(&out_dir).await,
+        Command::Run(args) => run::run(args).await,
+        Command::Summarize { file, json, strict } => summarize::run(&file, json, strict),
+        Command::Export {
+            file,
+            format,
+            output,
+            strict,
+        } => export::run(&file, format, output.as_deref(), strict),
+        Command::CheckConfig { file } => check_config::run(&file),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,16 @@
+//! `llmtrace check-config FILE`
+
+use std::path::Path;
+
+use llmtrace::BoxError;
+use llmtrace::config::Config;
+
+pub(crate) fn run(file: &Path) -> Result<(), BoxError> {
+    let config = Config::load(Some(file))?;
+    println!(
+        "# {} is valid; effective configuration (secrets masked):\n",
+        file.display()
+    );
+    print!("{}", config.to_masked_toml());
+    Ok(())
+}

@@ -1,0 +1,255 @@
+//! Figment values -> [`Config`], collecting every problem.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use figment::Figment;
+use figment::value::{Dict, Value};
+
+use super::error::ConfigIssue;
+use super::reader::{Reader, Table, describe};
+use super::{
+    Config, ExporterConfig, ExporterKind, HttpProviderConfig, ProviderConfig, TracingConfig,
+};
+use crate::Metadata;
+use crate::exporter::{ExportOptions, Overflow, StdoutFormat};
+
+pub(super) const PROVIDER_TYPES: &[&str] = &["echo", "openai", "ollama", "anthropic"];
+pub(super) const EXPORTER_TYPES: &[&str] = &["stdout", "jsonl", "json", "markdown", "webhook"];
+const SECTIONS: &[&str] = &["provider", "tracing", "metadata", "exporters"];
+
+pub(super) fn parse(figment: &Figment) -> Result<Config, Vec<ConfigIssue>> {
+    let mut reader = Reader::new(figment);
+    let config = read(&mut reader)?;
+    if reader.issues.is_empty() {
+        Ok(config)
+    } else {
+        Err(reader.issues)
+    }
+}
+
+/// Reads everything; `Err` only when the sources themselves cannot be read (TOML syntax).
+pub(super) fn read(reader: &mut Reader<'_>) -> Result<Config, Vec<ConfigIssue>> {
+    let root: Dict = reader.figment.extract().map_err(|error| {
+        error
+            .into_iter()
+            .map(|e| ConfigIssue {
+                key: String::new(),
+                message: e.to_string(),
+                origin: super::Origin::Nowhere,
+            })
+            .collect::<Vec<_>>()
+    })?;
+    for section in root.keys().filter(|k| !SECTIONS.contains(&k.as_str())) {
+        reader.issue(
+            section,
+            format!(
+                "unknown section {section:?}; expected one of {}",
+                SECTIONS.join(", ")
+            ),
+        );
+    }
+    let provider = provider(reader);
+    let tracing = tracing(reader);
+    let metadata = metadata(reader);
+    let exporters = exporters(reader);
+    Ok(Config {
+        provider: provider.unwrap_or_else(|| Config::default().provider),
+        tracing,
+        metadata,
+        exporters,
+    })
+}
+
+fn provider(reader: &mut Reader<'_>) -> Option<ProviderConfig> {
+    let mut table = reader.table("provider");
+    let kind = table.choice("type", PROVIDER_TYPES, "echo")?;
+    let provider = match kind {
+        "echo" => Some(ProviderConfig::Echo {
+            model: table
+                .get("model")
+                .unwrap_or_else(|| crate::provider::EchoProvider::DEFAULT_MODEL.to_owned()),
+            latency_ms: table.int_at_least("latency_ms", 0, 0),
+        }),
+        _ => {
+            let model = table.required::<String>("model", "the model to ask for");
+            let http = HttpProviderConfig {
+                base_url: table.get("base_url"),
+                api_key_env: table.get("api_key_env"),
+                timeout_ms: table.int_at_least("timeout_ms", 1, 60_000),
+                model: model.unwrap_or_default(),
+            };
+            Some(match kind {
+                "openai" => ProviderConfig::Openai(http),
+                "ollama" => ProviderConfig::Ollama(http),
+                _ => ProviderConfig::Anthropic(http),
+            })
+        }
+    };
+    table.finish(&format!("for provider type {kind:?}"));
+    provider
+}
+
+fn tracing(reader: &mut Reader<'_>) -> TracingConfig {
+    let defaults = TracingConfig::default();
+    let mut table = reader.table("tracing");
+    let config = TracingConfig {
+        enabled: table.get("enabled").unwrap_or(defaults.enabled),
+        max_traces: table.int_at_least("max_traces", 0, defaults.max_traces as u64) as usize,
+        verbatim: table.get("verbatim").unwrap_or(defaults.verbatim),
+    };
+    table.finish("in [tracing]");
+    config
+}
+
+fn metadata(reader: &mut Reader<'_>) -> Metadata {
+    let mut table = reader.table("metadata");
+    let mut metadata = Metadata::new();
+    for key in table.keys() {
+        if let Some(value) = table.get::<serde_json::Value>(&key) {
+            metadata.insert(key, value);
+        }
+    }
+    table.finish("in [metadata]");
+    metadata
+}
+
+fn exporters(reader: &mut Reader<'_>) -> BTreeMap<String, ExporterConfig> {
+    let names = reader.table("exporters").keys();
+    let mut exporters = BTreeMap::new();
+    for name in names {
+        let key = format!("exporters.{name}");
+        let valid_name = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+        if !valid_name {
+            reader.issue(
+                &key,
+                format!("exporter name {name:?} must be lowercase letters, digits, '_' or '-' (so environment variables can override it)"),
+            );
+            continue;
+        }
+        let mut table = reader.table(&key);
+        let Some(kind) = exporter_type(&mut table) else {
+            continue;
+        };
+        let exporter = exporter(&mut table, kind);
+        table.finish(&format!("for exporter type {kind:?}"));
+        if let Some(exporter) = exporter {
+            exporters.insert(name, exporter);
+        }
+    }
+    exporters
+}
+
+/// The exporter's `type`, when present and known.
+fn exporter_type(table: &mut Table<'_, '_>) -> Option<&'static str> {
+    let why = format!("the exporter type, one of {}", EXPORTER_TYPES.join(", "));
+    let kind = table.required::<String>("type", &why)?;
+    let known = EXPORTER_TYPES.iter().copied().find(|t| *t == kind);
+    if known.is_none() {
+        table.issue(
+            "type",
+            format!(
+                "unknown exporter type {kind:?}; expected one of {}",
+                EXPORTER_TYPES.join(", ")
+            ),
+        );
+    }
+    known
+}
+
+fn exporter(table: &mut Table<'_, '_>, kind: &str) -> Option<ExporterConfig> {
+    let defaults = ExportOptions::default();
+    let kind = match kind {
+        "stdout" => {
+            let format = table.choice("format", &["jsonl", "markdown"], "jsonl");
+            Some(ExporterKind::Stdout {
+                format: if format == Some("markdown") {
+                    StdoutFormat::Markdown
+                } else {
+                    StdoutFormat::Jsonl
+                },
+            })
+        }
+        "jsonl" => {
+            let path = table.required::<PathBuf>("path", "the file to append to");
+            let max_bytes = table.get::<i64>("max_bytes").and_then(|n| {
+                if n < 1 {
+                    table.issue("max_bytes", format!("must be at least 1, found {n}"));
+                }
+                (n >= 1).then_some(n as u64)
+            });
+            let max_files = table.int_at_least("max_files", 0, 5) as u32;
+            path.map(|path| ExporterKind::Jsonl {
+                path,
+                max_bytes,
+                max_files,
+            })
+        }
+        "json" => table
+            .required("path", "the file to write")
+            .map(|path| ExporterKind::Json { path }),
+        "markdown" => table
+            .required("path", "the file to append to")
+            .map(|path| ExporterKind::Markdown { path }),
+        _ => {
+            let url = table.required::<String>("url", "where to POST the traces");
+            let headers = string_map(table, "headers");
+            let secret_headers = string_map(table, "secret_headers");
+            let timeout_ms = table.int_at_least("timeout_ms", 1, 10_000);
+            url.map(|url| ExporterKind::Webhook {
+                url,
+                headers,
+                secret_headers,
+                timeout_ms,
+            })
+        }
+    };
+    let overflow = match table.choice("overflow", &["drop", "wait"], "drop") {
+        Some("wait") => Overflow::Wait,
+        _ => Overflow::Drop,
+    };
+    let config = ExporterConfig {
+        queue_size: table.int_at_least("queue_size", 1, defaults.queue_size as u64) as usize,
+        batch_size: table.int_at_least("batch_size", 1, defaults.batch_size as u64) as usize,
+        batch_interval_ms: table.int_at_least(
+            "batch_interval_ms",
+            1,
+            defaults.batch_interval.as_millis() as u64,
+        ),
+        overflow,
+        max_retries: table.int_at_least("max_retries", 0, u64::from(defaults.retry.max_retries))
+            as u32,
+        retry_initial_backoff_ms: table.int_at_least(
+            "retry_initial_backoff_ms",
+            1,
+            defaults.retry.initial_backoff.as_millis() as u64,
+        ),
+        retry_max_backoff_ms: table.int_at_least(
+            "retry_max_backoff_ms",
+            1,
+            defaults.retry.max_backoff.as_millis() as u64,
+        ),
+        kind: kind?,
+    };
+    Some(config)
+}
+
+/// A table of string values (HTTP headers).
+fn string_map(table: &mut Table<'_, '_>, key: &str) -> BTreeMap<String, String> {
+    let mut map = BTreeMap::new();
+    for (name, value) in table.dict(key) {
+        match value {
+            Value::String(_, text) => {
+                map.insert(name, text);
+            }
+            other => table.issue(
+                &format!("{key}.{name}"),
+                format!("expected a string, found {}", describe(&other)),
+            ),
+        }
+    }
+    map
+}

@@ -1,0 +1,235 @@
+//! Reads one configuration table key by key, collecting every problem instead of stopping at
+//! the first (serde stops at the first), and noticing keys nobody asked for.
+
+use std::collections::BTreeSet;
+
+use figment::Figment;
+use figment::value::{Dict, Value};
+use serde::de::DeserializeOwned;
+
+use super::error::{ConfigIssue, Origin};
+
+/// The environment variable prefix; `__` separates nested keys.
+pub(crate) const ENV_PREFIX: &str = "LLMTRACE_";
+
+/// Figment plus the problems found so far.
+pub(crate) struct Reader<'f> {
+    pub(crate) figment: &'f Figment,
+    pub(crate) issues: Vec<ConfigIssue>,
+    /// Every key path asked for, present or not: what the configuration format consists of.
+    pub(crate) asked: BTreeSet<String>,
+}
+
+impl<'f> Reader<'f> {
+    pub(crate) fn new(figment: &'f Figment) -> Self {
+        Self {
+            figment,
+            issues: Vec::new(),
+            asked: BTreeSet::new(),
+        }
+    }
+
+    /// Where the value at `key` was set.
+    pub(crate) fn origin(&self, key: &str) -> Origin {
+        let Ok(value) = self.figment.find_value(key) else {
+            return Origin::Nowhere;
+        };
+        match self.figment.get_metadata(value.tag()) {
+            Some(metadata) => match &metadata.source {
+                Some(figment::Source::File(path)) => Origin::File(path.clone()),
+                _ if metadata.name.contains("environment") => Origin::Env(format!(
+                    "{ENV_PREFIX}{}",
+                    key.to_uppercase().replace('.', "__")
+                )),
+                _ => Origin::Nowhere,
+            },
+            None => Origin::Nowhere,
+        }
+    }
+
+    pub(crate) fn issue(&mut self, key: &str, message: impl Into<String>) {
+        let origin = self.origin(key);
+        self.issues.push(ConfigIssue {
+            key: key.to_owned(),
+            message: message.into(),
+            origin,
+        });
+    }
+
+    /// The table at `key` (empty when absent; an issue when it is not a table).
+    pub(crate) fn table<'r>(&'r mut self, key: &str) -> Table<'r, 'f> {
+        let dict = match self.figment.find_value(key) {
+            Ok(Value::Dict(_, dict)) => dict,
+            Ok(other) => {
+                self.issue(key, format!("expected a table, found {}", describe(&other)));
+                Dict::new()
+            }
+            Err(_) => Dict::new(),
+        };
+        Table {
+            prefix: key.to_owned(),
+            present: dict.keys().cloned().collect(),
+            used: BTreeSet::new(),
+            reader: self,
+        }
+    }
+}
+
+/// One table being read. Call [`finish`](Table::finish) to report keys nobody asked for.
+pub(crate) struct Table<'r, 'f> {
+    reader: &'r mut Reader<'f>,
+    prefix: String,
+    present: BTreeSet<String>,
+    used: BTreeSet<String>,
+}
+
+impl Table<'_, '_> {
+    pub(crate) fn path(&self, key: &str) -> String {
+        format!("{}.{key}", self.prefix)
+    }
+
+    pub(crate) fn issue(&mut self, key: &str, message: impl Into<String>) {
+        let path = self.path(key);
+        self.reader.issue(&path, message);
+    }
+
+    /// The keys present in the table.
+    pub(crate) fn keys(&self) -> Vec<String> {
+        self.present.iter().cloned().collect()
+    }
+
+    fn raw(&mut self, key: &str) -> Option<Value> {
+        let path = self.path(key);
+        self.reader.asked.insert(path.clone());
+        if !self.present.contains(key) {
+            return None;
+        }
+        self.used.insert(key.to_owned());
+        self.reader.figment.find_value(&path).ok()
+    }
+
+    /// The value at `key` as `T`; `None` when absent or invalid (the problem is recorded).
+    pub(crate) fn get<T: DeserializeOwned>(&mut self, key: &str) -> Option<T> {
+        let value = self.raw(key)?;
+        match value.deserialize::<T>() {
+            Ok(value) => Some(value),
+            Err(error) => {
+                self.issue(key, error.kind.to_string());
+                None
+            }
+        }
+    }
+
+    /// Like [`get`](Self::get), recording a "missing" problem when absent.
+    pub(crate) fn required<T: DeserializeOwned>(&mut self, key: &str, why: &str) -> Option<T> {
+        if !self.present.contains(key) {
+            self.raw(key);
+            // Nothing was set: point at where the table itself was written.
+            let origin = self.reader.origin(&self.prefix);
+            self.reader.issues.push(ConfigIssue {
+                key: self.path(key),
+                message: format!("missing required key {key:?} ({why})"),
+                origin,
+            });
+            return None;
+        }
+        self.get(key)
+    }
+
+    /// An integer of at least `min`, or `default` when absent.
+    pub(crate) fn int_at_least(&mut self, key: &str, min: i64, default: u64) -> u64 {
+        let Some(value) = self.raw(key) else {
+            return default;
+        };
+        let Ok(found) = value.deserialize::<i64>() else {
+            self.issue(
+                key,
+                format!("expected an integer, found {}", describe(&value)),
+            );
+            return default;
+        };
+        if found >= min {
+            return found as u64;
+        }
+        let rule = if min == 0 {
+            "must not be negative".to_owned()
+        } else {
+            format!("must be at least {min}")
+        };
+        self.issue(key, format!("{rule}, found {found}"));
+        default
+    }
+
+    /// One of `choices`, or `default` when absent; `None` when the value is not a choice (the
+    /// problem is recorded).
+    pub(crate) fn choice(
+        &mut self,
+        key: &str,
+        choices: &[&'static str],
+        default: &'static str,
+    ) -> Option<&'static str> {
+        if !self.present.contains(key) {
+            self.raw(key);
+            return Some(default);
+        }
+        let found = self.get::<String>(key)?;
+        let choice = choices.iter().copied().find(|c| *c == found);
+        if choice.is_none() {
+            self.issue(
+                key,
+                format!(
+                    "unknown value {found:?}; expected one of {}",
+                    choices.join(", ")
+                ),
+            );
+        }
+        choice
+    }
+
+    /// A table of values kept as-is (plugin options, metadata).
+    pub(crate) fn dict(&mut self, key: &str) -> Dict {
+        match self.raw(key) {
+            Some(Value::Dict(_, dict)) => dict,
+            Some(other) => {
+                self.issue(key, format!("expected a table, found {}", describe(&other)));
+                Dict::new()
+            }
+            None => Dict::new(),
+        }
+    }
+
+    /// Records every key nobody read as unknown; `context` says what the table is.
+    pub(crate) fn finish(self, context: &str) {
+        let unknown: Vec<String> = self.present.difference(&self.used).cloned().collect();
+        for key in unknown {
+            let path = format!("{}.{key}", self.prefix);
+            let mut message = format!("unknown key {key:?} {context}");
+            let known: Vec<&str> = self
+                .reader
+                .asked
+                .iter()
+                .filter_map(|p| p.strip_prefix(&format!("{}.", self.prefix)))
+                .filter(|k| !k.contains('.'))
+                .collect();
+            if !known.is_empty() {
+                message.push_str(&format!("; expected one of {}", known.join(", ")));
+            }
+            self.reader.issue(&path, message);
+        }
+    }
+}
+
+/// A short description of a value's type and content, for messages.
+pub(crate) fn describe(value: &Value) -> String {
+    match value {
+        Value::String(_, s) => format!("string {s:?}"),
+        Value::Char(_, c) => format!("character {c:?}"),
+        Value::Bool(_, b) => format!("boolean {b}"),
+        Value::Num(_, n) => n
+            .to_f64()
+            .map_or_else(|| "a number".to_owned(), |n| format!("number {n}")),
+        Value::Empty(_, _) => "nothing".to_owned(),
+        Value::Dict(_, _) => "a table".to_owned(),
+        Value::Array(_, _) => "an array".to_owned(),
+    }
+}
