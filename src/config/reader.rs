@@ -225,9 +225,10 @@ pub(crate) fn describe(value: &Value) -> String {
         Value::String(_, s) => format!("string {s:?}"),
         Value::Char(_, c) => format!("character {c:?}"),
         Value::Bool(_, b) => format!("boolean {b}"),
-        Value::Num(_, n) => n
-            .to_f64()
-            .map_or_else(|| "a number".to_owned(), |n| format!("number {n}")),
+        Value::Num(..) => match value.deserialize::<serde_json::Value>() {
+            Ok(number) => format!("number {number}"),
+            Err(_) => "a number".to_owned(),
+        },
         Value::Empty(_, _) => "nothing".to_owned(),
         Value::Dict(_, _) => "a table".to_owned(),
         Value::Array(_, _) => "an array".to_owned(),

@@ -31,19 +31,17 @@ fn documented_blocks() -> Vec<(String, BTreeMap<String, String>)> {
         let line = line.trim_start_matches('#').trim();
         if let Some(header) = line.strip_prefix('[').and_then(|l| l.split(']').next()) {
             blocks.push((header.to_owned(), BTreeMap::new()));
-        } else if let Some((key, value)) = line.split_once(" = ") {
-            let key = key.trim();
-            if !key.contains(' ') {
-                if let Some((_, keys)) = blocks.last_mut() {
-                    let value = value
-                        .split('#')
-                        .next()
-                        .unwrap_or("")
-                        .trim()
-                        .trim_matches('"');
-                    keys.insert(key.to_owned(), value.to_owned());
-                }
-            }
+        } else if let Some((key, value)) = line.split_once(" = ")
+            && !key.trim().contains(' ')
+            && let Some((_, keys)) = blocks.last_mut()
+        {
+            let value = value
+                .split('#')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .trim_matches('"');
+            keys.insert(key.trim().to_owned(), value.to_owned());
         }
     }
     blocks

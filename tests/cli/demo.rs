@@ -42,15 +42,3 @@ fn the_default_invocation_runs_the_demo_and_writes_the_traces_it_names() {
     let report = std::fs::read_to_string(dir.path().join("llmtrace-traces/demo.md")).unwrap();
     assert!(report.contains("**Total Interactions:** 5"));
 }
-
-#[test]
-fn help_describes_the_commands() {
-    let output = Command::new(env!("CARGO_BIN_EXE_llmtrace"))
-        .arg("--help")
-        .output()
-        .unwrap();
-
-    let help = String::from_utf8(output.stdout).unwrap();
-    assert!(output.status.success());
-    assert!(help.contains("demo"), "{help}");
-}

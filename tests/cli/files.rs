@@ -1,0 +1,183 @@
+//! `summarize`, `export` and `check-config` on real files.
+
+use std::path::{Path, PathBuf};
+
+use llmtrace::export::{ExportFormat, TraceSummary, export_traces};
+use llmtrace::{Client, TraceQuery};
+
+use crate::{llmtrace, stderr, stdout};
+
+/// A JSONL file of `count` traces with a malformed line after the first.
+async fn trace_file(dir: &Path, count: usize) -> PathBuf {
+    let client = Client::builder().max_traces(count).build();
+    for i in 0..count {
+        client.generate(format!("Test {i}")).await.unwrap();
+    }
+    let jsonl = export_traces(
+        &client.get_traces(TraceQuery::all()),
+        ExportFormat::Jsonl,
+        None,
+    )
+    .unwrap();
+    let mut lines: Vec<&str> = jsonl.lines().collect();
+    lines.insert(1, "{\"trace_id\": \"not a trace\"");
+    let path = dir.join("traces.jsonl");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    path
+}
+
+#[tokio::test]
+async fn summarize_prints_a_table_and_reports_malformed_lines_with_their_number() {
+    let dir = tempfile::tempdir().unwrap();
+    trace_file(dir.path(), 3).await;
+
+    let output = llmtrace(dir.path(), &["summarize", "traces.jsonl"]);
+
+    assert!(output.status.success(), "{}", stderr(&output));
+    let table = stdout(&output);
+    assert!(table.contains("interactions  3 (0 failed)"), "{table}");
+    assert!(table.contains("providers     echo"), "{table}");
+    let warnings = stderr(&output);
+    assert!(
+        warnings.contains("traces.jsonl:2: malformed trace skipped"),
+        "{warnings}"
+    );
+}
+
+#[tokio::test]
+async fn summarize_json_is_the_library_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    trace_file(dir.path(), 4).await;
+
+    let output = llmtrace(dir.path(), &["summarize", "traces.jsonl", "--json"]);
+
+    let summary: TraceSummary = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(summary.total_interactions, 4);
+    assert!(summary.total_tokens > 0);
+    assert_eq!(summary.models, ["echo-1"]);
+}
+
+#[tokio::test]
+async fn strict_mode_stops_at_the_first_malformed_line() {
+    let dir = tempfile::tempdir().unwrap();
+    trace_file(dir.path(), 3).await;
+
+    let output = llmtrace(dir.path(), &["summarize", "traces.jsonl", "--strict"]);
+
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("traces.jsonl:2: malformed trace"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[tokio::test]
+async fn export_writes_json_and_markdown_files() {
+    let dir = tempfile::tempdir().unwrap();
+    trace_file(dir.path(), 3).await;
+
+    let json = llmtrace(
+        dir.path(),
+        &[
+            "export",
+            "traces.jsonl",
+            "--format",
+            "json",
+            "-o",
+            "out/traces.json",
+        ],
+    );
+    let markdown = llmtrace(
+        dir.path(),
+        &[
+            "export",
+            "traces.jsonl",
+            "--format",
+            "markdown",
+            "-o",
+            "out/report.md",
+        ],
+    );
+
+    assert!(
+        json.status.success() && markdown.status.success(),
+        "{}",
+        stderr(&json)
+    );
+    let array: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("out/traces.json")).unwrap())
+            .unwrap();
+    assert_eq!(array.len(), 3);
+    assert_eq!(array[2]["prompt"], "Test 2");
+    let report = std::fs::read_to_string(dir.path().join("out/report.md")).unwrap();
+    assert!(report.contains("**Total Interactions:** 3"), "{report}");
+    assert!(report.contains("## Interaction 3:"));
+}
+
+#[test]
+fn export_of_an_empty_file_is_an_empty_array() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("empty.jsonl"), "").unwrap();
+
+    let output = llmtrace(dir.path(), &["export", "empty.jsonl", "--format", "json"]);
+
+    assert_eq!(stdout(&output).trim(), "[]");
+}
+
+#[test]
+fn a_missing_trace_file_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+
+    let output = llmtrace(dir.path(), &["summarize", "nope.jsonl"]);
+
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("cannot open nope.jsonl"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn check_config_prints_the_effective_config_with_secrets_masked() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("app.toml"),
+        "[exporters.hook]\ntype = \"webhook\"\nurl = \"http://127.0.0.1:9/\"\n[exporters.hook.headers]\nAuthorization = \"Bearer literal-secret\"\n",
+    )
+    .unwrap();
+
+    let output = llmtrace(dir.path(), &["check-config", "app.toml"]);
+
+    let text = stdout(&output);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(text.contains("app.toml is valid"), "{text}");
+    assert!(text.contains("max_traces = 100"), "{text}");
+    assert!(text.contains("Authorization = \"********\""), "{text}");
+    assert!(!text.contains("literal-secret"), "{text}");
+}
+
+#[test]
+fn check_config_lists_every_problem_and_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "[tracing]\nmax_traces = -2\nenabled = 3\n",
+    )
+    .unwrap();
+
+    let output = llmtrace(dir.path(), &["check-config", "bad.toml"]);
+
+    assert!(!output.status.success());
+    let text = stderr(&output);
+    assert!(
+        text.contains("invalid configuration bad.toml: 2 problems"),
+        "{text}"
+    );
+    assert!(
+        text.contains("tracing.max_traces: must not be negative, found -2 (in bad.toml)"),
+        "{text}"
+    );
+    assert!(text.contains("tracing.enabled"), "{text}");
+}

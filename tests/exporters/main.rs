@@ -1,0 +1,24 @@
+//! Exporters end to end: real files, a real HTTP receiver on 127.0.0.1, back-pressure,
+//! isolation of failures, and flushing on shutdown.
+
+mod files;
+mod pipeline;
+mod receiver;
+mod webhook;
+
+use std::time::Duration;
+
+use llmtrace::exporter::{ExportOptions, RetryPolicy};
+
+/// Options with fast batching and retries, for tests.
+fn quick() -> ExportOptions {
+    ExportOptions {
+        batch_interval: Duration::from_millis(20),
+        retry: RetryPolicy {
+            max_retries: 5,
+            initial_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(50),
+        },
+        ..ExportOptions::default()
+    }
+}

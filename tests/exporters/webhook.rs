@@ -1,0 +1,127 @@
+//! The webhook exporter against a real HTTP receiver.
+
+use llmtrace::exporter::{ExportSink, WebhookExporter};
+use llmtrace::{Client, GenerateRequest};
+use serde_json::Value;
+use std::time::Duration;
+
+use crate::quick;
+use crate::receiver::Receiver;
+
+fn client(exporter: WebhookExporter) -> Client {
+    let sink = ExportSink::builder()
+        .exporter("hook", exporter, quick())
+        .build()
+        .unwrap();
+    Client::builder().exporters(sink).build()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_receiver_that_fails_twice_then_recovers_gets_every_trace_exactly_once() {
+    let receiver = Receiver::start(&[500, 503]).await;
+    let client = client(WebhookExporter::new(receiver.url(), Duration::from_secs(2)).unwrap());
+
+    let mut ids = Vec::new();
+    for i in 0..10 {
+        ids.push(
+            client
+                .generate(format!("Test {i}"))
+                .await
+                .unwrap()
+                .trace_id()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    client.shutdown().await;
+
+    let received: Vec<String> = receiver
+        .records()
+        .iter()
+        .map(|r| r["trace_id"].as_str().unwrap().to_owned())
+        .collect();
+    let mut sorted = received.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), received.len(), "no trace twice");
+    let mut expected = ids.clone();
+    expected.sort();
+    assert_eq!(sorted, expected, "every trace once");
+    let stats = client.exporter_stats()[0].1;
+    assert_eq!(stats.exported, 10);
+    assert_eq!(stats.failed, 0);
+    assert!(stats.retries >= 2, "{stats:?}");
+    assert!(receiver.attempts() >= 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_permanent_rejection_is_counted_as_failed_without_retrying() {
+    let receiver = Receiver::start(&[400]).await;
+    let client = client(WebhookExporter::new(receiver.url(), Duration::from_secs(2)).unwrap());
+
+    client.generate("Test").await.unwrap();
+    client.shutdown().await;
+
+    let stats = client.exporter_stats()[0].1;
+    assert_eq!(
+        (stats.exported, stats.failed, stats.retries),
+        (0, 1, 0),
+        "{stats:?}"
+    );
+    assert_eq!(receiver.attempts(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_receiver_costs_the_generation_nothing() {
+    let unreachable = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}/traces", listener.local_addr().unwrap())
+    };
+    let client = client(WebhookExporter::new(unreachable, Duration::from_millis(200)).unwrap());
+
+    let started = std::time::Instant::now();
+    for i in 0..20 {
+        client
+            .generate(GenerateRequest::new(format!("Test {i}")))
+            .await
+            .unwrap();
+    }
+    let elapsed = started.elapsed();
+    client.shutdown().await;
+
+    assert!(
+        elapsed < Duration::from_millis(100),
+        "generations waited on the exporter: {elapsed:?}"
+    );
+    let stats = client.exporter_stats()[0].1;
+    assert_eq!(stats.failed, 20, "{stats:?}");
+    assert!(
+        stats.retries >= 5 && stats.retries.is_multiple_of(5),
+        "each batch retried to the limit: {stats:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn headers_are_sent_and_secret_ones_stay_out_of_debug_output() {
+    let receiver = Receiver::start(&[]).await;
+    let exporter = WebhookExporter::new(receiver.url(), Duration::from_secs(2))
+        .unwrap()
+        .header("X-Team", "search", false)
+        .unwrap()
+        .header("Authorization", "Bearer s3cret-token", true)
+        .unwrap();
+    let debug = format!("{exporter:?}");
+    let client = client(exporter);
+
+    client.generate("Test").await.unwrap();
+    client.shutdown().await;
+
+    let headers = &receiver.headers()[0];
+    assert_eq!(headers["x-team"], "search");
+    assert_eq!(headers["authorization"], "Bearer s3cret-token");
+    assert_eq!(headers["content-type"], "application/json");
+    assert!(!debug.contains("s3cret-token"), "{debug}");
+    assert!(debug.contains("search"), "{debug}");
+    let record: &Value = &receiver.records()[0];
+    assert_eq!(record["prompt"], "Test");
+}
