@@ -3,6 +3,7 @@
 //! of failure is reported and traced.
 
 mod anthropic;
+mod config;
 mod errors;
 mod ollama;
 mod openai;

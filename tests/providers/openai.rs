@@ -22,7 +22,7 @@ fn provider(server: &TestServer) -> OpenAiProvider {
 }
 
 /// The chat completion object of the API reference.
-fn completion() -> Value {
+pub(crate) fn completion() -> Value {
     json!({
         "id": "chatcmpl-123",
         "object": "chat.completion",
@@ -49,7 +49,7 @@ fn completion() -> Value {
 }
 
 /// The streamed chunk objects of the API reference, with usage requested.
-fn text_chunks() -> Vec<Value> {
+pub(crate) fn text_chunks() -> Vec<Value> {
     let chunk = |delta: Value, finish: Value| {
         json!({
             "id": "chatcmpl-123",
