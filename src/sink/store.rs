@@ -64,7 +64,12 @@ impl TraceStore {
         }
         if ring.records.len() == ring.capacity {
             if let Some(oldest) = ring.records.pop_front() {
-                ring.index.remove(&oldest.trace_id);
+                // The same record may have been pushed twice: only forget the id if this was
+                // its latest copy.
+                let front_seq = ring.front_seq;
+                if ring.index.get(&oldest.trace_id) == Some(&front_seq) {
+                    ring.index.remove(&oldest.trace_id);
+                }
             }
             ring.front_seq += 1;
         }

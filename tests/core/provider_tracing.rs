@@ -357,3 +357,32 @@ async fn traces_are_queried_by_metadata_and_session() {
             .is_empty()
     );
 }
+
+#[test]
+fn a_record_stored_twice_survives_the_eviction_of_its_older_copy() {
+    let store = llmtrace::TraceStore::new(2);
+    let record = |prompt: &str| {
+        Arc::new(llmtrace::TraceRecord {
+            trace_id: Uuid::new_v4(),
+            timestamp: chrono::Utc::now(),
+            provider: "p".into(),
+            model: "m".into(),
+            system_prompt: None,
+            prompt: prompt.into(),
+            messages: Vec::new(),
+            tools: Vec::new(),
+            parameters: Default::default(),
+            response: None,
+            error: None,
+            metadata: Default::default(),
+        })
+    };
+    let twice = record("twice");
+
+    store.push(twice.clone());
+    store.push(twice.clone());
+    store.push(record("other")); // evicts the first copy only
+
+    assert_eq!(store.len(), 2);
+    assert!(store.get(&twice.trace_id).is_some());
+}
