@@ -33,8 +33,9 @@ pub struct TraceRecord {
     /// What came back; `None` when the call failed before any answer.
     pub response: Option<TraceResponse>,
     /// Why the call failed; absent on success.
+    // Boxed: most records succeed, and a stored record should not carry the room for one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<TraceError>,
+    pub error: Option<Box<TraceError>>,
     /// Caller, session and injected metadata.
     pub metadata: Metadata,
 }
@@ -74,8 +75,9 @@ pub struct TraceResponse {
     /// Generated text (for a broken or dropped stream: what arrived).
     pub content: String,
     /// The provider's response body, only when the provider keeps it (`verbatim`).
+    // Boxed: a JSON value is 72 bytes even when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub raw_response: Option<Value>,
+    pub raw_response: Option<Box<Value>>,
     /// Tools the model asked to call.
     pub tool_calls: Vec<ToolCall>,
     /// Why generation stopped.

@@ -53,7 +53,7 @@ impl Recorder {
                 messages: request.messages.clone(),
                 tools: request.tools.clone(),
                 parameters: request.parameters.clone(),
-                metadata: request.metadata.clone(),
+                metadata: compact_clone(&request.metadata),
             }),
         }
     }
@@ -84,7 +84,7 @@ impl Recorder {
             tools: request.tools,
             parameters: request.parameters,
             response,
-            error,
+            error: error.map(Box::new),
             metadata: request.metadata,
         };
         self.shared.sink.record(&Arc::new(record));
@@ -117,6 +117,16 @@ impl Drop for Recorder {
     }
 }
 
+/// A copy sized to its content: a map's clone keeps the original's spare room, which a record
+/// would then hold for as long as it is stored.
+fn compact_clone(metadata: &Metadata) -> Metadata {
+    let mut copy = Metadata::with_capacity(metadata.len());
+    for (key, value) in metadata {
+        copy.insert(key.clone(), value.clone());
+    }
+    copy
+}
+
 pub(crate) fn trace_response(
     response: &GenerateResponse,
     generation_time_ms: f64,
@@ -124,7 +134,7 @@ pub(crate) fn trace_response(
 ) -> TraceResponse {
     TraceResponse {
         content: response.content.clone(),
-        raw_response: response.raw_response.clone(),
+        raw_response: response.raw_response.clone().map(Box::new),
         tool_calls: response.tool_calls.clone(),
         finish_reason: response.finish_reason.clone(),
         usage: response.usage,

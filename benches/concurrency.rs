@@ -1,0 +1,94 @@
+//! Budget: 64 concurrent callers on 2 cores keep throughput within 10% of the untraced stack.
+//!
+//! Both clients run on the same multi-threaded runtime (2 workers); the traced one records
+//! into the ring buffer and a jsonl exporter. Measured with an instant provider (the worst
+//! case: tracing is all the work there is) and with a provider taking 1 ms (a fast real one).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use llmtrace::exporter::{ExportOptions, ExportSink, JsonlExporter};
+use llmtrace::provider::EchoProvider;
+use llmtrace::{Client, GenerateRequest};
+
+const CALLERS: u64 = 64;
+
+fn run(runtime: &tokio::runtime::Runtime, client: &Client, requests: u64) -> Duration {
+    let per_caller = requests.div_ceil(CALLERS);
+    runtime.block_on(async {
+        let started = Instant::now();
+        let callers: Vec<_> = (0..CALLERS)
+            .map(|caller| {
+                let client = client.clone();
+                tokio::spawn(async move {
+                    for i in 0..per_caller {
+                        let prompt = format!("{caller}/{i} {}", "x".repeat(1000));
+                        client.generate(GenerateRequest::new(prompt)).await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        for caller in callers {
+            caller.await.unwrap();
+        }
+        started.elapsed()
+    })
+}
+
+fn concurrency(c: &mut Criterion) {
+    let runtime = Arc::new(
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut group = c.benchmark_group("callers_64");
+    group.throughput(Throughput::Elements(1));
+    for (latency_name, latency) in [
+        ("instant", Duration::ZERO),
+        ("1ms", Duration::from_millis(1)),
+    ] {
+        let provider = EchoProvider::new().latency(latency);
+        let untraced = Client::builder()
+            .provider(provider.clone())
+            .tracing(false)
+            .build();
+        let exporters = ExportSink::builder()
+            .exporter(
+                "jsonl",
+                JsonlExporter::new(dir.path().join(format!("{latency_name}.jsonl"))),
+                ExportOptions {
+                    queue_size: 65_536,
+                    ..ExportOptions::default()
+                },
+            )
+            .build()
+            .unwrap();
+        let traced = Client::builder()
+            .provider(provider)
+            .exporters(exporters)
+            .build();
+        group.bench_function(BenchmarkId::new("untraced", latency_name), |b| {
+            b.iter_custom(|iters| run(&runtime, &untraced, iters))
+        });
+        group.bench_function(BenchmarkId::new("traced", latency_name), |b| {
+            b.iter_custom(|iters| run(&runtime, &traced, iters))
+        });
+        runtime.block_on(traced.shutdown());
+        eprintln!(
+            "{latency_name}: jsonl exporter {:?}",
+            traced.exporter_stats()[0].1
+        );
+    }
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().measurement_time(Duration::from_secs(5));
+    targets = concurrency
+}
+criterion_main!(benches);

@@ -1,0 +1,111 @@
+//! Budget: the jsonl exporter writes >= 200,000 traces/s of ~1 KiB to a local file, off the
+//! request path. Measured for the exporters alone (batches of 64) and end to end through
+//! the export queue and worker thread.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use llmtrace::exporter::{
+    ExportOptions, ExportSink, Exporter, JsonlExporter, MarkdownExporter, Overflow,
+};
+use llmtrace::sink::RecordSink;
+use llmtrace::{Client, GenerateRequest, TraceQuery, TraceRecord};
+
+const BATCH: usize = 64;
+
+/// Real records: 1 KiB prompts through the echo provider, so ~1 KiB answers too.
+fn records(count: usize) -> Vec<Arc<TraceRecord>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = Client::builder().max_traces(count).build();
+    runtime.block_on(async {
+        for i in 0..count {
+            let prompt = format!("{i:04} {}", "x".repeat(1019));
+            client
+                .generate(GenerateRequest::new(prompt).metadata("user_id", "u-42"))
+                .await
+                .unwrap();
+        }
+    });
+    client.get_traces(TraceQuery::all())
+}
+
+fn exporter_alone<E: Exporter>(
+    c: &mut Criterion,
+    name: &str,
+    make: impl Fn(&std::path::Path) -> E,
+) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let batch = records(BATCH);
+    let mut group = c.benchmark_group("exporter_alone");
+    group.throughput(Throughput::Elements(BATCH as u64));
+    group.bench_function(name, |b| {
+        b.iter_custom(|iters| {
+            // A fresh file per sample keeps the disk use bounded.
+            let dir = tempfile::tempdir().unwrap();
+            let mut exporter = make(dir.path());
+            let started = Instant::now();
+            for _ in 0..iters {
+                runtime.block_on(exporter.export(&batch)).unwrap();
+            }
+            runtime.block_on(exporter.flush()).unwrap();
+            started.elapsed()
+        })
+    });
+    group.finish();
+}
+
+fn jsonl(c: &mut Criterion) {
+    exporter_alone(c, "jsonl", |dir| JsonlExporter::new(dir.join("t.jsonl")));
+}
+
+fn markdown(c: &mut Criterion) {
+    exporter_alone(c, "markdown", |dir| MarkdownExporter::new(dir.join("t.md")));
+}
+
+/// Records handed to the sink on one thread, written by the worker thread; timed until
+/// shutdown has flushed the last one.
+fn jsonl_through_the_queue(c: &mut Criterion) {
+    let pool = records(1024);
+    let mut group = c.benchmark_group("exporter_pipeline");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("jsonl", |b| {
+        b.iter_custom(|iters| {
+            let dir = tempfile::tempdir().unwrap();
+            let options = ExportOptions {
+                overflow: Overflow::Wait,
+                ..ExportOptions::default()
+            };
+            let sink = ExportSink::builder()
+                .exporter(
+                    "jsonl",
+                    JsonlExporter::new(dir.path().join("t.jsonl")),
+                    options,
+                )
+                .build()
+                .unwrap();
+            let started = Instant::now();
+            for i in 0..iters as usize {
+                sink.record(&pool[i % pool.len()]);
+            }
+            sink.shutdown_blocking();
+            let elapsed = started.elapsed();
+            assert_eq!(sink.stats()[0].1.exported, iters);
+            elapsed
+        })
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().measurement_time(Duration::from_secs(4));
+    targets = jsonl, markdown, jsonl_through_the_queue
+}
+criterion_main!(benches);
