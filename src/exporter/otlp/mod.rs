@@ -102,9 +102,9 @@ impl OtlpExporter {
     /// An exporter sending as `options` says.
     ///
     /// # Errors
-    /// When the endpoint is not an `http`/`https` URL, a header name or value is invalid, a
-    /// `headers_from_env` variable is not set, or the HTTP client cannot be built. Errors name
-    /// headers and variables, never their values.
+    /// When the endpoint is not an `http`/`https` URL, the timeout is zero, a header name or
+    /// value is invalid, a `secret_headers` variable is not set, or the HTTP client cannot be
+    /// built. Errors name headers and variables, never their values.
     pub fn new(options: OtlpOptions) -> Result<Self, ExporterError> {
         let url = options.traces_url();
         match reqwest::Url::parse(&url) {
@@ -116,11 +116,16 @@ impl OtlpExporter {
                 )));
             }
         }
+        if options.timeout_ms == 0 {
+            return Err(ExporterError::permanent(
+                "otlp timeout_ms must be at least 1",
+            ));
+        }
         let mut headers = HeaderMap::new();
         for (name, value) in &options.headers {
             insert_header(&mut headers, name, value)?;
         }
-        for (name, var) in &options.headers_from_env {
+        for (name, var) in &options.secret_headers {
             let value = std::env::var(var).map_err(|_| {
                 ExporterError::permanent(format!(
                     "header {name:?}: environment variable {var} is not set (or not unicode)"
@@ -320,7 +325,7 @@ mod tests {
     #[test]
     fn a_missing_env_header_is_an_error_naming_the_variable() {
         let options = OtlpOptions::default()
-            .header_from_env("authorization", "LLMTRACE_TEST_SURELY_UNSET_VARIABLE");
+            .secret_header("authorization", "LLMTRACE_TEST_SURELY_UNSET_VARIABLE");
         let error = OtlpExporter::new(options).unwrap_err();
         assert!(!error.is_retryable());
         assert!(
@@ -329,6 +334,13 @@ mod tests {
                 .contains("LLMTRACE_TEST_SURELY_UNSET_VARIABLE"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn a_zero_timeout_is_refused() {
+        let options = OtlpOptions::default().timeout(Duration::ZERO);
+        let error = OtlpExporter::new(options).unwrap_err();
+        assert!(error.to_string().contains("timeout_ms"), "{error}");
     }
 
     #[test]

@@ -2,13 +2,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
 /// Where and how an [`OtlpExporter`](super::OtlpExporter) sends spans.
 ///
-/// Every field has a default, so a config table needs only the keys it changes (its field
-/// names are the config keys of an `otlp` exporter; `type = "otlp"` itself is not a field).
-/// Built in code with the setters:
+/// The field names are the config keys of an `[exporters.<name>]` table with `type = "otlp"`
+/// (see `config/otlp-collector.toml`); every field has a default. In code, use the setters:
 ///
 /// ```
 /// use std::time::Duration;
@@ -17,12 +14,11 @@ use serde::{Deserialize, Serialize};
 /// let options = OtlpOptions::new("http://127.0.0.1:4318")
 ///     .service_name("checkout")
 ///     .header("x-tenant", "dev")
-///     .header_from_env("authorization", "OTLP_AUTHORIZATION")
+///     .secret_header("authorization", "OTLP_AUTHORIZATION")
 ///     .timeout(Duration::from_secs(5));
 /// assert!(!options.capture_content);
 /// ```
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct OtlpOptions {
     /// Base URL of the OTLP/HTTP receiver; spans are POSTed to `{endpoint}/v1/traces` (an
     /// endpoint that already ends in `/v1/traces` is used as it is). Default
@@ -34,15 +30,15 @@ pub struct OtlpOptions {
     /// `gen_ai.output.messages`, `gen_ai.tool.definitions`). Default `false`: they are
     /// sensitive and large, and the conventions make them opt-in.
     pub capture_content: bool,
-    /// Longest wait for one export request, connection included, in milliseconds. A request
-    /// that times out is retried. Default 10000 (the OTLP exporters' default).
+    /// Longest wait for one export request, connection included, in milliseconds (at least 1).
+    /// A request that times out is retried. Default 10000 (the OTLP exporters' default).
     pub timeout_ms: u64,
     /// Headers sent with every request, by name, with literal values. Default none.
     pub headers: BTreeMap<String, String>,
-    /// Headers sent with every request, by name, whose values are read from the named
-    /// environment variables when the exporter is built (a missing variable is an error).
-    /// Their values are secrets: never printed or logged. Default none.
-    pub headers_from_env: BTreeMap<String, String>,
+    /// Headers sent with every request: header name = NAME of the environment variable holding
+    /// its value, read when the exporter is built (a missing variable is an error). The values
+    /// are secrets: never written in the config, printed or logged. Default none.
+    pub secret_headers: BTreeMap<String, String>,
     /// More resource attributes (`deployment.environment.name`, `service.version`, ...).
     /// Default none.
     pub resource_attributes: BTreeMap<String, String>,
@@ -56,7 +52,7 @@ impl Default for OtlpOptions {
             capture_content: false,
             timeout_ms: 10_000,
             headers: BTreeMap::new(),
-            headers_from_env: BTreeMap::new(),
+            secret_headers: BTreeMap::new(),
             resource_attributes: BTreeMap::new(),
         }
     }
@@ -96,10 +92,10 @@ impl OtlpOptions {
         self
     }
 
-    /// Adds a header whose (secret) value is read from environment variable `var` when the
-    /// exporter is built.
-    pub fn header_from_env(mut self, name: impl Into<String>, var: impl Into<String>) -> Self {
-        self.headers_from_env.insert(name.into(), var.into());
+    /// Adds a header whose (secret) value is read from the environment variable named `var`
+    /// when the exporter is built.
+    pub fn secret_header(mut self, name: impl Into<String>, var: impl Into<String>) -> Self {
+        self.secret_headers.insert(name.into(), var.into());
         self
     }
 
@@ -129,7 +125,7 @@ impl fmt::Debug for OtlpOptions {
             .field("capture_content", &self.capture_content)
             .field("timeout_ms", &self.timeout_ms)
             .field("headers", &self.headers.keys().collect::<Vec<_>>())
-            .field("headers_from_env", &self.headers_from_env)
+            .field("secret_headers", &self.secret_headers)
             .field("resource_attributes", &self.resource_attributes)
             .finish()
     }
@@ -161,7 +157,7 @@ mod tests {
     fn debug_never_shows_header_values() {
         let options = OtlpOptions::default()
             .header("authorization", "Bearer hunter2")
-            .header_from_env("x-api-key", "OTLP_KEY");
+            .secret_header("x-api-key", "OTLP_KEY");
         let text = format!("{options:?}");
         assert!(!text.contains("hunter2"), "{text}");
         assert!(
