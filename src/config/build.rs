@@ -8,11 +8,12 @@ use super::{
 };
 use crate::exporter::{
     ExportOptions, ExportSink, Exporter, JsonExporter, JsonlExporter, MarkdownExporter,
-    RetryPolicy, StdoutExporter, WebhookExporter,
+    OtlpExporter, RetryPolicy, StdoutExporter, WebhookExporter,
 };
 use crate::provider::{
     AnthropicProvider, BuildError, EchoProvider, OllamaProvider, OpenAiProvider, ProviderOptions,
 };
+use crate::sink::TracingEvents;
 use crate::{Client, ClientBuilder};
 
 impl Config {
@@ -24,9 +25,12 @@ impl Config {
     /// secret that is missing, ...), each named by its key.
     pub fn build(&self) -> Result<Client, ConfigError> {
         let mut issues = Vec::new();
-        let builder = Client::builder()
+        let mut builder = Client::builder()
             .max_traces(self.tracing.max_traces)
             .tracing(self.tracing.enabled);
+        if self.tracing.events {
+            builder = builder.sink(TracingEvents::new());
+        }
         let builder = self.metadata.iter().fold(builder, |builder, (key, value)| {
             builder.metadata(key.clone(), value.clone())
         });
@@ -159,6 +163,16 @@ fn exporter(name: &str, config: &ExporterConfig) -> Result<Box<dyn Exporter>, Co
                     .map_err(|e| issue(&key, e.to_string()))?;
             }
             Box::new(webhook)
+        }
+        ExporterKind::Otlp(options) => {
+            Box::new(OtlpExporter::new(options.clone()).map_err(|e| {
+                // The message names the setting at fault (endpoint, timeout, a header variable).
+                ConfigIssue {
+                    key: format!("exporters.{name}"),
+                    message: e.to_string(),
+                    origin: Origin::Nowhere,
+                }
+            })?)
         }
     })
 }

@@ -43,7 +43,7 @@ use figment::providers::{Env, Format, Toml};
 use serde::Serialize;
 
 use crate::Metadata;
-use crate::exporter::{Overflow, StdoutFormat};
+use crate::exporter::{OtlpOptions, Overflow, StdoutFormat};
 
 /// A complete, validated configuration.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -81,6 +81,8 @@ pub struct TracingConfig {
     pub max_traces: usize,
     /// Keep the provider's raw response in traces.
     pub verbatim: bool,
+    /// Also emit one `tracing` event per generation (target `llmtrace`).
+    pub events: bool,
 }
 
 impl Default for TracingConfig {
@@ -89,6 +91,7 @@ impl Default for TracingConfig {
             enabled: true,
             max_traces: 100,
             verbatim: false,
+            events: false,
         }
     }
 }
@@ -189,6 +192,8 @@ pub enum ExporterKind {
         /// Per-request timeout.
         timeout_ms: u64,
     },
+    /// Send OpenTelemetry spans over OTLP/HTTP.
+    Otlp(OtlpOptions),
 }
 
 impl Config {

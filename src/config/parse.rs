@@ -12,10 +12,11 @@ use super::{
     Config, ExporterConfig, ExporterKind, HttpProviderConfig, ProviderConfig, TracingConfig,
 };
 use crate::Metadata;
-use crate::exporter::{ExportOptions, Overflow, StdoutFormat};
+use crate::exporter::{ExportOptions, OtlpOptions, Overflow, StdoutFormat};
 
 pub(super) const PROVIDER_TYPES: &[&str] = &["echo", "openai", "ollama", "anthropic"];
-pub(super) const EXPORTER_TYPES: &[&str] = &["stdout", "jsonl", "json", "markdown", "webhook"];
+pub(super) const EXPORTER_TYPES: &[&str] =
+    &["stdout", "jsonl", "json", "markdown", "webhook", "otlp"];
 const SECTIONS: &[&str] = &["provider", "tracing", "metadata", "exporters"];
 
 pub(super) fn parse(figment: &Figment) -> Result<Config, Vec<ConfigIssue>> {
@@ -97,6 +98,7 @@ fn tracing(reader: &mut Reader<'_>) -> TracingConfig {
         enabled: table.get("enabled").unwrap_or(defaults.enabled),
         max_traces: table.int_at_least("max_traces", 0, defaults.max_traces as u64) as usize,
         verbatim: table.get("verbatim").unwrap_or(defaults.verbatim),
+        events: table.get("events").unwrap_or(defaults.events),
     };
     table.finish("in [tracing]");
     config
@@ -194,6 +196,20 @@ fn exporter(table: &mut Table<'_, '_>, kind: &str) -> Option<ExporterConfig> {
         "markdown" => table
             .required("path", "the file to append to")
             .map(|path| ExporterKind::Markdown { path }),
+        "otlp" => {
+            let defaults = OtlpOptions::default();
+            Some(ExporterKind::Otlp(OtlpOptions {
+                endpoint: table.get("endpoint").unwrap_or(defaults.endpoint),
+                service_name: table.get("service_name").unwrap_or(defaults.service_name),
+                capture_content: table
+                    .get("capture_content")
+                    .unwrap_or(defaults.capture_content),
+                timeout_ms: table.int_at_least("timeout_ms", 1, defaults.timeout_ms),
+                headers: string_map(table, "headers"),
+                secret_headers: string_map(table, "secret_headers"),
+                resource_attributes: string_map(table, "resource_attributes"),
+            }))
+        }
         _ => {
             let url = table.required::<String>("url", "where to POST the traces");
             let headers = string_map(table, "headers");

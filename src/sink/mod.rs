@@ -27,8 +27,10 @@
 //! [`TraceRecord`]: crate::TraceRecord
 
 mod store;
+mod tracing_events;
 
 pub use store::{TraceQuery, TraceStore};
+pub use tracing_events::TracingEvents;
 
 use std::fmt;
 use std::sync::Arc;

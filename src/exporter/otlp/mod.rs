@@ -1,0 +1,354 @@
+//! [`OtlpExporter`]: traces as OpenTelemetry GenAI spans over OTLP/HTTP.
+
+mod content;
+mod options;
+mod semconv;
+mod span;
+
+pub use options::OtlpOptions;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
+use prost::Message;
+use reqwest::StatusCode;
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+
+use super::{Exporter, ExporterError};
+use crate::TraceRecord;
+
+const PROTOBUF: &str = "application/x-protobuf";
+
+/// Sends traces as OpenTelemetry spans over OTLP/HTTP (binary protobuf), to the OpenTelemetry
+/// Collector, Jaeger, Grafana Tempo, Langfuse, Arize Phoenix or any other OTLP receiver.
+///
+/// # Example
+///
+/// ```no_run
+/// use llmtrace::Client;
+/// use llmtrace::exporter::{ExportOptions, ExportSink, OtlpExporter, OtlpOptions};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let collector = OtlpExporter::new(
+///     OtlpOptions::new("http://127.0.0.1:4318").service_name("checkout"),
+/// )?;
+/// let exporters = ExportSink::builder()
+///     .exporter("collector", collector, ExportOptions::default())
+///     .build()?;
+/// let client = Client::builder().exporters(exporters).build();
+///
+/// client.generate("Hello").await?;
+/// client.shutdown().await; // delivers every queued span
+/// # Ok(())
+/// # }
+/// ```
+///
+/// # Spans
+///
+/// Each [`TraceRecord`] becomes one span of the OpenTelemetry GenAI semantic conventions
+/// (inference span, "latest experimental" attribute names):
+///
+/// - name `chat {model}`, kind `CLIENT`, start = the record's timestamp, end = start + the
+///   measured duration (of the answer or of the failure);
+/// - trace id = the 128 bits of the record's `trace_id` UUID, span id = its low 64 bits, so the
+///   same record always maps to the same span and a backend shows the UUID (without dashes);
+/// - `gen_ai.operation.name` = `chat`, `gen_ai.provider.name`, `gen_ai.request.model`,
+///   `gen_ai.request.{temperature, max_tokens, top_p, top_k, seed, stop_sequences}` (the ones
+///   set), `gen_ai.response.finish_reasons`, `gen_ai.usage.{input_tokens, output_tokens}`,
+///   `gen_ai.response.{id, model}` (from the provider's body, when it is kept verbatim),
+///   `gen_ai.request.stream` and `gen_ai.response.time_to_first_chunk` (seconds; streams);
+/// - the session id as `session.id` and `gen_ai.conversation.id`; every metadata entry as
+///   `llmtrace.metadata.<key>`; the UUID as `llmtrace.trace_id`;
+/// - a failure: status `ERROR` with the error message, `error.type` = the error kind
+///   (`server`, `timeout`, ...), `http.response.status_code` when there is one,
+///   `llmtrace.error.retryable`, and finish reason `error`;
+/// - with [`capture_content`](OtlpOptions::capture_content) only: `gen_ai.system_instructions`,
+///   `gen_ai.input.messages`, `gen_ai.output.messages` and `gen_ai.tool.definitions`, as JSON
+///   strings in the structure of the conventions' JSON schemas.
+///
+/// The resource carries `service.name` (and any extra resource attributes); the
+/// instrumentation scope is `llmtrace` with the crate version.
+///
+/// # Delivery
+///
+/// One batch is one `ExportTraceServiceRequest`, protobuf-encoded and POSTed to
+/// `{endpoint}/v1/traces` with `content-type: application/x-protobuf`. As the OTLP
+/// specification says, transport failures (refused, reset, timed out) and HTTP 429, 502, 503
+/// and 504 are retryable: the exporter worker retries the batch with its backoff. Every other
+/// status, 400 and 500 included, is permanent and the batch counts as failed. The wait between
+/// attempts is the worker's [`RetryPolicy`](super::RetryPolicy) (a `Retry-After` header is not
+/// read). A partial success (spans rejected by the receiver) is logged and not retried.
+///
+/// Header values are never printed (`Debug` shows header names only).
+pub struct OtlpExporter {
+    url: String,
+    headers: HeaderMap,
+    client: reqwest::Client,
+    resource: Resource,
+    scope: InstrumentationScope,
+    capture_content: bool,
+}
+
+impl OtlpExporter {
+    /// An exporter sending as `options` says.
+    ///
+    /// # Errors
+    /// When the endpoint is not an `http`/`https` URL, the timeout is zero, a header name or
+    /// value is invalid, a `secret_headers` variable is not set, or the HTTP client cannot be
+    /// built. Errors name headers and variables, never their values.
+    pub fn new(options: OtlpOptions) -> Result<Self, ExporterError> {
+        let url = options.traces_url();
+        match reqwest::Url::parse(&url) {
+            Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => {}
+            _ => {
+                return Err(ExporterError::permanent(format!(
+                    "invalid otlp endpoint {:?}: expected an http or https url",
+                    options.endpoint
+                )));
+            }
+        }
+        if options.timeout_ms == 0 {
+            return Err(ExporterError::permanent(
+                "otlp timeout_ms must be at least 1",
+            ));
+        }
+        let mut headers = HeaderMap::new();
+        for (name, value) in &options.headers {
+            insert_header(&mut headers, name, value)?;
+        }
+        for (name, var) in &options.secret_headers {
+            let value = std::env::var(var).map_err(|_| {
+                ExporterError::permanent(format!(
+                    "header {name:?}: environment variable {var} is not set (or not unicode)"
+                ))
+            })?;
+            insert_header(&mut headers, name, &value)?;
+        }
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_millis(options.timeout_ms))
+            .build()
+            .map_err(|e| ExporterError::permanent(format!("cannot build HTTP client: {e}")))?;
+
+        let mut resource_attributes = vec![string_attribute(
+            semconv::SERVICE_NAME,
+            &options.service_name,
+        )];
+        resource_attributes.extend(
+            options
+                .resource_attributes
+                .iter()
+                .filter(|(key, _)| key.as_str() != semconv::SERVICE_NAME)
+                .map(|(key, value)| string_attribute(key, value)),
+        );
+        Ok(Self {
+            url,
+            headers,
+            client,
+            resource: Resource {
+                attributes: resource_attributes,
+                ..Resource::default()
+            },
+            scope: InstrumentationScope {
+                name: env!("CARGO_PKG_NAME").to_owned(),
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+                ..InstrumentationScope::default()
+            },
+            capture_content: options.capture_content,
+        })
+    }
+
+    /// The export request carrying `batch`: one resource, one scope, one span per record.
+    fn request(&self, batch: &[Arc<TraceRecord>]) -> ExportTraceServiceRequest {
+        let spans = batch
+            .iter()
+            .map(|record| span::span(record, self.capture_content))
+            .collect();
+        ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                resource: Some(self.resource.clone()),
+                scope_spans: vec![ScopeSpans {
+                    scope: Some(self.scope.clone()),
+                    spans,
+                    ..ScopeSpans::default()
+                }],
+                ..ResourceSpans::default()
+            }],
+        }
+    }
+}
+
+/// Adds a header whose value is marked sensitive (kept out of `Debug` output).
+fn insert_header(headers: &mut HeaderMap, name: &str, value: &str) -> Result<(), ExporterError> {
+    let invalid =
+        |what: &str| ExporterError::permanent(format!("invalid header {name:?}: bad {what}"));
+    let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid("name"))?;
+    let mut value = HeaderValue::from_str(value).map_err(|_| invalid("value"))?;
+    value.set_sensitive(true);
+    headers.append(name, value);
+    Ok(())
+}
+
+fn string_attribute(key: &str, value: &str) -> KeyValue {
+    KeyValue {
+        key: key.to_owned(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(value.to_owned())),
+        }),
+        ..KeyValue::default()
+    }
+}
+
+/// Whether the OTLP specification says a request answered with `status` should be retried
+/// ("Retryable Response Codes": 429, 502, 503, 504; all other 4xx and 5xx MUST NOT be).
+fn is_retryable(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 429 | 502 | 503 | 504)
+}
+
+/// The `google.rpc.Status` an OTLP receiver puts in the body of an error response (only the
+/// fields we read).
+#[derive(Clone, PartialEq, Message)]
+struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+}
+
+/// What an error response says: the `Status.message` of a protobuf body, else the start of
+/// the body as text.
+fn error_detail(headers: &HeaderMap, body: &[u8]) -> String {
+    let protobuf = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with(PROTOBUF));
+    if protobuf && let Ok(status) = RpcStatus::decode(body) {
+        return status.message;
+    }
+    String::from_utf8_lossy(body).chars().take(200).collect()
+}
+
+impl fmt::Debug for OtlpExporter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OtlpExporter")
+            .field("url", &self.url)
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("resource", &self.resource)
+            .field("capture_content", &self.capture_content)
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl Exporter for OtlpExporter {
+    async fn export(&mut self, batch: &[Arc<TraceRecord>]) -> Result<(), ExporterError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let body = self.request(batch).encode_to_vec();
+        let response = self
+            .client
+            .post(&self.url)
+            .headers(self.headers.clone())
+            .header(CONTENT_TYPE, PROTOBUF)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| {
+                let message = format!("cannot POST to {}: {e}", self.url);
+                // Refused, reset, timed out: the specification asks for a retry with backoff.
+                ExporterError::retryable(message).with_source(e)
+            })?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.bytes().await;
+        if status.is_success() {
+            // The receiver took the request; an unreadable answer does not undo that.
+            let body = body.unwrap_or_default();
+            // A partial success is never retried: the specification forbids it.
+            if let Ok(answer) = ExportTraceServiceResponse::decode(body)
+                && let Some(partial) = answer.partial_success
+                && (partial.rejected_spans > 0 || !partial.error_message.is_empty())
+            {
+                tracing::warn!(
+                    url = %self.url,
+                    rejected_spans = partial.rejected_spans,
+                    error_message = %partial.error_message,
+                    "OTLP receiver rejected part of a batch."
+                );
+            }
+            return Ok(());
+        }
+        let detail = error_detail(&headers, &body.unwrap_or_default());
+        let message = format!("{} answered HTTP {}: {detail}", self.url, status.as_u16());
+        Err(if is_retryable(status) {
+            ExporterError::retryable(message)
+        } else {
+            ExporterError::permanent(message)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_status_codes_the_specification_lists_are_retried() {
+        let retried: Vec<u16> = (400..600)
+            .filter(|code| is_retryable(StatusCode::from_u16(*code).unwrap()))
+            .collect();
+        assert_eq!(retried, [429, 502, 503, 504]);
+    }
+
+    #[test]
+    fn a_protobuf_error_body_gives_its_status_message() {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(PROTOBUF));
+        let body = RpcStatus {
+            code: 3,
+            message: "bad span".into(),
+        }
+        .encode_to_vec();
+        assert_eq!(error_detail(&headers, &body), "bad span");
+        assert_eq!(error_detail(&HeaderMap::new(), b"plain text"), "plain text");
+    }
+
+    #[test]
+    fn a_missing_env_header_is_an_error_naming_the_variable() {
+        let options = OtlpOptions::default()
+            .secret_header("authorization", "LLMTRACE_TEST_SURELY_UNSET_VARIABLE");
+        let error = OtlpExporter::new(options).unwrap_err();
+        assert!(!error.is_retryable());
+        assert!(
+            error
+                .to_string()
+                .contains("LLMTRACE_TEST_SURELY_UNSET_VARIABLE"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_zero_timeout_is_refused() {
+        let options = OtlpOptions::default().timeout(Duration::ZERO);
+        let error = OtlpExporter::new(options).unwrap_err();
+        assert!(error.to_string().contains("timeout_ms"), "{error}");
+    }
+
+    #[test]
+    fn a_non_http_endpoint_is_refused() {
+        let error = OtlpExporter::new(OtlpOptions::new("127.0.0.1:4318")).unwrap_err();
+        assert!(
+            error.to_string().contains("invalid otlp endpoint"),
+            "{error}"
+        );
+    }
+}
