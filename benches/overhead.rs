@@ -54,6 +54,13 @@ fn full_stack(c: &mut Criterion) {
         .trace(provider.info(), (store.clone(), exporters.clone()))
         .service(provider);
 
+    // The same, recording into the ring buffer only: the cost of capture alone.
+    let mut store_only = ServiceBuilder::new()
+        .set_session("bench-session")
+        .inject_metadata(metadata())
+        .trace(EchoProvider::new().info(), store.clone())
+        .service(EchoProvider::new());
+
     let mut group = c.benchmark_group("full_stack");
     group.bench_function("untraced", |b| {
         b.to_async(&runtime).iter(|| {
@@ -64,6 +71,12 @@ fn full_stack(c: &mut Criterion) {
     group.bench_function("traced", |b| {
         b.to_async(&runtime).iter(|| {
             let call = traced.call(request());
+            async move { black_box(call.await.unwrap()) }
+        })
+    });
+    group.bench_function("traced_store_only", |b| {
+        b.to_async(&runtime).iter(|| {
+            let call = store_only.call(request());
             async move { black_box(call.await.unwrap()) }
         })
     });

@@ -1,11 +1,11 @@
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, SyncSender, TrySendError};
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::thread::JoinHandle;
+use std::thread::{JoinHandle, Thread};
 use std::time::{Duration, Instant};
 
-use super::worker::{self, Message};
+use super::worker::{self, Control, Queue};
 use super::{ExportOptions, Exporter, Overflow};
 use crate::TraceRecord;
 use crate::sink::RecordSink;
@@ -34,9 +34,10 @@ pub(crate) struct Counters {
 /// The record sink that feeds exporters: one bounded queue and worker thread per exporter.
 ///
 /// Cloning gives another handle to the same exporters. Records are queued without blocking
-/// (unless an exporter is configured with [`Overflow::Wait`]); [`shutdown`](Self::shutdown)
-/// delivers everything queued. When the last handle is dropped, the queues are drained on a
-/// best-effort basis (up to 10 seconds); call `shutdown` to be sure.
+/// (unless an exporter is configured with [`Overflow::Wait`]) and without waking the worker
+/// until a batch is full; [`shutdown`](Self::shutdown) delivers everything queued. When the
+/// last handle is dropped, the queues are drained on a best-effort basis (up to 10 seconds);
+/// call `shutdown` to be sure.
 #[derive(Clone)]
 pub struct ExportSink {
     inner: Arc<Inner>,
@@ -48,10 +49,11 @@ struct Inner {
 
 struct Handle {
     name: String,
-    queue: SyncSender<Message>,
+    queue: Arc<Queue>,
     overflow: Overflow,
-    counters: Arc<Counters>,
-    thread: Mutex<Option<JoinHandle<()>>>,
+    /// The worker thread, to wake it.
+    worker: Thread,
+    join: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl ExportSink {
@@ -71,7 +73,7 @@ impl ExportSink {
             .exporters
             .iter()
             .map(|handle| {
-                let c = &handle.counters;
+                let c = &handle.queue.counters;
                 let stats = ExporterStats {
                     exported: c.exported.load(Ordering::Relaxed),
                     dropped: c.dropped.load(Ordering::Relaxed),
@@ -86,7 +88,7 @@ impl ExportSink {
     /// Delivers every record queued so far and flushes every exporter.
     pub async fn flush(&self) {
         let inner = self.inner.clone();
-        let _ = tokio::task::spawn_blocking(move || inner.signal(Message::Flush, None)).await;
+        let _ = tokio::task::spawn_blocking(move || inner.signal(Control::Flush, None)).await;
     }
 
     /// Delivers every queued record, flushes, and stops the workers. Records arriving later
@@ -103,15 +105,14 @@ impl ExportSink {
 }
 
 impl Inner {
-    /// Sends a control message to every worker and waits for the answers.
-    fn signal(&self, message: fn(mpsc::Sender<()>) -> Message, deadline: Option<Instant>) {
+    /// Sends a control to every worker and waits for the answers (until `deadline`, if any).
+    fn signal(&self, control: fn(mpsc::Sender<()>) -> Control, deadline: Option<Instant>) {
         let (done, answers) = mpsc::channel();
-        let mut expected = 0;
-        for handle in &self.exporters {
-            if send_until(&handle.queue, message(done.clone()), deadline) {
-                expected += 1;
-            }
-        }
+        let expected = self
+            .exporters
+            .iter()
+            .filter(|handle| handle.queue.control(control(done.clone()), &handle.worker))
+            .count();
         drop(done);
         for _ in 0..expected {
             let answered = match deadline {
@@ -127,36 +128,19 @@ impl Inner {
     }
 
     fn shutdown(&self, deadline: Option<Instant>) {
-        self.signal(Message::Shutdown, deadline);
         for handle in &self.exporters {
-            let thread = handle
-                .thread
+            handle.queue.close();
+        }
+        self.signal(Control::Shutdown, deadline);
+        for handle in &self.exporters {
+            let join = handle
+                .join
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .take();
-            if let Some(thread) = thread.filter(|t| deadline.is_none() || t.is_finished()) {
-                let _ = thread.join();
+            if let Some(join) = join.filter(|j| deadline.is_none() || j.is_finished()) {
+                let _ = join.join();
             }
-        }
-    }
-}
-
-/// Sends `message`, waiting for room until `deadline` (forever when `None`). False when the
-/// worker is gone or the deadline passed.
-fn send_until(queue: &SyncSender<Message>, message: Message, deadline: Option<Instant>) -> bool {
-    let Some(deadline) = deadline else {
-        return queue.send(message).is_ok();
-    };
-    let mut message = message;
-    loop {
-        match queue.try_send(message) {
-            Ok(()) => return true,
-            Err(TrySendError::Disconnected(_)) => return false,
-            Err(TrySendError::Full(back)) if Instant::now() < deadline => {
-                message = back;
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            Err(TrySendError::Full(_)) => return false,
         }
     }
 }
@@ -171,13 +155,16 @@ impl Drop for Inner {
 impl RecordSink for ExportSink {
     fn record(&self, record: &Arc<TraceRecord>) {
         for handle in &self.inner.exporters {
-            let message = Message::Record(record.clone());
-            let queued = match handle.overflow {
-                Overflow::Drop => handle.queue.try_send(message).is_ok(),
-                Overflow::Wait => handle.queue.send(message).is_ok(),
-            };
-            if !queued {
-                let dropped = handle.counters.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            if !handle
+                .queue
+                .push(record.clone(), handle.overflow, &handle.worker)
+            {
+                let dropped = handle
+                    .queue
+                    .counters
+                    .dropped
+                    .fetch_add(1, Ordering::Relaxed)
+                    + 1;
                 // Say so on the first drop and then at every power of ten, not on every record.
                 if is_power_of_ten(dropped) {
                     tracing::warn!(exporter = %handle.name, dropped, "Export queue full; dropping traces.");
@@ -234,14 +221,13 @@ impl ExportSinkBuilder {
     pub fn build(self) -> std::io::Result<ExportSink> {
         let mut exporters = Vec::with_capacity(self.exporters.len());
         for (name, exporter, options) in self.exporters {
-            let counters = Arc::new(Counters::default());
-            let (queue, thread) = worker::spawn(&name, exporter, options, counters.clone())?;
+            let (queue, join) = worker::spawn(&name, exporter, options)?;
             exporters.push(Handle {
                 name,
                 queue,
                 overflow: options.overflow,
-                counters,
-                thread: Mutex::new(Some(thread)),
+                worker: join.thread().clone(),
+                join: Mutex::new(Some(join)),
             });
         }
         Ok(ExportSink {

@@ -1,35 +1,120 @@
 //! The thread behind each exporter: drains its queue, batches, retries.
+//!
+//! Producers (the request path) push records into a lock-free bounded queue and wake the
+//! worker only when a batch is full, so recording a trace costs no system call. The worker
+//! otherwise sleeps until the batch interval runs out.
 
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
-use std::thread::JoinHandle;
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::{JoinHandle, Thread};
+use std::time::{Duration, Instant};
 
+use crossbeam_queue::ArrayQueue;
 use futures_util::FutureExt;
 
 use super::sink::Counters;
-use super::{ExportOptions, Exporter};
+use super::{ExportOptions, Exporter, Overflow};
 use crate::TraceRecord;
 
-/// What travels down an exporter's queue.
-pub(crate) enum Message {
-    Record(Arc<TraceRecord>),
-    /// Deliver everything queued so far, flush the exporter, then answer.
+/// A request to the worker, answered on the sender once done.
+pub(crate) enum Control {
+    /// Deliver everything queued so far and flush the exporter.
     Flush(mpsc::Sender<()>),
     /// Like `Flush`, then stop.
     Shutdown(mpsc::Sender<()>),
 }
 
-/// Starts the worker thread of exporter `name`; returns its queue and thread.
+/// What producers and the worker share.
+pub(crate) struct Queue {
+    records: ArrayQueue<Arc<TraceRecord>>,
+    /// Exported records the worker held the last reference to, for producers to free: a
+    /// record is allocated by a producer, and freeing it on the worker thread would make the
+    /// two threads contend for the allocator (glibc's arena lock).
+    spent: ArrayQueue<Arc<TraceRecord>>,
+    controls: Mutex<Vec<Control>>,
+    /// Set by shutdown: later records are refused.
+    closed: AtomicBool,
+    /// Set by the worker as it exits: nobody will answer controls any more.
+    finished: AtomicBool,
+    batch_size: usize,
+    pub(crate) counters: Counters,
+}
+
+impl Queue {
+    /// Queues a record; wakes the worker when a batch is ready. False when the record could
+    /// not be queued (full with [`Overflow::Drop`], or closed).
+    pub(crate) fn push(
+        &self,
+        record: Arc<TraceRecord>,
+        overflow: Overflow,
+        worker: &Thread,
+    ) -> bool {
+        // Free a couple of spent records: bounded work, in step with the records made.
+        for _ in 0..2 {
+            drop(self.spent.pop());
+        }
+        let mut record = record;
+        loop {
+            if self.closed.load(Ordering::Acquire) {
+                return false;
+            }
+            match self.records.push(record) {
+                Ok(()) => {
+                    if self.records.len() >= self.batch_size {
+                        worker.unpark();
+                    }
+                    return true;
+                }
+                Err(_) if overflow == Overflow::Drop => return false,
+                Err(back) => {
+                    // Overflow::Wait: hurry the worker and try again shortly.
+                    record = back;
+                    worker.unpark();
+                    std::thread::sleep(Duration::from_micros(50));
+                }
+            }
+        }
+    }
+
+    /// Hands `control` to the worker; false when the worker has exited.
+    pub(crate) fn control(&self, control: Control, worker: &Thread) -> bool {
+        let mut controls = self.controls.lock().unwrap_or_else(PoisonError::into_inner);
+        if self.finished.load(Ordering::Acquire) {
+            return false;
+        }
+        controls.push(control);
+        drop(controls);
+        worker.unpark();
+        true
+    }
+
+    /// Refuses records from now on.
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+    }
+
+    fn take_controls(&self) -> Vec<Control> {
+        std::mem::take(&mut *self.controls.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+/// Starts the worker thread of exporter `name`.
 pub(crate) fn spawn(
     name: &str,
     exporter: Box<dyn Exporter>,
     options: ExportOptions,
-    counters: Arc<Counters>,
-) -> std::io::Result<(SyncSender<Message>, JoinHandle<()>)> {
-    let (queue, receiver) = mpsc::sync_channel(options.queue_size.max(1));
+) -> std::io::Result<(Arc<Queue>, JoinHandle<()>)> {
+    let queue = Arc::new(Queue {
+        records: ArrayQueue::new(options.queue_size.max(1)),
+        spent: ArrayQueue::new(options.queue_size.max(1)),
+        controls: Mutex::default(),
+        closed: AtomicBool::new(false),
+        finished: AtomicBool::new(false),
+        batch_size: options.batch_size.max(1),
+        counters: Counters::default(),
+    });
     // Exporters may await network I/O; a runtime of their own keeps that off the caller's
     // runtime and lets the worker finish its queue even after the caller's runtime is gone.
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -39,14 +124,14 @@ pub(crate) fn spawn(
         name: name.to_owned(),
         exporter,
         options,
-        counters,
+        queue: queue.clone(),
         runtime,
         batch: Vec::with_capacity(options.batch_size),
         disabled: false,
     };
     let thread = std::thread::Builder::new()
         .name(format!("llmtrace-export-{name}"))
-        .spawn(move || worker.run(receiver))?;
+        .spawn(move || worker.run())?;
     Ok((queue, thread))
 }
 
@@ -54,7 +139,7 @@ struct Worker {
     name: String,
     exporter: Box<dyn Exporter>,
     options: ExportOptions,
-    counters: Arc<Counters>,
+    queue: Arc<Queue>,
     runtime: tokio::runtime::Runtime,
     batch: Vec<Arc<TraceRecord>>,
     /// Set when the exporter panicked: its state is unknown, so it is not called again.
@@ -62,77 +147,56 @@ struct Worker {
 }
 
 impl Worker {
-    fn run(mut self, queue: Receiver<Message>) {
-        // When the oldest record of the current batch must be delivered.
-        let mut deadline: Option<Instant> = None;
+    fn run(mut self) {
+        let _exit = Exit(self.queue.clone());
+        let interval = self.options.batch_interval;
+        // When the oldest record of the current partial batch was taken from the queue.
+        let mut oldest: Option<Instant> = None;
+        let mut timed_out = false;
         loop {
-            let message = match deadline {
-                Some(deadline) => {
-                    match queue.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                        Ok(message) => Some(message),
-                        Err(RecvTimeoutError::Timeout) => None,
-                        Err(RecvTimeoutError::Disconnected) => break,
-                    }
+            let controls = self.queue.take_controls();
+            while let Some(record) = self.queue.records.pop() {
+                if self.batch.is_empty() {
+                    oldest = Some(Instant::now());
                 }
-                None => match queue.recv() {
-                    Ok(message) => Some(message),
-                    Err(_) => break,
-                },
-            };
-            match message {
-                None => {
+                self.batch.push(record);
+                if self.batch.len() >= self.queue.batch_size {
                     self.deliver();
-                    deadline = None;
-                }
-                Some(Message::Record(record)) => {
-                    if self.batch.is_empty() {
-                        deadline = Some(Instant::now() + self.options.batch_interval);
-                    }
-                    if self.push(record) {
-                        deadline = None;
-                    }
-                }
-                Some(Message::Flush(done)) => {
-                    self.deliver();
-                    self.flush();
-                    deadline = None;
-                    let _ = done.send(());
-                }
-                Some(Message::Shutdown(done)) => {
-                    self.drain(&queue);
-                    let _ = done.send(());
-                    return;
+                    oldest = None;
                 }
             }
-        }
-        // Every handle is gone: deliver what is left.
-        self.drain(&queue);
-    }
-
-    /// Adds a record; delivers the batch when full. Returns whether it delivered.
-    fn push(&mut self, record: Arc<TraceRecord>) -> bool {
-        self.batch.push(record);
-        let full = self.batch.len() >= self.options.batch_size.max(1);
-        if full {
-            self.deliver();
-        }
-        full
-    }
-
-    /// Delivers everything still queued, then flushes.
-    fn drain(&mut self, queue: &Receiver<Message>) {
-        while let Ok(message) = queue.try_recv() {
-            match message {
-                Message::Record(record) => {
-                    self.push(record);
-                }
-                Message::Flush(done) | Message::Shutdown(done) => {
-                    let _ = done.send(());
+            let due = timed_out || oldest.is_some_and(|t| t.elapsed() >= interval);
+            if due || !controls.is_empty() {
+                self.deliver();
+                oldest = None;
+            }
+            for control in controls {
+                match control {
+                    Control::Flush(done) => {
+                        self.flush();
+                        let _ = done.send(());
+                    }
+                    Control::Shutdown(done) => {
+                        // A producer that saw the queue open just before it closed may have
+                        // pushed since the drain above.
+                        while let Some(record) = self.queue.records.pop() {
+                            self.batch.push(record);
+                            if self.batch.len() >= self.queue.batch_size {
+                                self.deliver();
+                            }
+                        }
+                        self.deliver();
+                        self.flush();
+                        let _ = done.send(());
+                        return;
+                    }
                 }
             }
+            let wait = oldest.map_or(interval, |t| interval.saturating_sub(t.elapsed()));
+            let parked = Instant::now();
+            std::thread::park_timeout(wait);
+            timed_out = parked.elapsed() >= wait;
         }
-        self.deliver();
-        self.flush();
     }
 
     fn deliver(&mut self) {
@@ -140,18 +204,20 @@ impl Worker {
             return;
         }
         let count = self.batch.len() as u64;
+        let counters = &self.queue.counters;
         if self.disabled {
-            self.counters.failed.fetch_add(count, Ordering::Relaxed);
-            self.batch.clear();
+            counters.failed.fetch_add(count, Ordering::Relaxed);
+            self.release_batch();
             return;
         }
         let policy = self.options.retry;
         let mut retry = 0;
         loop {
             let outcome = self.call(|exporter, batch| exporter.export(batch));
+            let counters = &self.queue.counters;
             match outcome {
                 Some(Ok(())) => {
-                    self.counters.exported.fetch_add(count, Ordering::Relaxed);
+                    counters.exported.fetch_add(count, Ordering::Relaxed);
                     break;
                 }
                 Some(Err(error)) if error.is_retryable() && retry < policy.max_retries => {
@@ -161,7 +227,7 @@ impl Worker {
                         exporter = %self.name, %error, retry, backoff_ms = backoff.as_millis() as u64,
                         "Export failed; retrying."
                     );
-                    self.counters.retries.fetch_add(1, Ordering::Relaxed);
+                    counters.retries.fetch_add(1, Ordering::Relaxed);
                     std::thread::sleep(backoff);
                 }
                 Some(Err(error)) => {
@@ -169,16 +235,26 @@ impl Worker {
                         exporter = %self.name, %error, records = count, retryable = error.is_retryable(),
                         "Export failed; giving up on this batch."
                     );
-                    self.counters.failed.fetch_add(count, Ordering::Relaxed);
+                    counters.failed.fetch_add(count, Ordering::Relaxed);
                     break;
                 }
                 None => {
-                    self.counters.failed.fetch_add(count, Ordering::Relaxed);
+                    counters.failed.fetch_add(count, Ordering::Relaxed);
                     break;
                 }
             }
         }
-        self.batch.clear();
+        self.release_batch();
+    }
+
+    /// Empties the batch, handing records nobody else holds (the ring buffer already evicted
+    /// them) to the producers to free.
+    fn release_batch(&mut self) {
+        for record in self.batch.drain(..) {
+            if Arc::strong_count(&record) == 1 {
+                let _ = self.queue.spent.push(record);
+            }
+        }
     }
 
     fn flush(&mut self) {
@@ -216,5 +292,22 @@ impl Worker {
                 None
             }
         }
+    }
+}
+
+/// Marks the queue finished when the worker exits, however it exits, and answers the
+/// controls nobody will handle (dropping their senders wakes whoever waits on them).
+struct Exit(Arc<Queue>);
+
+impl Drop for Exit {
+    fn drop(&mut self) {
+        let mut controls = self
+            .0
+            .controls
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        self.0.finished.store(true, Ordering::Release);
+        self.0.closed.store(true, Ordering::Release);
+        controls.clear();
     }
 }

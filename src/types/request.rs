@@ -73,7 +73,8 @@ pub struct GenerateRequest {
     /// Sampling and length parameters.
     #[serde(default)]
     pub parameters: Parameters,
-    /// Metadata recorded in the trace (and never sent to the model).
+    /// Metadata recorded in the trace, never sent to the model. The trace layer moves it into
+    /// the record, so services below the trace layer see it empty.
     #[serde(default)]
     pub metadata: Metadata,
     /// Ask the provider to stream the answer. [`Client::stream`](crate::Client::stream) sets it.

@@ -2,7 +2,9 @@
 //!
 //! [`Trace`] times the inner call and builds one record per call — success, failure, or a call
 //! the caller dropped before it finished — then hands it to a [`RecordSink`]. It never changes
-//! the response or the error, except for adding `trace_id` to the response metadata.
+//! the response or the error, except for adding `trace_id` to the response metadata. The
+//! request's metadata, which exists for the trace, moves into the record: services below the
+//! trace layer see it empty.
 //!
 //! # Example
 //!
@@ -44,7 +46,8 @@
 //! # Cost
 //!
 //! On the request path the layer clones the request's text (prompt, system prompt, history,
-//! tools, metadata) and the answer's text once, reads the clock three times and draws a UUID.
+//! tools) and the answer's text once, moves the metadata, reads the clock three times and
+//! draws a UUID.
 //! Serialization and I/O happen only in sinks that export, off the request path.
 //!
 //! [`TraceRecord`]: crate::TraceRecord

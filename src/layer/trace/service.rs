@@ -52,8 +52,8 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: GenerateRequest) -> Self::Future {
-        let recorder = Recorder::start(self.shared.clone(), &request);
+    fn call(&mut self, mut request: GenerateRequest) -> Self::Future {
+        let recorder = Recorder::start(self.shared.clone(), &mut request);
         ResponseFuture::new(self.inner.call(request), recorder)
     }
 }
