@@ -1,6 +1,7 @@
 //! The `llmtrace` command line: run traced generations, and read trace files back.
 
 mod demo;
+mod plugin;
 mod summary;
 
 use std::path::PathBuf;
@@ -28,6 +29,11 @@ enum Command {
         #[arg(long, default_value = "llmtrace-traces")]
         out_dir: PathBuf,
     },
+    /// Inspect plugin libraries.
+    Plugin {
+        #[command(subcommand)]
+        command: plugin::PluginCommand,
+    },
 }
 
 #[tokio::main]
@@ -37,6 +43,7 @@ async fn main() -> ExitCode {
         out_dir: PathBuf::from("llmtrace-traces"),
     }) {
         Command::Demo { out_dir } => demo::run(&out_dir).await,
+        Command::Plugin { command } => plugin::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
