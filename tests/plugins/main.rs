@@ -1,0 +1,9 @@
+//! Plugins, loaded for real: the example plugins, and test plugins that misbehave on purpose.
+//!
+//! The plugin crates are built by the tests themselves, once per run (see `support`).
+
+mod cli;
+mod exporter;
+mod loading;
+mod provider;
+mod support;
