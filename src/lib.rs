@@ -60,6 +60,9 @@ pub mod error;
 pub mod export;
 pub mod exporter;
 pub mod layer;
+// The only module allowed `unsafe`: it loads and calls plugin libraries over a C ABI.
+#[allow(unsafe_code)]
+pub mod plugin;
 pub mod provider;
 pub mod session;
 pub mod sink;

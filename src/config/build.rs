@@ -10,6 +10,7 @@ use crate::exporter::{
     ExportOptions, ExportSink, Exporter, JsonExporter, JsonlExporter, MarkdownExporter,
     OtlpExporter, RetryPolicy, StdoutExporter, WebhookExporter,
 };
+use crate::plugin::{PluginExporter, PluginProvider};
 use crate::provider::{
     AnthropicProvider, BuildError, EchoProvider, OllamaProvider, OpenAiProvider, ProviderOptions,
 };
@@ -86,6 +87,20 @@ impl Config {
             }
             ProviderConfig::Anthropic(http) => {
                 AnthropicProvider::new(options(http)).map(|p| builder.provider(p))
+            }
+            ProviderConfig::Plugin {
+                path,
+                max_concurrency,
+                options,
+            } => {
+                let loaded = PluginProvider::load(path, serde_json::Value::Object(options.clone()));
+                return loaded
+                    .map(|p| builder.provider(p.max_concurrency(*max_concurrency)))
+                    .map_err(|error| ConfigIssue {
+                        key: "provider.path".to_owned(),
+                        message: error.to_string(),
+                        origin: Origin::Nowhere,
+                    });
             }
         };
         built.map_err(|error| {
@@ -164,6 +179,10 @@ fn exporter(name: &str, config: &ExporterConfig) -> Result<Box<dyn Exporter>, Co
             }
             Box::new(webhook)
         }
+        ExporterKind::Plugin { path, options } => Box::new(
+            PluginExporter::load(path, serde_json::Value::Object(options.clone()))
+                .map_err(|e| issue("path", e.to_string()))?,
+        ),
         ExporterKind::Otlp(options) => {
             Box::new(OtlpExporter::new(options.clone()).map_err(|e| {
                 // The message names the setting at fault (endpoint, timeout, a header variable).

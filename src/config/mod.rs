@@ -113,6 +113,15 @@ pub enum ProviderConfig {
     Ollama(HttpProviderConfig),
     /// Anthropic's Messages API.
     Anthropic(HttpProviderConfig),
+    /// A provider plugin (a `cdylib` built against `llmtrace-plugin-abi`).
+    Plugin {
+        /// The library.
+        path: PathBuf,
+        /// Calls in flight at most.
+        max_concurrency: usize,
+        /// Passed to the plugin as JSON.
+        options: serde_json::Map<String, serde_json::Value>,
+    },
 }
 
 /// Settings shared by the HTTP providers.
@@ -194,6 +203,13 @@ pub enum ExporterKind {
     },
     /// Send OpenTelemetry spans over OTLP/HTTP.
     Otlp(OtlpOptions),
+    /// An exporter plugin (a `cdylib` built against `llmtrace-plugin-abi`).
+    Plugin {
+        /// The library.
+        path: PathBuf,
+        /// Passed to the plugin as JSON.
+        options: serde_json::Map<String, serde_json::Value>,
+    },
 }
 
 impl Config {

@@ -14,9 +14,10 @@ use super::{
 use crate::Metadata;
 use crate::exporter::{ExportOptions, OtlpOptions, Overflow, StdoutFormat};
 
-pub(super) const PROVIDER_TYPES: &[&str] = &["echo", "openai", "ollama", "anthropic"];
-pub(super) const EXPORTER_TYPES: &[&str] =
-    &["stdout", "jsonl", "json", "markdown", "webhook", "otlp"];
+pub(super) const PROVIDER_TYPES: &[&str] = &["echo", "openai", "ollama", "anthropic", "plugin"];
+pub(super) const EXPORTER_TYPES: &[&str] = &[
+    "stdout", "jsonl", "json", "markdown", "webhook", "otlp", "plugin",
+];
 const SECTIONS: &[&str] = &["provider", "tracing", "metadata", "exporters"];
 
 pub(super) fn parse(figment: &Figment) -> Result<Config, Vec<ConfigIssue>> {
@@ -72,6 +73,20 @@ fn provider(reader: &mut Reader<'_>) -> Option<ProviderConfig> {
                 .unwrap_or_else(|| crate::provider::EchoProvider::DEFAULT_MODEL.to_owned()),
             latency_ms: table.int_at_least("latency_ms", 0, 0),
         }),
+        "plugin" => {
+            let path = table.required::<PathBuf>("path", "the plugin library to load");
+            let max_concurrency = table.int_at_least(
+                "max_concurrency",
+                1,
+                crate::plugin::PluginProvider::DEFAULT_MAX_CONCURRENCY as u64,
+            ) as usize;
+            let options = table.get("options").unwrap_or_default();
+            path.map(|path| ProviderConfig::Plugin {
+                path,
+                max_concurrency,
+                options,
+            })
+        }
         _ => {
             let model = table.required::<String>("model", "the model to ask for");
             let http = HttpProviderConfig {
@@ -196,6 +211,11 @@ fn exporter(table: &mut Table<'_, '_>, kind: &str) -> Option<ExporterConfig> {
         "markdown" => table
             .required("path", "the file to append to")
             .map(|path| ExporterKind::Markdown { path }),
+        "plugin" => {
+            let path = table.required::<PathBuf>("path", "the plugin library to load");
+            let options = table.get("options").unwrap_or_default();
+            path.map(|path| ExporterKind::Plugin { path, options })
+        }
         "otlp" => {
             let defaults = OtlpOptions::default();
             Some(ExporterKind::Otlp(OtlpOptions {

@@ -3,6 +3,7 @@
 mod check_config;
 mod demo;
 mod export;
+mod plugin;
 mod read;
 mod run;
 mod summarize;
@@ -67,6 +68,11 @@ enum Command {
         /// The TOML file.
         file: PathBuf,
     },
+    /// Inspect plugin libraries.
+    Plugin {
+        #[command(subcommand)]
+        command: plugin::PluginCommand,
+    },
 }
 
 /// Formats `llmtrace export` writes.
@@ -95,6 +101,7 @@ async fn main() -> ExitCode {
             strict,
         } => export::run(&file, format, output.as_deref(), strict),
         Command::CheckConfig { file } => check_config::run(&file),
+        Command::Plugin { command } => plugin::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

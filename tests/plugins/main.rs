@@ -1,0 +1,10 @@
+//! Plugins, loaded for real: the example plugins, and test plugins that misbehave on purpose.
+//!
+//! The plugin crates are built by the tests themselves, once per run (see `support`).
+
+mod cli;
+mod config;
+mod exporter;
+mod loading;
+mod provider;
+mod support;
