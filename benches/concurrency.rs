@@ -1,7 +1,7 @@
 //! Budget: 64 concurrent callers on 2 cores keep throughput within 10% of the untraced stack.
 //!
-//! Both clients run on the same multi-threaded runtime (2 workers); the traced one records
-//! into the ring buffer and a jsonl exporter. Measured with an instant provider (the worst
+//! All clients run on the same multi-threaded runtime (2 workers); the traced one records into
+//! the ring buffer and a jsonl exporter, `traced_store_only` into the ring buffer alone. Measured with an instant provider (the worst
 //! case: tracing is all the work there is) and with a provider taking 1 ms (a fast real one).
 
 use std::sync::Arc;
@@ -68,14 +68,18 @@ fn concurrency(c: &mut Criterion) {
             .build()
             .unwrap();
         let traced = Client::builder()
-            .provider(provider)
+            .provider(provider.clone())
             .exporters(exporters)
             .build();
+        let store_only = Client::builder().provider(provider).build();
         group.bench_function(BenchmarkId::new("untraced", latency_name), |b| {
             b.iter_custom(|iters| run(&runtime, &untraced, iters))
         });
         group.bench_function(BenchmarkId::new("traced", latency_name), |b| {
             b.iter_custom(|iters| run(&runtime, &traced, iters))
+        });
+        group.bench_function(BenchmarkId::new("traced_store_only", latency_name), |b| {
+            b.iter_custom(|iters| run(&runtime, &store_only, iters))
         });
         runtime.block_on(traced.shutdown());
         eprintln!(

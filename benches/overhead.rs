@@ -8,7 +8,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use llmtrace::exporter::{ExportOptions, ExportSink, JsonlExporter};
-use llmtrace::layer::ServiceBuilderExt;
+use llmtrace::layer::{ServiceBuilderExt, TraceLayer};
 use llmtrace::provider::EchoProvider;
 use llmtrace::sink::TraceStore;
 use llmtrace::{Client, GenerateRequest, Metadata};
@@ -101,6 +101,17 @@ fn tracing_disabled(c: &mut Criterion) {
     group.bench_function("bare_provider", |b| {
         b.to_async(&runtime).iter(|| {
             let call = provider.clone().oneshot(request());
+            async move { black_box(call.await.unwrap().into_response().await.unwrap()) }
+        })
+    });
+    // Tracing switched off where the stack is built: the layer is simply not there.
+    let tracing = false;
+    let layered = ServiceBuilder::new()
+        .option_layer(tracing.then(|| TraceLayer::new(provider.info(), TraceStore::new(100))))
+        .service(provider.clone());
+    group.bench_function("stack_tracing_off", |b| {
+        b.to_async(&runtime).iter(|| {
+            let call = layered.clone().oneshot(request());
             async move { black_box(call.await.unwrap().into_response().await.unwrap()) }
         })
     });
