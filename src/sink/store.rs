@@ -62,8 +62,10 @@ impl TraceStore {
         if ring.capacity == 0 {
             return;
         }
+        let mut evicted = None;
         if ring.records.len() == ring.capacity {
-            if let Some(oldest) = ring.records.pop_front() {
+            evicted = ring.records.pop_front();
+            if let Some(oldest) = &evicted {
                 // The same record may have been pushed twice: only forget the id if this was
                 // its latest copy.
                 let front_seq = ring.front_seq;
@@ -76,6 +78,10 @@ impl TraceStore {
         let seq = ring.front_seq + ring.records.len() as u64;
         ring.index.insert(record.trace_id, seq);
         ring.records.push_back(record);
+        // Free the evicted record (a dozen allocations) after releasing the lock, so that
+        // concurrent callers do not wait for it.
+        drop(ring);
+        drop(evicted);
     }
 
     /// The record with this id, if it is still stored.
