@@ -50,7 +50,9 @@ pub use webhook::WebhookExporter;
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
+/// The attribute [`Exporter`] implementations use (re-exported so that implementing one needs
+/// no extra dependency).
+pub use async_trait::async_trait;
 
 use crate::{BoxError, TraceRecord};
 

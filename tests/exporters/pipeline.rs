@@ -3,9 +3,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
 use llmtrace::exporter::{
-    ExportOptions, ExportSink, Exporter, ExporterError, JsonlExporter, Overflow,
+    ExportOptions, ExportSink, Exporter, ExporterError, JsonlExporter, Overflow, async_trait,
 };
 use llmtrace::{Client, TraceRecord};
 
