@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use chrono::SecondsFormat;
+
 use llmtrace::TraceRecord;
 use llmtrace::export::TraceSummary;
 use serde_json::Value;
@@ -63,8 +65,8 @@ pub(crate) fn print_summary(summary: &TraceSummary) {
     if let Some(range) = summary.date_range {
         println!(
             "  date range    {} to {}",
-            range.first.to_rfc3339(),
-            range.last.to_rfc3339()
+            range.first.to_rfc3339_opts(SecondsFormat::Secs, false),
+            range.last.to_rfc3339_opts(SecondsFormat::Secs, false)
         );
     }
 }
