@@ -133,6 +133,21 @@ fn only_trace(client: &Client) -> std::sync::Arc<TraceRecord> {
     traces[0].clone()
 }
 
+/// Streams "Hello" to its end and returns the error it ends with.
+async fn stream_error(client: &Client) -> ProviderError {
+    let items: Vec<_> = client
+        .stream("Hello")
+        .await
+        .expect("a stream")
+        .collect()
+        .await;
+    items
+        .into_iter()
+        .last()
+        .and_then(Result::err)
+        .expect("the stream ends with an error")
+}
+
 /// Asserts the trace of a call that failed before any answer.
 fn assert_failed_trace(client: &Client, kind: &str, status: Option<u16>, retryable: bool) {
     let trace = only_trace(client);
@@ -208,17 +223,7 @@ async fn a_stream_that_stalls_longer_than_the_timeout_is_a_timeout_after_the_par
         .await;
         let client = api.client(&server.url(""), SHORT_TIMEOUT);
 
-        let items: Vec<_> = client
-            .stream("Hello")
-            .await
-            .expect("a stream")
-            .collect()
-            .await;
-
-        let error = items
-            .last()
-            .and_then(|item| item.as_ref().err())
-            .expect("the stream ends with an error");
+        let error = stream_error(&client).await;
         assert_eq!(error.kind(), ErrorKind::Timeout, "{api:?}: {error}");
         let trace = only_trace(&client);
         assert_eq!(
@@ -444,17 +449,7 @@ async fn a_connection_broken_mid_stream_is_a_stream_error() {
         let server = TestServer::start(api.text_stream(false).then_break()).await;
         let client = api.client(&server.url(""), SHORT_TIMEOUT);
 
-        let items: Vec<_> = client
-            .stream("Hello")
-            .await
-            .expect("a stream")
-            .collect()
-            .await;
-
-        let error = items
-            .last()
-            .and_then(|item| item.as_ref().err())
-            .expect("the stream ends with an error");
+        let error = stream_error(&client).await;
         assert_eq!(error.kind(), ErrorKind::Stream, "{api:?}: {error}");
         let trace = only_trace(&client);
         assert_eq!(

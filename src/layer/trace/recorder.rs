@@ -4,6 +4,7 @@ use std::time::Instant;
 use chrono::{DateTime, SubsecRound, Utc};
 use uuid::Uuid;
 
+use super::TraceableError;
 use crate::provider::ProviderInfo;
 use crate::sink::RecordSink;
 use crate::{
@@ -101,13 +102,9 @@ impl Recorder {
 
     /// The error for a call or stream the caller dropped before it finished.
     pub(crate) fn cancellation(&self) -> TraceError {
-        TraceError {
-            kind: crate::ErrorKind::Cancelled.as_str().to_owned(),
-            message: "the caller dropped the generation before it finished".to_owned(),
-            retryable: false,
-            status: None,
-            generation_time_ms: self.elapsed_ms(),
-        }
+        let message = "the caller dropped the generation before it finished";
+        crate::ProviderError::new(crate::ErrorKind::Cancelled, message)
+            .trace_error(self.elapsed_ms())
     }
 }
 
