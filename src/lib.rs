@@ -44,8 +44,9 @@
 //! parameters { temperature, max_tokens, max_output_tokens, seed, top_p, top_k, stop (set ones only) },
 //! response { content, raw_response (verbatim only), tool_calls[], finish_reason,
 //!            usage { prompt_tokens, completion_tokens, total_tokens }, generation_time_ms,
-//!            time_to_first_token_ms (streams) }          -- null when the call failed
+//!            time_to_first_token_ms (streams) }          -- null when the call failed before any answer
 //! error { kind, message, retryable, status (HTTP only), generation_time_ms }  -- failures only
+//!   (a stream that broke or was dropped keeps its partial answer in `response`)
 //! metadata { session_id, step_type, attempt_number, ...custom }
 //! ```
 //!

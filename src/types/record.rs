@@ -7,6 +7,16 @@ use super::{Message, Metadata, Parameters, Tool, ToolCall, Usage};
 
 /// Everything about one generation, success or failure: the trace.
 ///
+/// # Failed and partial calls
+///
+/// A call failed exactly when `error` is present ([`is_error`](Self::is_error)); every reader
+/// of records (the store's [`errors`](crate::TraceQuery::errors) filter, the summary's
+/// `failed_interactions`, the Markdown report, OTLP's ERROR status) goes by that alone.
+/// `response` is `None` when the call failed before any answer began (a refused request, a
+/// timeout, a call cancelled while waiting). Once a stream is open, `response` holds what
+/// arrived, even if that is nothing: a stream that broke or was dropped has both its partial
+/// `response` and the `error` that ended it.
+///
 /// The serialized field names are a stable format that users' tools read (see the crate docs).
 /// Records are shared as `Arc<TraceRecord>` and never change once built.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -30,7 +40,8 @@ pub struct TraceRecord {
     pub tools: Vec<Tool>,
     /// The parameters that were set.
     pub parameters: Parameters,
-    /// What came back; `None` when the call failed before any answer.
+    /// What came back: the whole answer, or for a stream that ended early what arrived;
+    /// `None` when the call failed before any answer began.
     pub response: Option<TraceResponse>,
     /// Why the call failed; absent on success.
     // Boxed: most records succeed, and a stored record should not carry the room for one.

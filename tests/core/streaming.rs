@@ -6,7 +6,8 @@ use futures_util::StreamExt;
 use llmtrace::provider::{EchoProvider, ProviderInfo};
 use llmtrace::sink::TraceQuery;
 use llmtrace::{
-    Client, ErrorKind, GenerateRequest, Generation, ProviderError, ResponseStream, StreamChunk,
+    Client, ErrorKind, ExportFormat, GenerateRequest, Generation, ProviderError, ResponseStream,
+    StreamChunk, export_traces, summarize_traces,
 };
 use tower::service_fn;
 
@@ -122,6 +123,50 @@ async fn a_broken_stream_is_traced_with_the_error_and_the_partial_content() {
     assert_eq!(traced.kind, "stream");
     assert_eq!(traced.message, "connection reset after 2 chunks");
     assert!(traced.retryable);
+}
+
+/// The contract for a call that ends early: `error` says it failed, `response` keeps what
+/// arrived, and every reader of the record agrees that it is a failure.
+#[tokio::test]
+async fn a_partial_answer_is_a_failure_everywhere_and_keeps_its_content() {
+    let broken = ProviderError::new(ErrorKind::Stream, "connection reset after 2 chunks");
+    let client = streaming(&["Hel", "lo"], Duration::ZERO, Some(broken));
+    let mut stream = client.stream("Say hello").await.unwrap();
+    while stream.next().await.is_some() {}
+
+    let failures = client.get_traces(TraceQuery::all().errors());
+    assert_eq!(failures.len(), 1, "the store's error filter sees it");
+    let trace = &failures[0];
+    assert!(trace.is_error());
+    assert_eq!(summarize_traces(&failures).failed_interactions, 1);
+
+    let report = export_traces(&failures, ExportFormat::Markdown, None).unwrap();
+    assert!(report.contains("Hello"), "the partial answer is reported");
+    assert!(
+        report.contains("connection reset after 2 chunks"),
+        "{report}"
+    );
+
+    let line = export_traces(&failures, ExportFormat::Jsonl, None).unwrap();
+    let value: serde_json::Value = serde_json::from_str(line.trim_end()).unwrap();
+    assert_eq!(value["response"]["content"], "Hello");
+    assert_eq!(value["error"]["kind"], "stream");
+}
+
+/// A stream that breaks before its first chunk is still a stream that was opened: its
+/// `response` is there, empty, with no time to first token.
+#[tokio::test]
+async fn a_stream_broken_before_its_first_chunk_has_an_empty_response_and_an_error() {
+    let broken = ProviderError::new(ErrorKind::Stream, "reset before any chunk");
+    let client = streaming(&[], Duration::ZERO, Some(broken));
+    let mut stream = client.stream("Say hello").await.unwrap();
+    while stream.next().await.is_some() {}
+
+    let trace = &client.get_traces(TraceQuery::all())[0];
+    let response = trace.response.as_ref().unwrap();
+    assert_eq!(response.content, "");
+    assert_eq!(response.time_to_first_token_ms, None);
+    assert_eq!(trace.error.as_ref().unwrap().kind, "stream");
 }
 
 #[tokio::test]
