@@ -150,36 +150,6 @@ pub enum PluginError {
         source: Utf8Error,
     },
 
-    /// The `api_version` in the header is not a semver version.
-    #[error(
-        "plugin {} declares api version {found:?}, which is not a semver version",
-        .path.display()
-    )]
-    InvalidApiVersion {
-        /// The resolved path.
-        path: PathBuf,
-        /// The declared version.
-        found: String,
-        /// The parse error.
-        source: semver::Error,
-    },
-
-    /// The plugin was built against a version of `llmtrace-plugin-abi` that is not
-    /// caret-compatible with the host's.
-    #[error(
-        "plugin {} was built against llmtrace-plugin-abi {found}, which is not \
-         semver-compatible with this host's {expected}",
-        .path.display()
-    )]
-    IncompatibleApi {
-        /// The resolved path.
-        path: PathBuf,
-        /// The plugin's `api_version`.
-        found: semver::Version,
-        /// The host's [`API_VERSION`](llmtrace_plugin_abi::API_VERSION).
-        expected: semver::Version,
-    },
-
     /// A required function pointer of the declaration is null.
     #[error("plugin {name} ({}) declares no `{function}` function", .path.display())]
     MissingFunction {
@@ -271,8 +241,6 @@ impl PluginError {
             | PluginError::WrongKind { path, .. }
             | PluginError::DeclTooSmall { path, .. }
             | PluginError::InvalidUtf8 { path, .. }
-            | PluginError::InvalidApiVersion { path, .. }
-            | PluginError::IncompatibleApi { path, .. }
             | PluginError::MissingFunction { path, .. }
             | PluginError::InvalidJson { path, .. }
             | PluginError::Plugin { path, .. }

@@ -2,6 +2,7 @@
 //!
 //! The plugin crates are built by the tests themselves, once per run (see `support`).
 
+mod c_plugin;
 mod cli;
 mod config;
 mod exporter;
