@@ -8,4 +8,5 @@ mod config;
 mod exporter;
 mod loading;
 mod provider;
+mod schemas;
 mod support;
