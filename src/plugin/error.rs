@@ -212,6 +212,43 @@ pub enum PluginError {
         name: String,
     },
 
+    /// An isolated plugin's process died, hung past its call timeout, or broke the pipe
+    /// protocol during a call. Only that call fails: the process is restarted for the next.
+    #[error(
+        "plugin {name} ({}) failed in its isolated process: {detail}; it is restarted for the \
+         next call",
+        .path.display()
+    )]
+    Crashed {
+        /// The resolved path.
+        path: PathBuf,
+        /// The plugin's name.
+        name: String,
+        /// How the process ended, or what it did wrong.
+        detail: String,
+    },
+
+    /// The child process that hosts an isolated plugin cannot be started or talked to.
+    #[error("cannot run plugin {} in a child process: {detail}", .path.display())]
+    Isolation {
+        /// The resolved path.
+        path: PathBuf,
+        /// What failed.
+        detail: String,
+        /// The system's error.
+        source: io::Error,
+    },
+
+    /// The child process of an isolated plugin could not load or create it; `message` is its
+    /// error, as an in-process load would have said it.
+    #[error("{message}")]
+    IsolatedLoad {
+        /// The resolved path.
+        path: PathBuf,
+        /// The child's error message (it names the library).
+        message: String,
+    },
+
     /// The plugin broke the calling convention (an unknown status, no instance, a payload
     /// of an unknown schema).
     #[error("plugin {name} ({}) broke the plugin protocol: {detail}", .path.display())]
@@ -246,7 +283,10 @@ impl PluginError {
             | PluginError::Plugin { path, .. }
             | PluginError::Panicked { path, .. }
             | PluginError::Poisoned { path, .. }
-            | PluginError::Protocol { path, .. } => path,
+            | PluginError::Protocol { path, .. }
+            | PluginError::Crashed { path, .. }
+            | PluginError::Isolation { path, .. }
+            | PluginError::IsolatedLoad { path, .. } => path,
         }
     }
 

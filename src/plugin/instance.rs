@@ -53,7 +53,7 @@ impl Instance {
         let status = unsafe { (vtable.create)(Bytes::borrowed(&options), &mut raw, &mut err) };
         let err = PluginBuf::new(err, vtable.free_buf);
         // A panic in `create` leaves no instance behind to poison.
-        outcome(&info, status, &err)?;
+        outcome(&info, status, err.bytes())?;
         let raw = NonNull::new(raw)
             .ok_or_else(|| protocol(&info, "`create` returned OK without an instance"))?;
         let raw = RawInstance(raw);
@@ -99,7 +99,7 @@ impl Instance {
             Access::Shared(instance) => call(instance.0.as_ptr(), &mut err),
         };
         let err = self.buf(err);
-        let result = outcome(&self.info, status, &err);
+        let result = outcome(&self.info, status, err.bytes());
         if let Err(PluginError::Panicked { message, .. }) = &result {
             self.poison(message);
         }
@@ -197,8 +197,8 @@ impl Drop for PluginBuf {
 ///
 /// Every non-OK status reads its error buffer the same way ([`ReportedError::parse`]): JSON
 /// or plain text, so the plugin's message is never lost.
-fn outcome(info: &PluginInfo, status: Status, err: &PluginBuf) -> Result<(), PluginError> {
-    let error = || ReportedError::parse(err.bytes(), status);
+pub(super) fn outcome(info: &PluginInfo, status: Status, err: &[u8]) -> Result<(), PluginError> {
+    let error = || ReportedError::parse(err, status);
     match status {
         Status::OK => Ok(()),
         Status::PANICKED => Err(PluginError::Panicked {

@@ -45,6 +45,7 @@ pub(super) struct Loaded {
     pub(super) vtable: Vtable,
 }
 
+#[derive(Clone, Copy)]
 pub(super) enum Vtable {
     Exporter(ExporterVtable),
     Provider(ProviderVtable),
@@ -83,20 +84,7 @@ fn open(path: &Path) -> Result<&'static Library, PluginError> {
 /// (`None` accepts any known kind). The order of the checks is documented in the module docs.
 pub(super) fn load(path: &Path, expected: Option<PluginKind>) -> Result<Loaded, PluginError> {
     // 1. A regular file, named by an absolute path.
-    let path = std::fs::canonicalize(path).map_err(|source| {
-        let path = path.to_owned();
-        match source.kind() {
-            std::io::ErrorKind::NotFound => PluginError::NotFound { path, source },
-            _ => PluginError::Inaccessible { path, source },
-        }
-    })?;
-    let metadata = std::fs::metadata(&path).map_err(|source| PluginError::Inaccessible {
-        path: path.clone(),
-        source,
-    })?;
-    if !metadata.is_file() {
-        return Err(PluginError::NotAFile { path });
-    }
+    let path = resolve(path)?;
 
     // 2. Loaded, with the entry symbol.
     let library = open(&path)?;
@@ -225,6 +213,26 @@ pub(super) fn load(path: &Path, expected: Option<PluginKind>) -> Result<Loaded, 
         }
     };
     Ok(Loaded { info, vtable })
+}
+
+/// The canonical path of `path`, checked to be a regular file: the first loading check,
+/// also made by the host before it hands a library to a child process.
+pub(super) fn resolve(path: &Path) -> Result<PathBuf, PluginError> {
+    let path = std::fs::canonicalize(path).map_err(|source| {
+        let path = path.to_owned();
+        match source.kind() {
+            std::io::ErrorKind::NotFound => PluginError::NotFound { path, source },
+            _ => PluginError::Inaccessible { path, source },
+        }
+    })?;
+    let metadata = std::fs::metadata(&path).map_err(|source| PluginError::Inaccessible {
+        path: path.clone(),
+        source,
+    })?;
+    if !metadata.is_file() {
+        return Err(PluginError::NotAFile { path });
+    }
+    Ok(path)
 }
 
 /// A copy of a header string, checked to be UTF-8.

@@ -84,6 +84,7 @@
 mod error;
 mod exporter;
 mod instance;
+mod isolation;
 mod loader;
 mod provider;
 
@@ -92,6 +93,7 @@ use std::path::{Path, PathBuf};
 
 pub use error::PluginError;
 pub use exporter::PluginExporter;
+pub use isolation::{HOST_BINARY_ENV, Isolation, ProcessIsolation, serve_plugin_host};
 pub use provider::PluginProvider;
 
 /// What a plugin provides.
