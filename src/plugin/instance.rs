@@ -231,8 +231,9 @@ pub(super) struct ReportedError {
 impl ReportedError {
     /// Reads the error buffer of a call that returned `status`.
     ///
-    /// The buffer is a JSON object `{"kind", "message", "retryable"}` (each optional), or
-    /// else plain UTF-8 text, which is the message. A missing kind is `internal`
+    /// The buffer is a JSON object `{"kind", "message", "retryable"}` (each optional; without
+    /// a message, the whole buffer is the message), or else plain UTF-8 text, which is the
+    /// message. A missing kind is `internal`
     /// (`invalid_request` for [`Status::BAD_INPUT`]); a missing `retryable` is the host's
     /// default for the kind ([`retryable_by_default`]). Input the plugin could not read is
     /// never retryable: it will not read better the second time. Control characters are
@@ -249,13 +250,11 @@ impl ReportedError {
         } else {
             abi::error_kind::INTERNAL
         };
+        let text = || Some(String::from_utf8_lossy(bytes).into_owned());
         let (kind, message, retryable) = match serde_json::from_slice::<Json>(bytes) {
-            Ok(json) => (json.kind, json.message, json.retryable),
-            Err(_) => (
-                None,
-                Some(String::from_utf8_lossy(bytes).into_owned()),
-                None,
-            ),
+            // JSON without a message still says something: keep all of it.
+            Ok(json) => (json.kind, json.message.or_else(text), json.retryable),
+            Err(_) => (None, text(), None),
         };
         let kind = kind
             .filter(|kind| !kind.is_empty())
@@ -335,6 +334,12 @@ mod tests {
             "segfault averted"
         );
         assert_eq!(parse(b"", Status::ERROR).1, "no message");
+        let unexpected = br#"{"kind": "internal", "error": "disk full"}"#;
+        assert_eq!(
+            parse(unexpected, Status::ERROR).1,
+            r#"{"kind": "internal", "error": "disk full"}"#,
+            "JSON without a message is kept whole"
+        );
     }
 
     #[test]

@@ -11,18 +11,21 @@ use llmtrace::plugin::{Isolation, PluginError, PluginExporter, PluginProvider, P
 use llmtrace::{Client, ErrorKind};
 use serde_json::{Value, json};
 
-use crate::support::{TEST_EXPORTER, TEST_PROVIDER, lines, one_by_one, plugin, plugin_error};
+use crate::support::{
+    TEST_EXPORTER, TEST_PROVIDER, assert_names_path, lines, one_by_one, plugin, plugin_error,
+};
 
 /// The signal of a segmentation fault on Linux.
 const SIGSEGV: i32 = 11;
 
 /// Process isolation hosted by the `llmtrace` binary under test.
 fn isolated(call_timeout: Duration, memory_limit_mb: Option<u64>) -> Isolation {
-    let mut settings = ProcessIsolation::default();
-    settings.host_binary = Some(env!("CARGO_BIN_EXE_llmtrace").into());
-    settings.call_timeout = call_timeout;
-    settings.memory_limit_mb = memory_limit_mb;
-    Isolation::Process(settings)
+    Isolation::Process(
+        ProcessIsolation::default()
+            .with_host_binary(env!("CARGO_BIN_EXE_llmtrace"))
+            .with_call_timeout(call_timeout)
+            .with_memory_limit_mb(memory_limit_mb),
+    )
 }
 
 /// The test exporter, isolated, misbehaving in `mode` on the record whose prompt is `boom`
@@ -172,9 +175,8 @@ fn garbage_host(dir: &Path) -> std::path::PathBuf {
 #[tokio::test]
 async fn garbage_on_the_pipe_fails_the_call_and_the_process_is_replaced() {
     let dir = tempfile::tempdir().unwrap();
-    let mut settings = ProcessIsolation::default();
-    settings.host_binary = Some(garbage_host(dir.path()));
-    let isolation = Isolation::Process(settings);
+    let isolation =
+        Isolation::Process(ProcessIsolation::default().with_host_binary(garbage_host(dir.path())));
     let mut exporter =
         PluginExporter::load_with(plugin(TEST_EXPORTER), json!({}), &isolation).unwrap();
     assert_eq!(exporter.info().name, "noisy");
@@ -248,4 +250,18 @@ fn in_process_a_crashing_plugin_ends_the_process_isolated_only_its_own_export_fa
         stderr.contains("exporter crashing: 0 exported, 0 dropped, 1 failed"),
         "{stderr}"
     );
+}
+
+#[test]
+fn an_isolated_plugin_refusing_its_options_fails_to_load_as_it_would_in_process() {
+    let options = json!({ "fail_create": "no thanks" });
+    let in_process = PluginExporter::load(plugin(TEST_EXPORTER), options.clone()).unwrap_err();
+    let isolation = isolated(Duration::from_secs(10), None);
+    let error = PluginExporter::load_with(plugin(TEST_EXPORTER), options, &isolation).unwrap_err();
+    assert!(
+        matches!(error, PluginError::IsolatedLoad { .. }),
+        "{error:?}"
+    );
+    assert_eq!(error.to_string(), in_process.to_string());
+    assert_names_path(&error, plugin(TEST_EXPORTER));
 }

@@ -69,6 +69,24 @@ impl ProcessIsolation {
     /// [`call_timeout`](Self::call_timeout) unless set.
     pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
+    /// Sets [`memory_limit_mb`](Self::memory_limit_mb).
+    pub fn with_memory_limit_mb(mut self, memory_limit_mb: Option<u64>) -> Self {
+        self.memory_limit_mb = memory_limit_mb;
+        self
+    }
+
+    /// Sets [`call_timeout`](Self::call_timeout).
+    pub fn with_call_timeout(mut self, call_timeout: Duration) -> Self {
+        self.call_timeout = call_timeout;
+        self
+    }
+
+    /// Sets [`host_binary`](Self::host_binary).
+    pub fn with_host_binary(mut self, host_binary: impl Into<PathBuf>) -> Self {
+        self.host_binary = Some(host_binary.into());
+        self
+    }
+
     fn binary(&self) -> Result<PathBuf, std::io::Error> {
         match (&self.host_binary, std::env::var_os(HOST_BINARY_ENV)) {
             (Some(binary), _) => Ok(binary.clone()),
