@@ -17,6 +17,8 @@ use crate::support::{
 
 /// The signal of a segmentation fault on Linux.
 const SIGSEGV: i32 = 11;
+/// The signal of `abort` on Linux.
+const SIGABRT: i32 = 6;
 
 /// Process isolation hosted by the `llmtrace` binary under test.
 fn isolated(call_timeout: Duration, memory_limit_mb: Option<u64>) -> Isolation {
@@ -191,8 +193,9 @@ async fn garbage_on_the_pipe_fails_the_call_and_the_process_is_replaced() {
     }
 }
 
-/// `llmtrace run` with a JSONL exporter and the test exporter set to segfault, in `isolation`.
-fn run_with_crashing_exporter(isolation: &str) -> (std::process::Output, Vec<Value>) {
+/// `llmtrace run` with a JSONL exporter and the test exporter crashing in `mode`, in
+/// `isolation`.
+fn run_with_crashing_exporter(mode: &str, isolation: &str) -> (std::process::Output, Vec<Value>) {
     let dir = tempfile::tempdir().unwrap();
     let jsonl = dir.path().join("traces.jsonl");
     let config = dir.path().join("llmtrace.toml");
@@ -207,7 +210,7 @@ fn run_with_crashing_exporter(isolation: &str) -> (std::process::Output, Vec<Val
         path = "{plugin}"
         isolation = "{isolation}"
         [exporters.crashing.options]
-        mode = "segfault"
+        mode = "{mode}"
         "#,
         jsonl = jsonl.display(),
         plugin = plugin(TEST_EXPORTER).display(),
@@ -227,29 +230,31 @@ fn run_with_crashing_exporter(isolation: &str) -> (std::process::Output, Vec<Val
 
 #[test]
 fn in_process_a_crashing_plugin_ends_the_process_isolated_only_its_own_export_fails() {
-    let (output, _) = run_with_crashing_exporter("in_process");
-    assert_eq!(
-        output.status.signal(),
-        Some(SIGSEGV),
-        "in process, the plugin's segfault is the whole program's: {output:?}"
-    );
+    for (mode, signal) in [("segfault", SIGSEGV), ("abort", SIGABRT)] {
+        let (output, _) = run_with_crashing_exporter(mode, "in_process");
+        assert_eq!(
+            output.status.signal(),
+            Some(signal),
+            "in process, the plugin's {mode} is the whole program's: {output:?}"
+        );
 
-    let (output, traces) = run_with_crashing_exporter("process");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}");
-    assert_eq!(
-        String::from_utf8_lossy(&output.stdout).trim(),
-        "Echo: hello"
-    );
-    assert_eq!(
-        traces.len(),
-        1,
-        "the JSONL exporter has the trace: {stderr}"
-    );
-    assert!(
-        stderr.contains("exporter crashing: 0 exported, 0 dropped, 1 failed"),
-        "{stderr}"
-    );
+        let (output, traces) = run_with_crashing_exporter(mode, "process");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{mode}: {stderr}");
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout).trim(),
+            "Echo: hello"
+        );
+        assert_eq!(
+            traces.len(),
+            1,
+            "the JSONL exporter has the trace: {stderr}"
+        );
+        assert!(
+            stderr.contains("exporter crashing: 0 exported, 0 dropped, 1 failed"),
+            "{mode}: {stderr}"
+        );
+    }
 }
 
 #[test]
