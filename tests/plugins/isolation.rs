@@ -153,6 +153,29 @@ async fn an_isolated_provider_crash_is_a_traced_plugin_error_and_the_next_call_i
     assert_eq!(response.content, "test: hi");
 }
 
+#[tokio::test]
+async fn restart_back_off_grows_but_never_counts_against_the_call_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let ids = dir.path().join("ids");
+    // Back-offs of 100, 200 and 400 ms follow three crashes in a row: the last one is longer
+    // than the call timeout, which must only time the plugin's call.
+    let timeout = Duration::from_millis(300);
+    let mut exporter = crashing_exporter("abort", &ids, &isolated(timeout, None));
+    for _ in 0..3 {
+        let error = exporter.export(&[record("boom").await]).await.unwrap_err();
+        assert!(error.to_string().contains("SIGABRT"), "{error}");
+    }
+    let started = Instant::now();
+    let next = record("fine").await;
+    exporter.export(std::slice::from_ref(&next)).await.unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(350),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(lines(&ids), [next.trace_id.to_string()]);
+}
+
 /// A stand-in for `llmtrace plugin-host`: it answers the create request properly, then
 /// answers every call with text instead of a frame.
 fn garbage_host(dir: &Path) -> std::path::PathBuf {

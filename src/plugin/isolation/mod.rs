@@ -139,14 +139,15 @@ impl Isolated {
             source,
         })?;
         let options = options.to_string().into_bytes();
-        let (running, hello) = spawn(&binary, &path, kind, settings, &options)?;
+        let pid = AtomicU32::new(0);
+        let (running, hello) = spawn(&binary, &path, kind, settings, &options, &pid)?;
         let info = Arc::new(hello.into_info(path, kind));
         let isolated = Isolated {
             info,
             binary,
             options,
             settings: settings.clone(),
-            pid: AtomicU32::new(running.process.id()),
+            pid,
             state: Mutex::new(State {
                 running: Some(running),
                 ..State::default()
@@ -165,6 +166,15 @@ impl Isolated {
         op: Op,
         body: Vec<u8>,
     ) -> Result<Vec<u8>, PluginError> {
+        // The restart back-off is waited for here, asynchronously and outside the call
+        // timeout. `try_lock`: a held lock means a call in progress, hence a running child.
+        let restart_at = match self.state.try_lock() {
+            Ok(state) if state.running.is_none() => state.restart_at,
+            _ => None,
+        };
+        if let Some(restart_at) = restart_at {
+            tokio::time::sleep_until(restart_at.into()).await;
+        }
         let this = self.clone();
         let call = tokio::task::spawn_blocking(move || this.call_blocking(op, &body));
         match tokio::time::timeout(self.settings.call_timeout, call).await {
@@ -185,7 +195,7 @@ impl Isolated {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         if state.running.is_none() {
             if let Some(restart_at) = state.restart_at {
-                // A blocking thread, not an executor thread: waiting here is the back-off.
+                // The back-off was waited for in `call`; this covers a call that raced it.
                 std::thread::sleep(restart_at.saturating_duration_since(Instant::now()));
             }
             match spawn(
@@ -194,11 +204,9 @@ impl Isolated {
                 self.info.kind,
                 &self.settings,
                 &self.options,
+                &self.pid,
             ) {
-                Ok((running, _)) => {
-                    self.pid.store(running.process.id(), Ordering::Release);
-                    state.running = Some(running);
-                }
+                Ok((running, _)) => state.running = Some(running),
                 Err(error) => {
                     state.arm_restart();
                     return Err(error);
@@ -301,6 +309,7 @@ fn spawn(
     kind: PluginKind,
     settings: &ProcessIsolation,
     options: &[u8],
+    pid: &AtomicU32,
 ) -> Result<(Running, child::Hello), PluginError> {
     let isolation_error = |detail: String, source: std::io::Error| PluginError::Isolation {
         path: path.to_owned(),
@@ -320,6 +329,8 @@ fn spawn(
     let mut process = command
         .spawn()
         .map_err(|source| isolation_error(format!("cannot start {}", binary.display()), source))?;
+    // Known before `create` runs, so that a hanging `create` can be killed too.
+    pid.store(process.id(), Ordering::Release);
     let (Some(stdin), Some(stdout)) = (process.stdin.take(), process.stdout.take()) else {
         unreachable!("both pipes were asked for")
     };
@@ -334,6 +345,7 @@ fn spawn(
         Ok(reply) => reply,
         Err(source) => {
             let _ = running.process.kill();
+            pid.store(0, Ordering::Release);
             let ended = running
                 .process
                 .wait()
@@ -350,6 +362,7 @@ fn spawn(
     };
     if reply.status != Status::OK.0 {
         let _ = running.process.kill();
+        pid.store(0, Ordering::Release);
         let _ = running.process.wait();
         return Err(PluginError::IsolatedLoad {
             path: path.to_owned(),
