@@ -5,6 +5,7 @@
 mod collector;
 mod config;
 mod delivery;
+mod redirects;
 mod spans;
 mod tracing_events;
 

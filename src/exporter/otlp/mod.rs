@@ -22,7 +22,7 @@ use prost::Message;
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 
-use super::{Exporter, ExporterError};
+use super::{Exporter, ExporterError, http};
 use crate::TraceRecord;
 
 const PROTOBUF: &str = "application/x-protobuf";
@@ -84,7 +84,10 @@ const PROTOBUF: &str = "application/x-protobuf";
 /// `{endpoint}/v1/traces` with `content-type: application/x-protobuf`. As the OTLP
 /// specification says, transport failures (refused, reset, timed out) and HTTP 429, 502, 503
 /// and 504 are retryable: the exporter worker retries the batch with its backoff. Every other
-/// status, 400 and 500 included, is permanent and the batch counts as failed. The wait between
+/// status, 400 and 500 included, is permanent and the batch counts as failed. Redirects are
+/// not followed (a 3xx would turn the POST into a body-less GET, or send the headers to another
+/// origin): a 3xx is a permanent failure whose reason names the status and the `Location`,
+/// without its query or userinfo. The wait between
 /// attempts is the worker's [`RetryPolicy`](super::RetryPolicy) (a `Retry-After` header is not
 /// read). A partial success (spans rejected by the receiver) is logged and not retried.
 ///
@@ -133,10 +136,7 @@ impl OtlpExporter {
             })?;
             insert_header(&mut headers, name, &value)?;
         }
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_millis(options.timeout_ms))
-            .build()
-            .map_err(|e| ExporterError::permanent(format!("cannot build HTTP client: {e}")))?;
+        let client = http::client(Duration::from_millis(options.timeout_ms))?;
 
         let mut resource_attributes = vec![string_attribute(
             semconv::SERVICE_NAME,
@@ -286,6 +286,9 @@ impl Exporter for OtlpExporter {
                 );
             }
             return Ok(());
+        }
+        if status.is_redirection() {
+            return Err(http::redirect_error(&self.url, status, &headers));
         }
         let detail = error_detail(&headers, &body.unwrap_or_default());
         let message = format!("{} answered HTTP {}: {detail}", self.url, status.as_u16());
