@@ -6,6 +6,7 @@ mod collector;
 mod config;
 mod delivery;
 mod redirects;
+mod served;
 mod spans;
 mod tracing_events;
 

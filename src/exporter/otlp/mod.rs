@@ -64,8 +64,11 @@ const PROTOBUF: &str = "application/x-protobuf";
 /// - `gen_ai.operation.name` = `chat`, `gen_ai.provider.name`, `gen_ai.request.model`,
 ///   `gen_ai.request.{temperature, max_tokens, top_p, top_k, seed, stop_sequences}` (the ones
 ///   set), `gen_ai.response.finish_reasons`, `gen_ai.usage.{input_tokens, output_tokens}`,
-///   `gen_ai.response.{id, model}` (from the provider's body, when it is kept verbatim),
-///   `gen_ai.request.stream` and `gen_ai.response.time_to_first_chunk` (seconds; streams);
+///   `gen_ai.response.{id, model}` (the record's `response.id` / `response.model`: whenever
+///   the provider returned them, streams included), `server.{address, port}` (the provider's
+///   base URL; HTTP providers), `gen_ai.request.stream` = `true` for every streamed request
+///   (also one that failed before its first chunk) and `gen_ai.response.time_to_first_chunk`
+///   (seconds; streams that got a chunk);
 /// - the session id as `session.id` and `gen_ai.conversation.id`; every metadata entry as
 ///   `llmtrace.metadata.<key>`; the UUID as `llmtrace.trace_id`;
 /// - a failure: status `ERROR` with the error message, `error.type` = the error kind
@@ -75,8 +78,16 @@ const PROTOBUF: &str = "application/x-protobuf";
 ///   `gen_ai.input.messages`, `gen_ai.output.messages` and `gen_ai.tool.definitions`, as JSON
 ///   strings in the structure of the conventions' JSON schemas.
 ///
-/// The resource carries `service.name` (and any extra resource attributes); the
-/// instrumentation scope is `llmtrace` with the crate version.
+/// The resource carries `service.name`, `openinference.project.name` (and any extra resource
+/// attributes); the instrumentation scope is `llmtrace` with the crate version.
+///
+/// # Projects (Arize Phoenix and other OpenInference backends)
+///
+/// Phoenix files spans under the project named by the `openinference.project.name` resource
+/// attribute, and under `default` without one. The exporter always sends it:
+/// [`project_name`](OtlpOptions::project_name) when set, else an `openinference.project.name`
+/// entry of the resource attributes, else the `service_name` (so a service's spans land in a
+/// project of its name). Phoenix reads the GenAI attributes above as they are.
 ///
 /// # Delivery
 ///
@@ -138,15 +149,21 @@ impl OtlpExporter {
         }
         let client = http::client(Duration::from_millis(options.timeout_ms))?;
 
-        let mut resource_attributes = vec![string_attribute(
-            semconv::SERVICE_NAME,
-            &options.service_name,
-        )];
+        let mut resource_attributes = vec![
+            string_attribute(semconv::SERVICE_NAME, &options.service_name),
+            string_attribute(
+                semconv::OPENINFERENCE_PROJECT_NAME,
+                options.effective_project_name(),
+            ),
+        ];
         resource_attributes.extend(
             options
                 .resource_attributes
                 .iter()
-                .filter(|(key, _)| key.as_str() != semconv::SERVICE_NAME)
+                .filter(|(key, _)| {
+                    ![semconv::SERVICE_NAME, semconv::OPENINFERENCE_PROJECT_NAME]
+                        .contains(&key.as_str())
+                })
                 .map(|(key, value)| string_attribute(key, value)),
         );
         Ok(Self {
