@@ -5,6 +5,7 @@
 mod collector;
 mod config;
 mod delivery;
+mod phoenix;
 mod redirects;
 mod served;
 mod spans;

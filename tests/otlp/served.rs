@@ -18,11 +18,11 @@ use tokio::net::TcpListener;
 use crate::collector::{Collector, attribute, boolean, int, string};
 use crate::fast_export;
 
-const SERVED: &str = "gpt-4o-mini-2024-07-18";
+pub(crate) const SERVED: &str = "gpt-4o-mini-2024-07-18";
 
 /// Answers every chat completion as the API does: a completion object, or its chunks as
 /// server-sent events when the request asks for a stream; or `refuse` with an error body.
-async fn llm_server(refuse: Option<u16>) -> SocketAddr {
+pub(crate) async fn llm_server(refuse: Option<u16>) -> SocketAddr {
     let app = Router::new().fallback(move |body: String| async move {
         if let Some(status) = refuse {
             let error = json!({"error": {"message": "overloaded", "type": "server_error"}});
