@@ -11,11 +11,12 @@ use crate::TraceRecord;
 /// POSTs each batch as a JSON array of records to an HTTP endpoint.
 ///
 /// Connection failures, timeouts, HTTP 408, 429 and 5xx are retryable (the worker retries the
-/// same batch with backoff); other statuses are permanent. Redirects are not followed: a 3xx
-/// answer is a failed delivery whose reason names the status and the `Location` (without its
-/// query or userinfo), since following one would either drop the body (301, 302, 303) or send
-/// the headers to another origin (307, 308). Header values marked secret are
+/// same batch with backoff); other statuses are permanent. Header values marked secret are
 /// never printed (`Debug` shows them as `Sensitive`).
+///
+/// Redirects are not followed: a 3xx answer is a failed delivery whose reason names the status
+/// and the `Location` (without its query or userinfo), since following one would either drop
+/// the body (301, 302, 303) or send the headers to another origin (307, 308).
 #[derive(Clone)]
 pub struct WebhookExporter {
     url: String,

@@ -127,7 +127,11 @@ impl HttpEndpoint {
     pub(crate) fn info(&self, model: &str) -> super::ProviderInfo {
         let info = super::ProviderInfo::new(self.provider, model);
         match self.url.host_str() {
-            Some(host) => info.server(host, self.url.port_or_known_default()),
+            // An IPv6 address without the brackets a URL needs, as `server.address` has it.
+            Some(host) => info.server(
+                host.trim_start_matches('[').trim_end_matches(']'),
+                self.url.port_or_known_default(),
+            ),
             None => info,
         }
     }

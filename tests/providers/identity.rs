@@ -176,6 +176,13 @@ fn the_server_is_the_base_url_host_and_port_without_credentials() {
     assert_eq!(info.server_address.as_deref(), Some("llm.example.com"));
     assert_eq!(info.server_port, Some(443), "the scheme's default port");
 
+    let provider =
+        OllamaProvider::new(ProviderOptions::new("llama3.2").base_url("http://[::1]:8080"))
+            .unwrap();
+    let info = provider.info();
+    assert_eq!(info.server_address.as_deref(), Some("::1"), "no brackets");
+    assert_eq!(info.server_port, Some(8080));
+
     let provider = OllamaProvider::new(ProviderOptions::new("llama3.2")).unwrap();
     let info = provider.info();
     assert_eq!(info.server_address.as_deref(), Some("127.0.0.1"));

@@ -95,12 +95,13 @@ const PROTOBUF: &str = "application/x-protobuf";
 /// `{endpoint}/v1/traces` with `content-type: application/x-protobuf`. As the OTLP
 /// specification says, transport failures (refused, reset, timed out) and HTTP 429, 502, 503
 /// and 504 are retryable: the exporter worker retries the batch with its backoff. Every other
-/// status, 400 and 500 included, is permanent and the batch counts as failed. Redirects are
-/// not followed (a 3xx would turn the POST into a body-less GET, or send the headers to another
-/// origin): a 3xx is a permanent failure whose reason names the status and the `Location`,
-/// without its query or userinfo. The wait between
+/// status, 400 and 500 included, is permanent and the batch counts as failed. The wait between
 /// attempts is the worker's [`RetryPolicy`](super::RetryPolicy) (a `Retry-After` header is not
 /// read). A partial success (spans rejected by the receiver) is logged and not retried.
+///
+/// Redirects are not followed (a 3xx would turn the POST into a body-less GET, or send the
+/// headers to another origin): a 3xx is a permanent failure whose reason names the status and
+/// the `Location`, without its query or userinfo.
 ///
 /// Header values are never printed (`Debug` shows header names only).
 pub struct OtlpExporter {

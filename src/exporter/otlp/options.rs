@@ -28,8 +28,8 @@ pub struct OtlpOptions {
     pub service_name: String,
     /// The `openinference.project.name` resource attribute: the project Arize Phoenix (and
     /// other OpenInference backends) file the spans under, which otherwise land in its
-    /// `default` project. Default: the `service_name`, else an
-    /// `openinference.project.name` entry of `resource_attributes`.
+    /// `default` project. Default: an `openinference.project.name` entry of
+    /// `resource_attributes`, else the `service_name`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub project_name: Option<String>,
     /// Export prompts and completions (`gen_ai.system_instructions`, `gen_ai.input.messages`,
