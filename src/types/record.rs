@@ -30,6 +30,17 @@ pub struct TraceRecord {
     pub provider: String,
     /// The configured model.
     pub model: String,
+    /// Host name or IP address of the provider's server, from its base URL; absent for
+    /// providers that are not HTTP endpoints (echo, plugins).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_address: Option<String>,
+    /// Port of the provider's server (the scheme's default when the base URL names none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_port: Option<u16>,
+    /// True when the answer was asked for as a stream, whatever came of it: also for a call
+    /// that failed before the first chunk. Absent (false) otherwise.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stream: bool,
     /// The system prompt, if any.
     pub system_prompt: Option<String>,
     /// The prompt.
@@ -100,6 +111,14 @@ pub struct TraceResponse {
     /// For streams: milliseconds until the first chunk arrived.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_to_first_token_ms: Option<f64>,
+    /// The provider's id for the answer (OpenAI `chatcmpl-...`, Anthropic `msg_...`), when it
+    /// sent one, for streams too; recorded whether or not the body is kept `verbatim`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The model that actually answered, as the provider names it (`gpt-4o-2024-08-06` for a
+    /// configured `gpt-4o`), when it says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
 }
 
 /// The failure part of a [`TraceRecord`].

@@ -225,7 +225,9 @@ async fn serialized_records_have_exactly_the_documented_fields() {
             "tool_calls",
             "finish_reason",
             "usage",
-            "generation_time_ms"
+            "generation_time_ms",
+            // The model the echo provider says answered.
+            "model"
         ])
     );
     assert_eq!(

@@ -1,12 +1,13 @@
 //! The webhook exporter against a real HTTP receiver.
 
-use llmtrace::exporter::{ExportSink, WebhookExporter};
+use llmtrace::exporter::{ExportSink, Exporter, WebhookExporter};
+use llmtrace::sink::TraceQuery;
 use llmtrace::{Client, GenerateRequest};
 use serde_json::Value;
 use std::time::Duration;
 
 use crate::quick;
-use crate::receiver::Receiver;
+use crate::receiver::{Bystander, Receiver, redirecting};
 
 fn client(exporter: WebhookExporter) -> Client {
     let sink = ExportSink::builder()
@@ -124,4 +125,40 @@ async fn headers_are_sent_and_secret_ones_stay_out_of_debug_output() {
     assert!(debug.contains("search"), "{debug}");
     let record: &Value = &receiver.records()[0];
     assert_eq!(record["prompt"], "Test");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_redirect_is_a_failed_delivery_and_its_target_hears_nothing() {
+    for status in [301, 302, 307, 308] {
+        let target = Bystander::start().await;
+        let url = redirecting(status, format!("{}/elsewhere?token=s3cret", target.url())).await;
+        let mut exporter = WebhookExporter::new(url, Duration::from_secs(2))
+            .unwrap()
+            .header("X-Api-Key", "k3y", true)
+            .unwrap();
+        let client = client(exporter.clone());
+
+        client.generate("Test").await.unwrap();
+        client.shutdown().await;
+        let stats = client.exporter_stats()[0].1;
+        assert_eq!(
+            (stats.exported, stats.failed, stats.retries),
+            (0, 1, 0),
+            "{status}: {stats:?}"
+        );
+
+        // The reason the worker logs: the status and the target, without its query.
+        let batch = client.get_traces(TraceQuery::all());
+        let error = exporter.export(&batch).await.unwrap_err();
+        let reason = error.to_string();
+        assert!(!error.is_retryable(), "{status}: {reason}");
+        assert!(reason.contains(&format!("HTTP {status}")), "{reason}");
+        assert!(
+            reason.contains(&format!("Location {}/elsewhere", target.url())),
+            "{reason}"
+        );
+        assert!(!reason.contains("s3cret"), "{reason}");
+        let heard = target.requests();
+        assert!(heard.is_empty(), "{status}: the target got {heard:?}");
+    }
 }
