@@ -170,7 +170,12 @@ async fn an_unwritable_path_fails_the_export_not_the_generation() {
 
     let client = generate_through(JsonlExporter::new(blocker.join("traces.jsonl")), 3).await;
 
-    let stats = client.exporter_stats()[0].1;
+    let stats = client.exporter_stats()[0].1.clone();
     assert_eq!((stats.exported, stats.failed), (0, 3));
     assert_eq!(client.get_traces(TraceQuery::all()).len(), 3);
+    let reason = stats.last_error.expect("the failure's reason is kept");
+    assert!(
+        reason.contains("cannot open") && reason.contains("traces.jsonl"),
+        "{reason}"
+    );
 }
