@@ -2,13 +2,34 @@
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use llmtrace::config::Config;
-use llmtrace::{BoxError, GenerateRequest};
+use llmtrace::{BoxError, Client, GenerateRequest, ProviderError};
+use tokio::signal::unix::{SignalKind, signal};
+use uuid::Uuid;
+
+/// Exit status when the answer was generated but a configured exporter did not deliver its
+/// trace (failed, dropped, or still pending at the shutdown deadline).
+const EXPORT_FAILED: u8 = 3;
+
+/// How long the exporters get to deliver after the call ends (or is interrupted).
+const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
 
 /// Arguments of `llmtrace run`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Exit status:
+  0    the answer was generated and every exporter delivered its trace
+  1    the generation failed (the trace is still exported and the exporters reported)
+  3    the answer was generated, but an exporter failed to deliver (see its last error)
+  130  interrupted by SIGINT: the call is cancelled, traced as `cancelled`, and exported
+  143  terminated by SIGTERM: likewise
+
+Exporters get 10 seconds after the call ends to deliver. Logs go to stderr; set RUST_LOG
+(default `warn`) to see more, e.g. RUST_LOG=llmtrace=debug.")]
 pub(crate) struct Args {
     /// The prompt.
     prompt: String,
@@ -39,7 +60,19 @@ fn parse_key_value(text: &str) -> Result<(String, String), String> {
         .ok_or_else(|| format!("expected KEY=VALUE, found {text:?}"))
 }
 
-pub(crate) async fn run(args: Args) -> Result<(), BoxError> {
+/// How the call ended.
+enum Ending {
+    Done(Result<Option<Uuid>, ProviderError>),
+    /// A signal arrived first: the call was dropped, which traces it as cancelled.
+    Signal {
+        name: &'static str,
+        status: u8,
+    },
+}
+
+/// Runs the call; the exit status is as documented on `Args`. Errors before the call (config,
+/// build) and the generation's own error are returned, for `main` to print and exit 1.
+pub(crate) async fn run(args: Args) -> Result<ExitCode, BoxError> {
     let config = Config::load(args.config.as_deref())?;
     let client = config.build()?;
     let mut request = GenerateRequest::new(args.prompt);
@@ -50,18 +83,44 @@ pub(crate) async fn run(args: Args) -> Result<(), BoxError> {
         request = request.metadata(key, value);
     }
 
-    let outcome = if args.stream {
-        stream_answer(&client, request).await
-    } else {
-        client.generate(request).await.map(|response| {
-            println!("{}", response.content);
-            response.trace_id()
-        })
+    // Installed before the call starts, so that no signal during it takes the default action
+    // (dying without a trace).
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    let call = async {
+        if args.stream {
+            stream_answer(&client, request).await
+        } else {
+            client.generate(request).await.map(|response| {
+                println!("{}", response.content);
+                response.trace_id()
+            })
+        }
     };
+    let ending = tokio::select! {
+        outcome = call => Ending::Done(outcome),
+        _ = interrupt.recv() => Ending::Signal { name: "SIGINT", status: 130 },
+        _ = terminate.recv() => Ending::Signal { name: "SIGTERM", status: 143 },
+    };
+    // The call future is gone now: an interrupted call has been recorded as cancelled.
+    if let Ending::Signal { name, .. } = ending {
+        let _ = std::io::stdout().flush();
+        eprintln!("\n{name}: the call was cancelled; delivering its trace");
+    }
+
     // The trace is recorded (and exported) whether the call worked or not.
-    client.shutdown().await;
-    let trace_id = outcome?;
-    if let Some(trace) = trace_id.and_then(|id| client.get_trace(&id)) {
+    let delivered = shutdown_within(&client, SHUTDOWN_DEADLINE).await;
+    let outcome = match ending {
+        Ending::Done(outcome) => outcome,
+        Ending::Signal { status, .. } => {
+            report_exporters(&client);
+            return Ok(exit(status, delivered));
+        }
+    };
+    if let Ok(Some(trace)) = outcome
+        .as_ref()
+        .map(|id| id.and_then(|id| client.get_trace(&id)))
+    {
         eprintln!(
             "trace {}: {} tokens, {:.2} ms, provider {} model {}",
             trace.trace_id,
@@ -71,19 +130,66 @@ pub(crate) async fn run(args: Args) -> Result<(), BoxError> {
             trace.model
         );
     }
-    for (name, stats) in client.exporter_stats() {
+    let all_exported = report_exporters(&client);
+    let status = match outcome {
+        Ok(_) if all_exported => 0,
+        Ok(_) => EXPORT_FAILED,
+        Err(error) if delivered => return Err(error.into()),
+        Err(error) => {
+            crate::print_error(&error);
+            1
+        }
+    };
+    Ok(exit(status, delivered))
+}
+
+/// The exit status; when exporters are still busy past the deadline, the process exits here
+/// and now, because returning would wait for their threads (the runtime joins them).
+fn exit(status: u8, delivered: bool) -> ExitCode {
+    if delivered {
+        return ExitCode::from(status);
+    }
+    let status = if status == 0 { EXPORT_FAILED } else { status };
+    let _ = std::io::stdout().flush();
+    std::process::exit(status.into());
+}
+
+/// Shuts the exporters down; false when they did not finish within `deadline`.
+async fn shutdown_within(client: &Client, deadline: Duration) -> bool {
+    let delivered = tokio::time::timeout(deadline, client.shutdown())
+        .await
+        .is_ok();
+    if !delivered {
         eprintln!(
+            "warning: exporters still busy after {}s; undelivered traces are lost",
+            deadline.as_secs()
+        );
+    }
+    delivered
+}
+
+/// Prints each exporter's counts and last failure; true when every exporter delivered all it
+/// was given (nothing dropped, nothing failed).
+fn report_exporters(client: &Client) -> bool {
+    let mut all_exported = true;
+    for (name, stats) in client.exporter_stats() {
+        eprint!(
             "exporter {name}: {} exported, {} dropped, {} failed",
             stats.exported, stats.dropped, stats.failed
         );
+        match &stats.last_error {
+            Some(error) => eprintln!(" (last error: {error})"),
+            None => eprintln!(),
+        }
+        all_exported &= stats.dropped == 0 && stats.failed == 0;
     }
-    Ok(())
+    all_exported
 }
 
 async fn stream_answer(
-    client: &llmtrace::Client,
+    client: &Client,
     request: GenerateRequest,
-) -> Result<Option<uuid::Uuid>, llmtrace::ProviderError> {
+) -> Result<Option<Uuid>, ProviderError> {
     let mut stream = client.stream(request).await?;
     let mut stdout = std::io::stdout();
     while let Some(chunk) = stream.next().await {
