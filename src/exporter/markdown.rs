@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::file::{io_error, open_append};
+use super::file::{append_whole, io_error, open_append};
 use super::{Exporter, ExporterError};
 use crate::TraceRecord;
 use crate::export::markdown;
@@ -65,8 +65,7 @@ impl Exporter for MarkdownExporter {
         let Some(file) = self.file.as_mut() else {
             unreachable!("opened above");
         };
-        file.write_all(self.buffer.as_bytes())
-            .map_err(|e| io_error(&self.path, "write", e))?;
+        append_whole(file, &self.path, self.buffer.as_bytes())?;
         self.written += batch.len();
         Ok(())
     }

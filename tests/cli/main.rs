@@ -1,9 +1,13 @@
 //! The `llmtrace` binary, run for real on real files.
 
+#[cfg(unix)]
+mod crash;
 mod demo;
 mod files;
 mod run;
+#[cfg(unix)]
 mod signals;
+#[cfg(unix)]
 mod stall;
 
 use std::path::Path;

@@ -62,6 +62,28 @@ async fn jsonl_appends_to_an_existing_file() {
 }
 
 #[tokio::test]
+async fn jsonl_starts_a_new_line_after_a_torn_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("traces.jsonl");
+    generate_through(JsonlExporter::new(&path), 2).await;
+    let good = std::fs::read_to_string(&path).unwrap();
+    // A crash cut the last write short.
+    std::fs::write(&path, format!("{good}{{\"trace_id\": \"0c6")).unwrap();
+
+    generate_through(JsonlExporter::new(&path), 1).await;
+
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    assert_eq!(
+        lines[2], "{\"trace_id\": \"0c6",
+        "the torn line stays alone"
+    );
+    let new: TraceRecord = serde_json::from_str(lines[3]).unwrap();
+    assert_eq!(new.prompt, "Test 0");
+}
+
+#[tokio::test]
 async fn jsonl_rotates_by_size_and_keeps_max_files() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("traces.jsonl");
