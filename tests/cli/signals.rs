@@ -113,3 +113,34 @@ async fn sigint_mid_stream_cancels_the_stream_and_exports_its_trace() {
     assert_eq!(output.status.code(), Some(130));
     the_one_cancelled_record(dir.path(), &output);
 }
+
+#[tokio::test]
+async fn a_signal_while_exporters_hang_stops_the_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut hook = StallingServer::start(Stall::Silent).await;
+    std::fs::write(
+        dir.path().join("app.toml"),
+        format!(
+            "[exporters.hook]\ntype = \"webhook\"\nurl = \"{}/hook\"\nbatch_interval_ms = 10\n",
+            hook.base_url
+        ),
+    )
+    .unwrap();
+    let child = command(dir.path(), &["run", "-c", "app.toml", "hello"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The answer is given; the exporter is now stuck delivering the trace.
+    hook.request_seen(DEADLINE).await;
+
+    let output = interrupt(child, Signal::INT).await;
+
+    assert_eq!(output.status.code(), Some(130));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("SIGINT: not waiting for the exporters any longer")
+            && stderr.contains("exporter hook: 0 exported"),
+        "{stderr}"
+    );
+}

@@ -8,7 +8,6 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use llmtrace::config::Config;
 use llmtrace::{BoxError, Client, GenerateRequest, ProviderError};
-use tokio::signal::unix::{SignalKind, signal};
 use uuid::Uuid;
 
 /// Exit status when the answer was generated but a configured exporter did not deliver its
@@ -28,7 +27,8 @@ Exit status:
   130  interrupted by SIGINT: the call is cancelled, traced as `cancelled`, and exported
   143  terminated by SIGTERM: likewise
 
-Exporters get 10 seconds after the call ends to deliver. Logs go to stderr; set RUST_LOG
+Exporters get 10 seconds after the call ends to deliver; a signal meanwhile stops the
+wait (traces not yet delivered are lost; exit 130 / 143). Logs go to stderr: set RUST_LOG
 (default `warn`) to see more, e.g. RUST_LOG=llmtrace=debug.")]
 pub(crate) struct Args {
     /// The prompt.
@@ -62,12 +62,10 @@ fn parse_key_value(text: &str) -> Result<(String, String), String> {
 
 /// How the call ended.
 enum Ending {
-    Done(Result<Option<Uuid>, ProviderError>),
-    /// A signal arrived first: the call was dropped, which traces it as cancelled.
-    Signal {
-        name: &'static str,
-        status: u8,
-    },
+    Done(Result<(), ProviderError>),
+    /// A signal arrived first (this is its exit status): the call was dropped, which traces
+    /// it as cancelled.
+    Signal(u8),
 }
 
 /// Runs the call; the exit status is as documented on `Args`. Errors before the call (config,
@@ -83,75 +81,113 @@ pub(crate) async fn run(args: Args) -> Result<ExitCode, BoxError> {
         request = request.metadata(key, value);
     }
 
-    // Installed before the call starts, so that no signal during it takes the default action
-    // (dying without a trace).
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    let mut terminate = signal(SignalKind::terminate())?;
+    // Caught from before the call starts, so that no signal during it takes the default
+    // action (dying without a trace).
+    let mut signals = Signals::install()?;
     let call = async {
-        if args.stream {
-            stream_answer(&client, request).await
+        let trace_id = if args.stream {
+            stream_answer(&client, request).await?
         } else {
-            client.generate(request).await.map(|response| {
-                println!("{}", response.content);
-                response.trace_id()
-            })
+            let response = client.generate(request).await?;
+            println!("{}", response.content);
+            response.trace_id()
+        };
+        if let Some(trace) = trace_id.and_then(|id| client.get_trace(&id)) {
+            eprintln!(
+                "trace {}: {} tokens, {:.2} ms, provider {} model {}",
+                trace.trace_id,
+                trace.total_tokens(),
+                trace.duration_ms(),
+                trace.provider,
+                trace.model
+            );
         }
+        Ok(())
     };
     let ending = tokio::select! {
         outcome = call => Ending::Done(outcome),
-        _ = interrupt.recv() => Ending::Signal { name: "SIGINT", status: 130 },
-        _ = terminate.recv() => Ending::Signal { name: "SIGTERM", status: 143 },
-    };
-    // The call future is gone now: an interrupted call has been recorded as cancelled.
-    if let Ending::Signal { name, .. } = ending {
-        let _ = std::io::stdout().flush();
-        eprintln!("\n{name}: the call was cancelled; delivering its trace");
-    }
-
-    // The trace is recorded (and exported) whether the call worked or not.
-    let delivered = shutdown_within(&client, SHUTDOWN_DEADLINE).await;
-    let outcome = match ending {
-        Ending::Done(outcome) => outcome,
-        Ending::Signal { status, .. } => {
-            report_exporters(&client);
-            return Ok(exit(status, delivered));
+        (name, status) = signals.next() => {
+            let _ = std::io::stdout().flush();
+            eprintln!("\n{name}: the call was cancelled; delivering its trace");
+            Ending::Signal(status)
         }
     };
-    if let Ok(Some(trace)) = outcome
-        .as_ref()
-        .map(|id| id.and_then(|id| client.get_trace(&id)))
-    {
-        eprintln!(
-            "trace {}: {} tokens, {:.2} ms, provider {} model {}",
-            trace.trace_id,
-            trace.total_tokens(),
-            trace.duration_ms(),
-            trace.provider,
-            trace.model
-        );
-    }
-    let all_exported = report_exporters(&client);
-    let status = match outcome {
-        Ok(_) if all_exported => 0,
-        Ok(_) => EXPORT_FAILED,
-        Err(error) if delivered => return Err(error.into()),
-        Err(error) => {
+
+    // The trace is recorded (and exported) whether the call worked or not. A (second) signal
+    // meanwhile means: stop waiting.
+    let (delivered, late_signal) = tokio::select! {
+        delivered = shutdown_within(&client, SHUTDOWN_DEADLINE) => (delivered, None),
+        (name, status) = signals.next() => {
+            eprintln!("{name}: not waiting for the exporters any longer");
+            (false, Some(status))
+        }
+    };
+    let all_exported = report_exporters(&client) && delivered;
+    let status = match ending {
+        Ending::Signal(status) => status,
+        Ending::Done(Ok(())) => late_signal.unwrap_or(if all_exported { 0 } else { EXPORT_FAILED }),
+        Ending::Done(Err(error)) if delivered && late_signal.is_none() => {
+            return Err(error.into());
+        }
+        Ending::Done(Err(error)) => {
             crate::print_error(&error);
-            1
+            late_signal.unwrap_or(1)
         }
     };
     Ok(exit(status, delivered))
 }
 
-/// The exit status; when exporters are still busy past the deadline, the process exits here
-/// and now, because returning would wait for their threads (the runtime joins them).
+/// The exit status; when exporters are still busy, the process exits here and now, because
+/// returning would wait for their threads (the runtime joins them).
 fn exit(status: u8, delivered: bool) -> ExitCode {
     if delivered {
         return ExitCode::from(status);
     }
-    let status = if status == 0 { EXPORT_FAILED } else { status };
     let _ = std::io::stdout().flush();
     std::process::exit(status.into());
+}
+
+/// SIGINT and SIGTERM (Ctrl-C elsewhere), caught from the moment they are installed.
+#[cfg(unix)]
+struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl Signals {
+    fn install() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    /// Waits for the next signal; returns its name and the exit status it calls for.
+    async fn next(&mut self) -> (&'static str, u8) {
+        tokio::select! {
+            _ = self.interrupt.recv() => ("SIGINT", 130),
+            _ = self.terminate.recv() => ("SIGTERM", 143),
+        }
+    }
+}
+
+/// Ctrl-C, where there are no Unix signals.
+#[cfg(not(unix))]
+struct Signals;
+
+#[cfg(not(unix))]
+impl Signals {
+    fn install() -> std::io::Result<Self> {
+        Ok(Self)
+    }
+
+    /// Waits for the next Ctrl-C; returns its name and the exit status it calls for.
+    async fn next(&mut self) -> (&'static str, u8) {
+        let _ = tokio::signal::ctrl_c().await;
+        ("Ctrl-C", 130)
+    }
 }
 
 /// Shuts the exporters down; false when they did not finish within `deadline`.
