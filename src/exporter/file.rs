@@ -2,7 +2,7 @@
 //! errors.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use super::ExporterError;
@@ -20,6 +20,35 @@ pub(super) fn open_append(path: &Path) -> Result<File, ExporterError> {
             .open(path)
     };
     open().map_err(|error| io_error(path, "open", error))
+}
+
+/// Makes sure `file` (opened for appending and reading) ends with a newline, or is empty;
+/// returns its size.
+///
+/// A file whose last line is torn (a crash cut a write short) is given the missing newline,
+/// with a warning naming the file and the byte where the torn line ends, so that the torn
+/// line stays alone and the next record starts a line of its own instead of being glued
+/// onto it.
+pub(super) fn end_line(file: &mut File, path: &Path) -> Result<u64, ExporterError> {
+    let io = |e| io_error(path, "open", e);
+    let size = file.metadata().map_err(io)?.len();
+    if size == 0 {
+        return Ok(0);
+    }
+    let mut last = [0u8; 1];
+    // Reading moves the position, but appends still land at the end.
+    file.seek(SeekFrom::End(-1))
+        .and_then(|_| file.read_exact(&mut last))
+        .map_err(io)?;
+    if last == *b"\n" {
+        return Ok(size);
+    }
+    tracing::warn!(
+        file = %path.display(), torn_at = size,
+        "The trace file ends in a partial line; starting on a new line."
+    );
+    append_whole(file, path, b"\n")?;
+    Ok(size + 1)
 }
 
 /// A permanent exporter error naming the file: retrying a write that failed half-way could

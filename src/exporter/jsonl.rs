@@ -1,11 +1,10 @@
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::file::{append_whole, io_error, open_append};
+use super::file::{append_whole, end_line, io_error, open_append};
 use super::{Exporter, ExporterError};
 use crate::TraceRecord;
 use crate::export::write_jsonl_line;
@@ -60,23 +59,7 @@ impl JsonlExporter {
             return Ok(*size);
         }
         let mut file = open_append(&self.path)?;
-        let io = |e| io_error(&self.path, "open", e);
-        let mut size = file.metadata().map_err(io)?.len();
-        if size > 0 {
-            let mut last = [0u8; 1];
-            // Reading moves the position, but appends still land at the end.
-            file.seek(SeekFrom::End(-1))
-                .and_then(|_| file.read_exact(&mut last))
-                .map_err(io)?;
-            if last != *b"\n" {
-                tracing::warn!(
-                    file = %self.path.display(), torn_at = size,
-                    "The trace file ends in a partial line; starting on a new line."
-                );
-                append_whole(&mut file, &self.path, b"\n")?;
-                size += 1;
-            }
-        }
+        let size = end_line(&mut file, &self.path)?;
         self.file = Some((file, size));
         Ok(size)
     }

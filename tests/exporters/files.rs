@@ -185,6 +185,24 @@ async fn markdown_appends_sections_and_continues_numbering() {
 }
 
 #[tokio::test]
+async fn markdown_starts_its_next_section_on_a_new_line_after_a_torn_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("report.md");
+    generate_through(MarkdownExporter::new(&path), 2).await;
+    let mut torn = std::fs::read_to_string(&path).unwrap();
+    torn.push_str("- **Provi"); // a crash cut the last section short
+
+    std::fs::write(&path, &torn).unwrap();
+    generate_through(MarkdownExporter::new(&path), 1).await;
+
+    let report = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        report.starts_with(&format!("{torn}\n## Interaction 3:")),
+        "{report}"
+    );
+}
+
+#[tokio::test]
 async fn an_unwritable_path_fails_the_export_not_the_generation() {
     let dir = tempfile::tempdir().unwrap();
     let blocker = dir.path().join("file");
