@@ -36,7 +36,6 @@ pub use summary::{DateRange, Summarizer, TraceSummary, summarize_traces};
 
 use std::borrow::Borrow;
 use std::fmt;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -157,7 +156,7 @@ pub fn write_jsonl_line(out: &mut Vec<u8>, record: &TraceRecord) -> Result<(), s
 
 fn write_file(path: &Path, text: &str) -> Result<(), ExportError> {
     let mut file = OutputFile::create(path)?;
-    file.write_all(text.as_bytes())
+    file.write_unnamed(text.as_bytes())
         .map_err(|source| ExportError::Write {
             path: path.to_owned(),
             source,

@@ -83,17 +83,33 @@ impl OutputFile {
     }
 }
 
+/// Errors name the output file (not the temporary one).
 impl Write for OutputFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.temp.write(buf)
+        self.temp.write(buf).map_err(|e| self.named(e))
     }
 
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        self.temp.write_all(buf)
+        self.temp.write_all(buf).map_err(|e| self.named(e))
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.temp.flush()
+        self.temp.flush().map_err(|e| self.named(e))
+    }
+}
+
+impl OutputFile {
+    /// Writes `bytes`; the error is the I/O error as it is, for callers that name the file
+    /// themselves.
+    pub(super) fn write_unnamed(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.temp.write_all(bytes)
+    }
+
+    fn named(&self, error: io::Error) -> io::Error {
+        io::Error::new(
+            error.kind(),
+            format!("cannot write {}: {error}", self.path.display()),
+        )
     }
 }
 

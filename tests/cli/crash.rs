@@ -55,7 +55,7 @@ fn a_torn_last_line_is_closed_before_the_next_record() {
 
 /// Runs `llmtrace args...` in `dir` with files limited to `max_bytes` (rounded down to 512):
 /// a write past the limit is cut short and then fails, as on a full disk.
-fn with_file_size_limit(dir: &Path, max_bytes: u64, args: &[&str]) -> Output {
+pub(crate) fn with_file_size_limit(dir: &Path, max_bytes: u64, args: &[&str]) -> Output {
     let binary = command(dir, args);
     // `ulimit -f` counts 512-byte blocks; ignoring SIGXFSZ makes the write fail with EFBIG
     // instead of killing the process, and the ignored disposition survives exec.

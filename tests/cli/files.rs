@@ -282,3 +282,37 @@ async fn export_replaces_the_file_behind_a_link_and_keeps_its_permissions() {
     let mode = std::fs::metadata(&target).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o640);
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn an_export_that_runs_out_of_space_names_the_file_and_keeps_the_old_one() {
+    let dir = tempfile::tempdir().unwrap();
+    trace_file(dir.path(), 20).await;
+    std::fs::write(dir.path().join("report.md"), "the old report\n").unwrap();
+
+    let run = crate::crash::with_file_size_limit(
+        dir.path(),
+        1024,
+        &[
+            "export",
+            "traces.jsonl",
+            "--format",
+            "markdown",
+            "-o",
+            "report.md",
+        ],
+    );
+
+    assert!(!run.status.success());
+    let error = stderr(&run);
+    assert!(
+        error.contains("error: cannot write ") && error.contains("report.md: File too large"),
+        "{error}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("report.md")).unwrap(),
+        "the old report\n"
+    );
+    let names = std::fs::read_dir(dir.path()).unwrap().count();
+    assert_eq!(names, 2, "no temporary file is left");
+}
