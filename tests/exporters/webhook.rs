@@ -48,7 +48,7 @@ async fn a_receiver_that_fails_twice_then_recovers_gets_every_trace_exactly_once
     let mut expected = ids.clone();
     expected.sort();
     assert_eq!(sorted, expected, "every trace once");
-    let stats = client.exporter_stats()[0].1;
+    let stats = client.exporter_stats()[0].1.clone();
     assert_eq!(stats.exported, 10);
     assert_eq!(stats.failed, 0);
     assert!(stats.retries >= 2, "{stats:?}");
@@ -63,7 +63,7 @@ async fn a_permanent_rejection_is_counted_as_failed_without_retrying() {
     client.generate("Test").await.unwrap();
     client.shutdown().await;
 
-    let stats = client.exporter_stats()[0].1;
+    let stats = client.exporter_stats()[0].1.clone();
     assert_eq!(
         (stats.exported, stats.failed, stats.retries),
         (0, 1, 0),
@@ -94,7 +94,7 @@ async fn an_unreachable_receiver_costs_the_generation_nothing() {
         elapsed < Duration::from_millis(100),
         "generations waited on the exporter: {elapsed:?}"
     );
-    let stats = client.exporter_stats()[0].1;
+    let stats = client.exporter_stats()[0].1.clone();
     assert_eq!(stats.failed, 20, "{stats:?}");
     assert!(
         stats.retries >= 5 && stats.retries.is_multiple_of(5),

@@ -13,6 +13,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::LevelFilter;
 
 /// Complete, programmatic observability of every LLM interaction.
 ///
@@ -87,12 +89,16 @@ enum OutputFormat {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    install_log_subscriber();
     let command = cli.command.unwrap_or(Command::Demo {
         out_dir: PathBuf::from("llmtrace-traces"),
     });
     let result = match command {
         Command::Demo { out_dir } => demo::run(&out_dir).await,
-        Command::Run(args) => run::run(args).await,
+        Command::Run(args) => match run::run(args).await {
+            Ok(code) => return code,
+            Err(error) => Err(error),
+        },
         Command::Summarize { file, json, strict } => summarize::run(&file, json, strict),
         Command::Export {
             file,
@@ -106,13 +112,30 @@ async fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error}");
-            let mut source = std::error::Error::source(&*error);
-            while let Some(cause) = source {
-                eprintln!("  caused by: {cause}");
-                source = cause.source();
-            }
+            print_error(&*error);
             ExitCode::FAILURE
         }
     }
+}
+
+/// Prints `error` and its chain of causes to stderr.
+fn print_error(error: &(dyn std::error::Error + 'static)) {
+    eprintln!("error: {error}");
+    let mut source = error.source();
+    while let Some(cause) = source {
+        eprintln!("  caused by: {cause}");
+        source = cause.source();
+    }
+}
+
+/// Logs go to stderr, filtered by `RUST_LOG` (default `warn`): the library reports exporter
+/// failures and dropped traces through `tracing`, and without a subscriber nobody would see them.
+fn install_log_subscriber() {
+    let filter = EnvFilter::builder()
+        .with_default_directive(LevelFilter::WARN.into())
+        .from_env_lossy();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
