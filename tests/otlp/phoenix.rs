@@ -73,7 +73,7 @@ async fn phoenix_files_the_spans_under_the_service_project_with_their_genai_attr
     let chunks: Vec<_> = client.stream("Hello").await.unwrap().collect().await;
     assert!(chunks.iter().all(Result::is_ok));
     client.shutdown().await;
-    let stats = client.exporter_stats()[0].1;
+    let stats = client.exporter_stats()[0].1.clone();
     assert_eq!((stats.exported, stats.failed), (2, 0), "{stats:?}");
 
     let spans = spans_of(&phoenix, &service, 2).await;
