@@ -9,6 +9,7 @@ mod content;
 mod export;
 mod layers;
 mod provider_tracing;
+mod read;
 mod session_tracing;
 mod streaming;
 mod support;
