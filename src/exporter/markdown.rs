@@ -1,5 +1,5 @@
 use std::fs::File;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -41,11 +41,7 @@ impl MarkdownExporter {
             markdown::write_log_header(&mut header, chrono::Utc::now());
             file.write_all(header.as_bytes()).map_err(io)?;
         } else {
-            self.written = BufReader::new(&file)
-                .lines()
-                .map_while(Result::ok)
-                .filter(|line| line.starts_with("## Interaction "))
-                .count();
+            self.written = markdown::count_interactions(BufReader::new(&file)).map_err(io)?;
         }
         self.file = Some(file);
         Ok(())
