@@ -2,6 +2,7 @@
 
 mod demo;
 mod files;
+mod reading;
 mod run;
 
 use std::path::Path;

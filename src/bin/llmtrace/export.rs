@@ -9,6 +9,7 @@ use llmtrace::export::markdown;
 
 use crate::OutputFormat;
 use crate::read::{OnMalformed, for_each_record};
+use crate::stdout::Stdout;
 
 pub(crate) fn run(
     file: &Path,
@@ -26,7 +27,7 @@ pub(crate) fn run(
                 File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
             Box::new(BufWriter::new(file))
         }
-        None => Box::new(BufWriter::new(std::io::stdout().lock())),
+        None => Box::new(BufWriter::new(Stdout::lock())),
     };
     match format {
         OutputFormat::Json => {

@@ -6,6 +6,7 @@ mod export;
 mod plugin;
 mod read;
 mod run;
+mod stdout;
 mod summarize;
 mod summary;
 
@@ -105,6 +106,7 @@ async fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(error) if stdout::is_closed_pipe(&*error) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");
             let mut source = std::error::Error::source(&*error);
