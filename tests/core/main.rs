@@ -10,6 +10,7 @@ mod export;
 mod layers;
 mod provider_tracing;
 mod read;
+mod read_fuzz;
 mod session_tracing;
 mod streaming;
 mod support;
