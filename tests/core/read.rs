@@ -279,3 +279,18 @@ fn a_missing_file_is_an_open_error_naming_it() {
             .starts_with("cannot open no/such/file.jsonl: ")
     );
 }
+
+#[test]
+fn deep_nesting_is_a_malformed_record_not_a_stack_overflow() {
+    // In metadata, where any JSON value is welcome: only serde_json's depth limit stops it.
+    let deep = format!("{{\"metadata\": {{\"a\": {}", "[".repeat(100_000));
+
+    for input in [format!("[{deep}"), format!("{deep}\n")] {
+        let (records, errors) = read_all(input.as_bytes());
+        assert!(records.is_empty());
+        assert!(
+            matches!(&errors[0], ReadError::Malformed { reason, .. } if reason.contains("recursion limit")),
+            "{errors:?}"
+        );
+    }
+}
