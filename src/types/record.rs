@@ -21,7 +21,9 @@ use super::{Message, Metadata, Parameters, Tool, ToolCall, Usage};
 /// - `parameters` entries this type cannot hold (unknown keys, values of another type or out of
 ///   range, such as a `max_tokens` above `u32::MAX`) are kept, unchanged, in the metadata
 ///   object `unmapped_parameters`, so nothing read is lost;
-/// - `provider` is kept as written (the reference writes a class name, `OllamaProvider`).
+/// - `provider` is kept as written (the reference writes a class name, `OllamaProvider`);
+/// - keys no field holds are ignored: a tool's `required_args` (its JSON Schema says the
+///   same), usage's `visual_tokens`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(from = "super::lenient::RecordWire")]
 pub struct TraceRecord {

@@ -211,3 +211,24 @@ async fn a_full_stdout_is_a_clear_error() {
         assert!(!text.contains("panicked"), "{text}");
     }
 }
+
+#[tokio::test]
+async fn warnings_to_a_closed_pipe_do_not_stop_the_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lines = our_lines(2).await;
+    lines.insert(1, "not a trace".to_owned());
+    std::fs::write(dir.path().join("traces.jsonl"), lines.join("\n")).unwrap();
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+
+    // As `llmtrace summarize traces.jsonl 2>&1 | head -0`.
+    let status = Command::new(env!("CARGO_BIN_EXE_llmtrace"))
+        .args(["summarize", "traces.jsonl"])
+        .current_dir(dir.path())
+        .stderr(writer.try_clone().unwrap())
+        .stdout(writer)
+        .status()
+        .unwrap();
+
+    assert!(status.success(), "{status}");
+}

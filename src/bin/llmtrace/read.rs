@@ -2,7 +2,7 @@
 //! `--strict` policy.
 
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Write};
 use std::path::Path;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -77,7 +77,7 @@ pub(crate) fn for_each_record(
                         return Err(error.into());
                     }
                     OnMalformed::Warn => {
-                        progress.suspend(|| eprintln!("warning: {error}; skipped"))
+                        progress.suspend(|| warn(format_args!("{error}; skipped")))
                     }
                     OnMalformed::Ignore => {}
                 }
@@ -86,11 +86,17 @@ pub(crate) fn for_each_record(
     }
     progress.finish_and_clear();
     if stats.malformed > 0 && on_malformed == OnMalformed::Warn {
-        eprintln!(
-            "warning: skipped {} unreadable part(s) of {}",
+        warn(format_args!(
+            "skipped {} unreadable part(s) of {}",
             stats.malformed,
             path.display()
-        );
+        ));
     }
     Ok(stats)
+}
+
+/// Writes a warning on stderr. Unlike `eprintln!`, does not panic when stderr is gone
+/// (`llmtrace summarize f 2>&1 | head -1`): a warning nobody can read is no reason to stop.
+fn warn(message: std::fmt::Arguments<'_>) {
+    let _ = writeln!(std::io::stderr(), "warning: {message}");
 }
