@@ -269,7 +269,6 @@ impl<R: BufRead> TraceFileReader<R> {
         if matched > 0 && matched < BOM.len() {
             // Not a BOM after all: the bytes taken begin the first line (which is not JSON).
             self.buffer.extend_from_slice(&BOM[..matched]);
-            self.column += matched;
             self.format = Some(TraceFileFormat::Jsonl);
             self.state = State::Lines;
             return Ok(());
@@ -290,7 +289,8 @@ impl<R: BufRead> TraceFileReader<R> {
 
     fn next_line(&mut self) -> Option<Result<TraceRecord, ReadError>> {
         loop {
-            let line = self.line;
+            // Leading whitespace of the first line may be gone already: start where it ended.
+            let (line, column) = (self.line, self.column);
             let read = loop {
                 match self.input.read_until(b'\n', &mut self.buffer) {
                     Ok(read) => break read,
@@ -306,7 +306,7 @@ impl<R: BufRead> TraceFileReader<R> {
                 return None;
             }
             if self.buffer.last() == Some(&b'\n') {
-                self.line += 1;
+                (self.line, self.column) = (self.line + 1, 1);
             }
             let mut text = self.buffer.as_slice();
             while let [rest @ .., b'\n' | b'\r'] = text {
@@ -316,7 +316,7 @@ impl<R: BufRead> TraceFileReader<R> {
                 self.buffer.clear();
                 continue;
             }
-            let parsed = parse(text, &self.path, line, 1, None);
+            let parsed = parse(text, &self.path, line, column, None);
             self.buffer.clear();
             return Some(parsed);
         }

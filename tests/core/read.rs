@@ -248,7 +248,7 @@ async fn bom_crlf_blank_lines_and_invalid_utf8_lines() {
 
 #[test]
 fn a_malformed_line_is_named_with_its_line_and_column() {
-    let (_, errors) = read_all(b"\n\n{\"trace_id\": }\n");
+    let (_, errors) = read_all(b"\n\n{\"trace_id\": }\n  {\"trace_id\": }");
 
     let error = &errors[0];
     assert!(
@@ -265,6 +265,23 @@ fn a_malformed_line_is_named_with_its_line_and_column() {
     assert_eq!(
         error.to_string(),
         "t:3: malformed trace: expected value (column 14)"
+    );
+    assert!(
+        matches!(
+            errors[1],
+            ReadError::Malformed {
+                line: 4,
+                column: 16,
+                ..
+            }
+        ),
+        "{:?}",
+        errors[1]
+    );
+    let (_, errors) = read_all(b"  \t{\"trace_id\": }");
+    assert_eq!(
+        errors[0].to_string(),
+        "t:1: malformed trace: expected value (column 17)"
     );
 }
 
