@@ -1,4 +1,4 @@
-//! Export traces as JSONL, JSON or Markdown, and summarize them.
+//! Export traces as JSONL, JSON or Markdown, read trace files back, and summarize them.
 //!
 //! ```
 //! use llmtrace::export::{ExportFormat, export_traces, summarize_traces};
@@ -29,9 +29,11 @@
 
 pub mod markdown;
 mod output;
+mod read;
 mod summary;
 
 pub use output::OutputFile;
+pub use read::{ReadError, TraceFileFormat, TraceFileReader, read_traces};
 pub use summary::{DateRange, Summarizer, TraceSummary, summarize_traces};
 
 use std::borrow::Borrow;

@@ -1,5 +1,5 @@
 use std::fs::File;
-use std::io::{BufRead, BufReader, Seek, SeekFrom};
+use std::io::{BufReader, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -42,11 +42,7 @@ impl MarkdownExporter {
             append_whole(&mut file, &self.path, header.as_bytes())?;
         } else {
             file.seek(SeekFrom::Start(0)).map_err(io)?;
-            self.written = BufReader::new(&file)
-                .lines()
-                .map_while(Result::ok)
-                .filter(|line| line.starts_with("## Interaction "))
-                .count();
+            self.written = markdown::count_interactions(BufReader::new(&file)).map_err(io)?;
         }
         self.file = Some(file);
         Ok(())

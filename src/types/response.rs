@@ -17,12 +17,13 @@ pub struct Usage {
 }
 
 impl Usage {
-    /// Usage with `total_tokens` = `prompt_tokens + completion_tokens`.
+    /// Usage with `total_tokens` = `prompt_tokens + completion_tokens`, saturating at
+    /// `u64::MAX` (counts come from providers and files, and must not wrap or panic).
     pub fn new(prompt_tokens: u64, completion_tokens: u64) -> Self {
         Self {
             prompt_tokens,
             completion_tokens,
-            total_tokens: prompt_tokens + completion_tokens,
+            total_tokens: prompt_tokens.saturating_add(completion_tokens),
         }
     }
 }

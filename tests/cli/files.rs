@@ -39,7 +39,7 @@ async fn summarize_prints_a_table_and_reports_malformed_lines_with_their_number(
     assert!(table.contains("providers     echo"), "{table}");
     let warnings = stderr(&output);
     assert!(
-        warnings.contains("traces.jsonl:2: malformed trace skipped"),
+        warnings.contains("traces.jsonl:2: malformed trace"),
         "{warnings}"
     );
 }

@@ -4,6 +4,7 @@
 mod crash;
 mod demo;
 mod files;
+mod reading;
 mod run;
 #[cfg(unix)]
 mod signals;

@@ -8,6 +8,7 @@ use llmtrace::export::{OutputFile, markdown};
 
 use crate::OutputFormat;
 use crate::read::{OnMalformed, for_each_record};
+use crate::stdout::Stdout;
 
 /// Why `llmtrace export` will not write its output.
 #[derive(Debug, thiserror::Error)]
@@ -39,7 +40,7 @@ pub(crate) fn run(
     // A file output is written aside and renamed into place only once complete: a failure
     // half-way (a malformed line with --strict, a full disk) leaves any old output intact.
     let mut file_output = output.map(OutputFile::create).transpose()?;
-    let mut stdout = BufWriter::new(std::io::stdout().lock());
+    let mut stdout = BufWriter::new(Stdout::lock());
     let out: &mut dyn Write = match &mut file_output {
         Some(file) => file,
         None => &mut stdout,

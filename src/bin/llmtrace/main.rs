@@ -6,6 +6,7 @@ mod export;
 mod plugin;
 mod read;
 mod run;
+mod stdout;
 mod summarize;
 mod summary;
 
@@ -39,20 +40,20 @@ enum Command {
     /// Send one prompt through a configured stack; the answer goes to stdout, the trace to the
     /// configured exporters.
     Run(run::Args),
-    /// Summarize a JSONL trace file: interactions, tokens, time, providers, models, dates.
+    /// Summarize a trace file: interactions, tokens, time, providers, models, dates.
     Summarize {
-        /// The JSONL file (one trace per line).
+        /// The trace file: JSONL (one trace per line) or a JSON array, ours or AbstractCore's.
         file: PathBuf,
         /// Print the summary as JSON instead of a table.
         #[arg(long)]
         json: bool,
-        /// Stop at the first malformed line instead of skipping it.
+        /// Stop at the first malformed record instead of skipping it.
         #[arg(long)]
         strict: bool,
     },
-    /// Convert a JSONL trace file to JSON or a Markdown report.
+    /// Convert a trace file to JSON or a Markdown report.
     Export {
-        /// The JSONL file (one trace per line).
+        /// The trace file: JSONL (one trace per line) or a JSON array, ours or AbstractCore's.
         file: PathBuf,
         /// Output format.
         #[arg(long, value_enum)]
@@ -60,7 +61,7 @@ enum Command {
         /// Write here instead of to stdout (parent directories are created).
         #[arg(short, long)]
         output: Option<PathBuf>,
-        /// Stop at the first malformed line instead of skipping it.
+        /// Stop at the first malformed record instead of skipping it.
         #[arg(long)]
         strict: bool,
     },
@@ -111,6 +112,7 @@ async fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(error) if stdout::is_closed_pipe(&*error) => ExitCode::SUCCESS,
         Err(error) => {
             print_error(&*error);
             ExitCode::FAILURE
