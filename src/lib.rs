@@ -36,15 +36,20 @@
 //!
 //! # The trace record
 //!
-//! Serialized (JSON, JSONL), a record has exactly these fields, which tools may rely on:
+//! Serialized (JSON, JSONL), a record has exactly these fields, which tools may rely on (fields
+//! are added over time, never renamed; the optional ones are left out when absent):
 //!
 //! ```text
 //! trace_id, timestamp (RFC 3339, +00:00), provider, model,
+//! server_address, server_port (HTTP providers: host and port of the base URL),
+//! stream (true only: the answer was asked for as a stream, even if the call failed),
 //! system_prompt, prompt, messages[], tools[],
 //! parameters { temperature, max_tokens, max_output_tokens, seed, top_p, top_k, stop (set ones only) },
 //! response { content, raw_response (verbatim only), tool_calls[], finish_reason,
 //!            usage { prompt_tokens, completion_tokens, total_tokens }, generation_time_ms,
-//!            time_to_first_token_ms (streams) }          -- null when the call failed before any answer
+//!            time_to_first_token_ms (streams),
+//!            id, model (the provider's answer id and serving model, when it sends them) }
+//!                                                          -- null when the call failed before any answer
 //! error { kind, message, retryable, status (HTTP only), generation_time_ms }  -- failures only
 //!   (a stream that broke or was dropped keeps its partial answer in `response`)
 //! metadata { session_id, step_type, attempt_number, ...custom }

@@ -229,6 +229,7 @@ fn exporter(table: &mut Table<'_, '_>, kind: &str) -> Option<ExporterConfig> {
             Some(ExporterKind::Otlp(OtlpOptions {
                 endpoint: table.get("endpoint").unwrap_or(defaults.endpoint),
                 service_name: table.get("service_name").unwrap_or(defaults.service_name),
+                project_name: table.get("project_name"),
                 capture_content: table
                     .get("capture_content")
                     .unwrap_or(defaults.capture_content),

@@ -6,6 +6,7 @@
 
 use std::borrow::Borrow;
 use std::fmt::Write as _;
+use std::io::{self, BufRead};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
@@ -38,6 +39,43 @@ pub fn write_log_header(out: &mut String, started_at: DateTime<Utc>) {
         out,
         "# LLM Interaction Trace Report\n\n**Started:** {started}\n\n"
     );
+}
+
+/// How many interactions a report already holds, to number the next ones: its
+/// `## Interaction N` lines outside fenced code blocks. A prompt or answer quoting such a
+/// line sits in a block, and is no heading.
+///
+/// # Errors
+/// When `report` cannot be read.
+pub fn count_interactions(mut report: impl BufRead) -> io::Result<usize> {
+    let mut count = 0;
+    // The open fence: its character and length (CommonMark: closed by a run at least as long).
+    let mut fence: Option<(u8, usize)> = None;
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if report.read_until(b'\n', &mut line)? == 0 {
+            return Ok(count);
+        }
+        let text = line.trim_ascii_end();
+        let indent = text.iter().take_while(|&&b| b == b' ').count();
+        let rest = &text[indent..];
+        let run = match rest.first() {
+            Some(&c @ (b'`' | b'~')) if indent <= 3 => rest.iter().take_while(|&&b| b == c).count(),
+            _ => 0,
+        };
+        match fence {
+            Some((c, length)) => {
+                if run >= length && rest[0] == c && rest[run..].trim_ascii().is_empty() {
+                    fence = None;
+                }
+            }
+            None if run >= 3 && !(rest[0] == b'`' && rest[run..].contains(&b'`')) => {
+                fence = Some((rest[0], run));
+            }
+            None => count += usize::from(text.starts_with(b"## Interaction ")),
+        }
+    }
 }
 
 /// Writes the section of interaction `number` (counted from 1).

@@ -1,4 +1,4 @@
-//! Export traces as JSONL, JSON or Markdown, and summarize them.
+//! Export traces as JSONL, JSON or Markdown, read trace files back, and summarize them.
 //!
 //! ```
 //! use llmtrace::export::{ExportFormat, export_traces, summarize_traces};
@@ -28,8 +28,12 @@
 //! ```
 
 pub mod markdown;
+mod output;
+mod read;
 mod summary;
 
+pub use output::OutputFile;
+pub use read::{ReadError, TraceFileFormat, TraceFileReader, read_traces};
 pub use summary::{DateRange, Summarizer, TraceSummary, summarize_traces};
 
 use std::borrow::Borrow;
@@ -102,8 +106,8 @@ pub enum ExportError {
 }
 
 /// Renders `traces` in `format` and, when `path` is given, writes the result there too
-/// (creating parent directories, replacing an existing file). Returns the rendered text
-/// either way.
+/// (creating parent directories, replacing an existing file through a temporary file renamed
+/// into place, so the file is never seen half-written). Returns the rendered text either way.
 ///
 /// An empty slice gives `""` (jsonl), `"[]"` (json) or a report header (markdown).
 ///
@@ -153,14 +157,11 @@ pub fn write_jsonl_line(out: &mut Vec<u8>, record: &TraceRecord) -> Result<(), s
 }
 
 fn write_file(path: &Path, text: &str) -> Result<(), ExportError> {
-    let write = || -> std::io::Result<()> {
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)?;
-        }
-        std::fs::write(path, text)
-    };
-    write().map_err(|source| ExportError::Write {
-        path: path.to_owned(),
-        source,
-    })
+    let mut file = OutputFile::create(path)?;
+    file.write_unnamed(text.as_bytes())
+        .map_err(|source| ExportError::Write {
+            path: path.to_owned(),
+            source,
+        })?;
+    file.commit()
 }

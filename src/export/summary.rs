@@ -1,25 +1,28 @@
 use std::borrow::Borrow;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use crate::TraceRecord;
 
 /// Totals and averages over a set of traces.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TraceSummary {
-    /// How many traces.
+    /// How many traces (a trace id seen again is counted once: see `duplicate_trace_ids`).
     pub total_interactions: usize,
     /// How many of them failed (or were cancelled).
     pub failed_interactions: usize,
-    /// Sum of `response.usage.total_tokens` (traces without usage count 0).
+    /// Sum of `response.usage.total_tokens` (traces without usage count 0), stopping at
+    /// `u64::MAX` (see `tokens_saturated`).
     pub total_tokens: u64,
-    /// Sum of call durations in milliseconds, failed calls included.
+    /// Sum of call durations in milliseconds, failed calls included; negative or non-finite
+    /// durations are left out (see `invalid_times`).
     pub total_time_ms: f64,
     /// `total_tokens / total_interactions` (0 when there are none).
     pub avg_tokens_per_interaction: f64,
-    /// `total_time_ms / total_interactions` (0 when there are none).
+    /// `total_time_ms` over the interactions it sums (0 when there are none).
     pub avg_time_ms: f64,
     /// Distinct provider names, sorted.
     pub providers: Vec<String>,
@@ -27,6 +30,17 @@ pub struct TraceSummary {
     pub models: Vec<String>,
     /// Earliest and latest timestamps; `None` when there are no traces.
     pub date_range: Option<DateRange>,
+    /// Records whose trace id came earlier (the same trace written twice, or files
+    /// concatenated): left out of every other figure.
+    #[serde(default)]
+    pub duplicate_trace_ids: usize,
+    /// Records with a negative or non-finite duration (or one that would make the sum
+    /// infinite): counted as interactions, left out of the time figures.
+    #[serde(default)]
+    pub invalid_times: usize,
+    /// True when the token sum went past `u64::MAX`, so `total_tokens` is that maximum.
+    #[serde(default)]
+    pub tokens_saturated: bool,
 }
 
 /// The span of time a set of traces covers.
@@ -49,13 +63,19 @@ pub fn summarize_traces<R: Borrow<TraceRecord>>(traces: &[R]) -> TraceSummary {
     summarizer.finish()
 }
 
-/// Builds a [`TraceSummary`] one record at a time, for inputs too large to hold in memory.
+/// Builds a [`TraceSummary`] one record at a time, for inputs too large to hold in memory
+/// (it keeps each trace id, 16 bytes, to spot duplicates).
 #[derive(Debug, Clone, Default)]
 pub struct Summarizer {
     total: usize,
     failed: usize,
     tokens: u64,
+    tokens_saturated: bool,
     time_ms: f64,
+    timed: usize,
+    invalid_times: usize,
+    seen: HashSet<Uuid>,
+    duplicates: usize,
     providers: BTreeSet<String>,
     models: BTreeSet<String>,
     range: Option<DateRange>,
@@ -64,10 +84,26 @@ pub struct Summarizer {
 impl Summarizer {
     /// Counts one record.
     pub fn add(&mut self, trace: &TraceRecord) {
+        if !self.seen.insert(trace.trace_id) {
+            self.duplicates += 1;
+            return;
+        }
         self.total += 1;
         self.failed += usize::from(trace.is_error());
-        self.tokens += trace.total_tokens();
-        self.time_ms += trace.duration_ms();
+        match self.tokens.checked_add(trace.total_tokens()) {
+            Some(tokens) => self.tokens = tokens,
+            None => {
+                self.tokens = u64::MAX;
+                self.tokens_saturated = true;
+            }
+        }
+        let time_ms = self.time_ms + trace.duration_ms();
+        if trace.duration_ms() >= 0.0 && time_ms.is_finite() {
+            self.time_ms = time_ms;
+            self.timed += 1;
+        } else {
+            self.invalid_times += 1;
+        }
         if !self.providers.contains(&trace.provider) {
             self.providers.insert(trace.provider.clone());
         }
@@ -89,23 +125,22 @@ impl Summarizer {
         // Durations are measured in whole microseconds; rounding to them keeps sums free of
         // float noise (0.073, not 0.07300000000000001).
         let micros = |ms: f64| (ms * 1000.0).round() / 1000.0;
-        let average = |sum: f64| {
-            if self.total == 0 {
-                0.0
-            } else {
-                sum / self.total as f64
-            }
+        let average = |sum: f64, count: usize| {
+            if count == 0 { 0.0 } else { sum / count as f64 }
         };
         TraceSummary {
             total_interactions: self.total,
             failed_interactions: self.failed,
             total_tokens: self.tokens,
             total_time_ms: micros(self.time_ms),
-            avg_tokens_per_interaction: average(self.tokens as f64),
-            avg_time_ms: micros(average(self.time_ms)),
+            avg_tokens_per_interaction: average(self.tokens as f64, self.total),
+            avg_time_ms: micros(average(self.time_ms, self.timed)),
             providers: self.providers.into_iter().collect(),
             models: self.models.into_iter().collect(),
             date_range: self.range,
+            duplicate_trace_ids: self.duplicates,
+            invalid_times: self.invalid_times,
+            tokens_saturated: self.tokens_saturated,
         }
     }
 }

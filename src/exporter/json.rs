@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::file::{io_error, open_append};
+use super::file::{append_whole, io_error, open_append};
 use super::{Exporter, ExporterError};
 use crate::TraceRecord;
 
@@ -84,22 +84,32 @@ impl Exporter for JsonExporter {
         let Some(open) = self.file.as_mut() else {
             unreachable!("opened above");
         };
+        // Committed to `open` only once the batch is written.
+        let mut has_records = open.has_records;
         self.buffer.clear();
         for record in batch {
             self.buffer
-                .extend_from_slice(if open.has_records { b",\n  " } else { b"\n  " });
+                .extend_from_slice(if has_records { b",\n  " } else { b"\n  " });
             serde_json::to_writer(&mut self.buffer, &**record)
                 .map_err(|e| ExporterError::permanent(format!("cannot serialize trace: {e}")))?;
-            open.has_records = true;
+            has_records = true;
         }
         self.buffer.extend_from_slice(END);
         let path = &self.path;
         // The file is opened for appending: after the truncation the write lands at the new end.
         open.file
             .set_len(open.len - END.len() as u64)
-            .and_then(|()| open.file.write_all(&self.buffer))
             .map_err(|e| io_error(path, "write", e))?;
+        if let Err(error) = append_whole(&mut open.file, path, &self.buffer) {
+            // Close the array again: the file stays valid, without this batch. If even that
+            // fails, the next batch reopens the file and reports it.
+            if append_whole(&mut open.file, path, END).is_err() {
+                self.file = None;
+            }
+            return Err(error);
+        }
         open.len += (self.buffer.len() - END.len()) as u64;
+        open.has_records = has_records;
         Ok(())
     }
 

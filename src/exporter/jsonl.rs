@@ -1,11 +1,10 @@
 use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::file::{io_error, open_append};
+use super::file::{append_whole, end_line, io_error, open_append};
 use super::{Exporter, ExporterError};
 use crate::TraceRecord;
 use crate::export::write_jsonl_line;
@@ -14,8 +13,9 @@ use crate::export::write_jsonl_line;
 ///
 /// With [`max_bytes`](Self::max_bytes) set, a batch that would grow the file past the limit
 /// first moves `traces.jsonl` to `traces.jsonl.1` (`.1` to `.2`, and so on, keeping
-/// [`max_files`](Self::max_files) old files). Each batch is written with one `write` and
-/// flushed, so a crash loses at most the batch in flight.
+/// [`max_files`](Self::max_files) old files). Each batch is appended whole or not at all (a
+/// write cut short is truncated back off), so a crash loses at most the batch in flight, and a
+/// partial line left by a crash is closed before the next record is written.
 #[derive(Debug)]
 pub struct JsonlExporter {
     path: PathBuf,
@@ -50,15 +50,16 @@ impl JsonlExporter {
     }
 
     /// Opens the file if it is not open; returns its size.
+    ///
+    /// A file whose last line is torn (a crash or a full disk cut a write short) is first
+    /// given the missing newline, so that the torn line stays one malformed line and the next
+    /// record starts a line of its own instead of being glued onto it.
     fn open(&mut self) -> Result<u64, ExporterError> {
         if let Some((_, size)) = &self.file {
             return Ok(*size);
         }
-        let file = open_append(&self.path)?;
-        let size = file
-            .metadata()
-            .map_err(|e| io_error(&self.path, "open", e))?
-            .len();
+        let mut file = open_append(&self.path)?;
+        let size = end_line(&mut file, &self.path)?;
         self.file = Some((file, size));
         Ok(size)
     }
@@ -106,9 +107,7 @@ impl Exporter for JsonlExporter {
         let Some((file, size)) = self.file.as_mut() else {
             unreachable!("open() succeeded");
         };
-        file.write_all(&self.buffer)
-            .and_then(|()| file.flush())
-            .map_err(|e| io_error(&self.path, "write", e))?;
+        append_whole(file, &self.path, &self.buffer)?;
         *size += self.buffer.len() as u64;
         Ok(())
     }

@@ -1,11 +1,11 @@
 use std::fs::File;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufReader, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::file::{io_error, open_append};
+use super::file::{append_whole, end_line, io_error, open_append};
 use super::{Exporter, ExporterError};
 use crate::TraceRecord;
 use crate::export::markdown;
@@ -36,16 +36,13 @@ impl MarkdownExporter {
     fn open(&mut self) -> Result<(), ExporterError> {
         let mut file = open_append(&self.path)?;
         let io = |e| io_error(&self.path, "open", e);
-        if file.metadata().map_err(io)?.len() == 0 {
+        if end_line(&mut file, &self.path)? == 0 {
             let mut header = String::new();
             markdown::write_log_header(&mut header, chrono::Utc::now());
-            file.write_all(header.as_bytes()).map_err(io)?;
+            append_whole(&mut file, &self.path, header.as_bytes())?;
         } else {
-            self.written = BufReader::new(&file)
-                .lines()
-                .map_while(Result::ok)
-                .filter(|line| line.starts_with("## Interaction "))
-                .count();
+            file.seek(SeekFrom::Start(0)).map_err(io)?;
+            self.written = markdown::count_interactions(BufReader::new(&file)).map_err(io)?;
         }
         self.file = Some(file);
         Ok(())
@@ -65,8 +62,7 @@ impl Exporter for MarkdownExporter {
         let Some(file) = self.file.as_mut() else {
             unreachable!("opened above");
         };
-        file.write_all(self.buffer.as_bytes())
-            .map_err(|e| io_error(&self.path, "write", e))?;
+        append_whole(file, &self.path, self.buffer.as_bytes())?;
         self.written += batch.len();
         Ok(())
     }

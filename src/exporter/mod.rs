@@ -29,6 +29,7 @@
 //! ```
 
 mod file;
+mod http;
 mod json;
 mod jsonl;
 mod markdown;

@@ -10,8 +10,8 @@ use super::{ExportOptions, Exporter, Overflow};
 use crate::TraceRecord;
 use crate::sink::RecordSink;
 
-/// How many records one exporter has handled.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// How many records one exporter has handled, and why it last failed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ExporterStats {
     /// Delivered successfully.
     pub exported: u64,
@@ -21,6 +21,9 @@ pub struct ExporterStats {
     pub failed: u64,
     /// Retry attempts made.
     pub retries: u64,
+    /// Why the exporter last gave up on records (the error, or its panic), so a failure can
+    /// be reported where it matters (the CLI prints it) and not only in the logs.
+    pub last_error: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -29,6 +32,18 @@ pub(crate) struct Counters {
     pub(crate) dropped: AtomicU64,
     pub(crate) failed: AtomicU64,
     pub(crate) retries: AtomicU64,
+    pub(crate) last_error: Mutex<Option<String>>,
+}
+
+impl Counters {
+    /// Counts `count` records as failed because of `error`.
+    pub(crate) fn fail(&self, count: u64, error: String) {
+        self.failed.fetch_add(count, Ordering::Relaxed);
+        *self
+            .last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(error);
+    }
 }
 
 /// The record sink that feeds exporters: one bounded queue and worker thread per exporter.
@@ -79,6 +94,11 @@ impl ExportSink {
                     dropped: c.dropped.load(Ordering::Relaxed),
                     failed: c.failed.load(Ordering::Relaxed),
                     retries: c.retries.load(Ordering::Relaxed),
+                    last_error: c
+                        .last_error
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .clone(),
                 };
                 (handle.name.clone(), stats)
             })

@@ -5,7 +5,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
-use super::{Exporter, ExporterError};
+use super::{Exporter, ExporterError, http};
 use crate::TraceRecord;
 
 /// POSTs each batch as a JSON array of records to an HTTP endpoint.
@@ -13,6 +13,10 @@ use crate::TraceRecord;
 /// Connection failures, timeouts, HTTP 408, 429 and 5xx are retryable (the worker retries the
 /// same batch with backoff); other statuses are permanent. Header values marked secret are
 /// never printed (`Debug` shows them as `Sensitive`).
+///
+/// Redirects are not followed: a 3xx answer is a failed delivery whose reason names the status
+/// and the `Location` (without its query or userinfo), since following one would either drop
+/// the body (301, 302, 303) or send the headers to another origin (307, 308).
 #[derive(Clone)]
 pub struct WebhookExporter {
     url: String,
@@ -26,14 +30,10 @@ impl WebhookExporter {
     /// # Errors
     /// When the HTTP client cannot be built.
     pub fn new(url: impl Into<String>, timeout: Duration) -> Result<Self, ExporterError> {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .build()
-            .map_err(|e| ExporterError::permanent(format!("cannot build HTTP client: {e}")))?;
         Ok(Self {
             url: url.into(),
             headers: HeaderMap::new(),
-            client,
+            client: http::client(timeout)?,
         })
     }
 
@@ -84,6 +84,9 @@ impl Exporter for WebhookExporter {
         let status = response.status();
         if status.is_success() {
             return Ok(());
+        }
+        if status.is_redirection() {
+            return Err(http::redirect_error(&self.url, status, response.headers()));
         }
         let body = response.text().await.unwrap_or_default();
         let snippet: String = body.chars().take(200).collect();

@@ -206,7 +206,7 @@ impl Worker {
         let count = self.batch.len() as u64;
         let counters = &self.queue.counters;
         if self.disabled {
-            counters.failed.fetch_add(count, Ordering::Relaxed);
+            counters.fail(count, "the exporter is disabled after a panic".to_owned());
             self.release_batch();
             return;
         }
@@ -235,11 +235,11 @@ impl Worker {
                         exporter = %self.name, %error, records = count, retryable = error.is_retryable(),
                         "Export failed; giving up on this batch."
                     );
-                    counters.failed.fetch_add(count, Ordering::Relaxed);
+                    counters.fail(count, error.to_string());
                     break;
                 }
                 None => {
-                    counters.failed.fetch_add(count, Ordering::Relaxed);
+                    counters.fail(count, "the exporter panicked".to_owned());
                     break;
                 }
             }

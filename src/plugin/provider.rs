@@ -304,6 +304,8 @@ fn from_plugin(response: abi::GenerateResponse) -> GenerateResponse {
             },
         }),
         model: response.model,
+        // The plugin ABI carries no response id.
+        id: None,
         raw_response: None,
         metadata: response.metadata,
     }

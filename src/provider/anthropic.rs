@@ -93,9 +93,9 @@ impl AnthropicProvider {
         })
     }
 
-    /// This provider's name (`anthropic`) and model.
+    /// This provider's name (`anthropic`), model and server.
     pub fn info(&self) -> ProviderInfo {
-        ProviderInfo::new("anthropic", &*self.model)
+        self.endpoint.info(&self.model)
     }
 
     async fn generate(self, body: Vec<u8>, stream: bool) -> Result<Generation, ProviderError> {
@@ -307,6 +307,7 @@ fn push_message<'a>(messages: &mut Vec<WireMessage<'a>>, message: &'a Message) {
 
 #[derive(Deserialize)]
 struct WireResponse {
+    id: Option<String>,
     model: Option<String>,
     #[serde(default)]
     content: Vec<WireBlockOut>,
@@ -370,6 +371,7 @@ fn parse_message(
             )
         }),
         model: wire.model,
+        id: wire.id,
         ..GenerateResponse::default()
     };
     for block in wire.content {
@@ -442,6 +444,7 @@ enum WireEvent {
 
 #[derive(Deserialize)]
 struct StartMessage {
+    id: Option<String>,
     model: Option<String>,
     usage: Option<WireUsage>,
 }
@@ -508,7 +511,9 @@ impl PendingToolUse {
 /// Reads the Messages streaming events.
 struct EventDecoder {
     endpoint: Arc<HttpEndpoint>,
+    /// The model and message id the server names, until a chunk carries them to the caller.
     model: Option<String>,
+    id: Option<String>,
     model_sent: bool,
     prompt_tokens: u64,
     completion_tokens: u64,
@@ -521,6 +526,7 @@ impl EventDecoder {
         Self {
             endpoint,
             model: None,
+            id: None,
             model_sent: false,
             prompt_tokens: 0,
             completion_tokens: 0,
@@ -540,7 +546,8 @@ impl EventDecoder {
     fn emit(&mut self, mut chunk: StreamChunk) -> Step {
         if !self.model_sent {
             chunk.model = self.model.take();
-            self.model_sent = chunk.model.is_some();
+            chunk.id = self.id.take();
+            self.model_sent = chunk.model.is_some() || chunk.id.is_some();
         }
         Step::Chunk(chunk)
     }
@@ -559,6 +566,7 @@ impl Decode for EventDecoder {
         match wire {
             WireEvent::MessageStart { message } => {
                 self.model = message.model;
+                self.id = message.id;
                 self.count(message.usage.unwrap_or_default());
                 Ok(Step::Skip)
             }

@@ -123,6 +123,19 @@ impl HttpEndpoint {
         self.provider
     }
 
+    /// Who answers: this provider serving `model`, and the host and port it posts to.
+    pub(crate) fn info(&self, model: &str) -> super::ProviderInfo {
+        let info = super::ProviderInfo::new(self.provider, model);
+        match self.url.host_str() {
+            // An IPv6 address without the brackets a URL needs, as `server.address` has it.
+            Some(host) => info.server(
+                host.trim_start_matches('[').trim_end_matches(']'),
+                self.url.port_or_known_default(),
+            ),
+            None => info,
+        }
+    }
+
     /// Posts `body` as JSON. Resolves to the response when its status is a success, to the
     /// server's error otherwise. A non-streaming call must also finish reading the body within
     /// the timeout.

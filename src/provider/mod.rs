@@ -46,22 +46,37 @@ use tower::Service;
 
 use crate::{GenerateRequest, Generation, ProviderError};
 
-/// Who answers: the provider's name and the model it is configured with.
+/// Who answers: the provider's name, the model it is configured with and, for HTTP providers,
+/// the server it calls (recorded in traces as `server_address` / `server_port`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ProviderInfo {
     /// Provider name, as recorded in traces (`echo`, `openai`, ...).
     pub name: String,
     /// Configured model.
     pub model: String,
+    /// Host name or IP address of the server the provider calls, when it calls one.
+    pub server_address: Option<String>,
+    /// Port of that server.
+    pub server_port: Option<u16>,
 }
 
 impl ProviderInfo {
-    /// Describes provider `name` serving `model`.
+    /// Describes provider `name` serving `model`, with no server.
     pub fn new(name: impl Into<String>, model: impl Into<String>) -> Self {
         Self {
             name: name.into(),
             model: model.into(),
+            server_address: None,
+            server_port: None,
         }
+    }
+
+    /// Names the server the provider calls: its host (no scheme, path or credentials) and
+    /// port.
+    pub fn server(mut self, address: impl Into<String>, port: Option<u16>) -> Self {
+        self.server_address = Some(address.into());
+        self.server_port = port;
+        self
     }
 }
 

@@ -77,9 +77,9 @@ impl OllamaProvider {
         })
     }
 
-    /// This provider's name (`ollama`) and model.
+    /// This provider's name (`ollama`), model and server.
     pub fn info(&self) -> ProviderInfo {
-        ProviderInfo::new("ollama", &*self.model)
+        self.endpoint.info(&self.model)
     }
 
     async fn generate(self, body: Vec<u8>, stream: bool) -> Result<Generation, ProviderError> {

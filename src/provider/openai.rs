@@ -91,9 +91,9 @@ impl OpenAiProvider {
         })
     }
 
-    /// This provider's name (`openai`) and model.
+    /// This provider's name (`openai`), model and server.
     pub fn info(&self) -> ProviderInfo {
-        ProviderInfo::new("openai", &*self.model)
+        self.endpoint.info(&self.model)
     }
 
     async fn generate(self, body: Vec<u8>, stream: bool) -> Result<Generation, ProviderError> {
@@ -290,6 +290,7 @@ fn arguments_text(arguments: &Value) -> String {
 
 #[derive(Deserialize)]
 struct Completion {
+    id: Option<String>,
     model: Option<String>,
     #[serde(default)]
     choices: Vec<Choice>,
@@ -380,6 +381,7 @@ fn parse_completion(
         finish_reason: choice.finish_reason,
         usage: completion.usage.map(Usage::from),
         model: completion.model,
+        id: completion.id,
         ..GenerateResponse::default()
     })
 }
@@ -403,6 +405,7 @@ fn error_in_body(endpoint: &HttpEndpoint, value: &Value) -> ProviderError {
 
 #[derive(Deserialize)]
 struct WireChunk {
+    id: Option<String>,
     model: Option<String>,
     choices: Option<Vec<ChunkChoice>>,
     usage: Option<WireUsage>,
@@ -457,8 +460,9 @@ impl PartialCall {
 /// Reads `chat.completion.chunk` events.
 struct ChunkDecoder {
     endpoint: Arc<HttpEndpoint>,
-    /// The model the server names, until a chunk carries it to the caller.
+    /// The model and completion id the server names, until a chunk carries them to the caller.
     model: Option<String>,
+    id: Option<String>,
     model_sent: bool,
     /// Tool calls being assembled, by their index in the answer.
     calls: BTreeMap<u32, PartialCall>,
@@ -469,6 +473,7 @@ impl ChunkDecoder {
         Self {
             endpoint,
             model: None,
+            id: None,
             model_sent: false,
             calls: BTreeMap::new(),
         }
@@ -504,7 +509,8 @@ impl ChunkDecoder {
     fn emit(&mut self, mut chunk: StreamChunk) -> StreamChunk {
         if !self.model_sent {
             chunk.model = self.model.take();
-            self.model_sent = chunk.model.is_some();
+            chunk.id = self.id.take();
+            self.model_sent = chunk.model.is_some() || chunk.id.is_some();
         }
         chunk
     }
@@ -533,8 +539,9 @@ impl Decode for ChunkDecoder {
             return Err(error_in_body(&self.endpoint, &value));
         }
         let wire = WireChunk::deserialize(&value).map_err(|e| self.endpoint.malformed(&e, data))?;
-        if self.model.is_none() && !self.model_sent {
-            self.model = wire.model;
+        if !self.model_sent {
+            self.model = self.model.take().or(wire.model);
+            self.id = self.id.take().or(wire.id);
         }
         let mut chunk = StreamChunk {
             usage: wire.usage.map(Usage::from),

@@ -4,6 +4,7 @@
 //! These types are plain serde data with no tower in sight, so exporters, plugins and readers of
 //! trace files can use them without the request path.
 
+mod lenient;
 mod message;
 mod record;
 mod request;

@@ -19,7 +19,23 @@ use super::{Message, Metadata, Parameters, Tool, ToolCall, Usage};
 ///
 /// The serialized field names are a stable format that users' tools read (see the crate docs).
 /// Records are shared as `Arc<TraceRecord>` and never change once built.
+///
+/// Reading is more lenient than writing, so that files written by the reference implementation
+/// (AbstractCore's `export_traces`) load too:
+/// - a timestamp without offset (`2025-11-08T12:34:56.789`) is read as UTC;
+/// - `null` stands for empty in `messages`, `tools`, `metadata`, `prompt`, `parameters` and in
+///   the response's `content` and `tool_calls`; `null` usage or `raw_response` is absent;
+///   a `null` `generation_time_ms` (the provider did not time the call) reads as 0;
+/// - usage may name its counts `input_tokens` / `output_tokens`; a missing `total_tokens` is
+///   their (saturating) sum;
+/// - `parameters` entries this type cannot hold (unknown keys, values of another type or out of
+///   range, such as a `max_tokens` above `u32::MAX`) are kept, unchanged, in the metadata
+///   object `unmapped_parameters`, so nothing read is lost;
+/// - `provider` is kept as written (the reference writes a class name, `OllamaProvider`);
+/// - keys no field holds are ignored: a tool's `required_args` (its JSON Schema says the
+///   same), usage's `visual_tokens`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "super::lenient::RecordWire")]
 pub struct TraceRecord {
     /// Unique id of this trace (UUID v4), also stamped in the response metadata.
     pub trace_id: Uuid,
@@ -30,6 +46,17 @@ pub struct TraceRecord {
     pub provider: String,
     /// The configured model.
     pub model: String,
+    /// Host name or IP address of the provider's server, from its base URL; absent for
+    /// providers that are not HTTP endpoints (echo, plugins).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_address: Option<String>,
+    /// Port of the provider's server (the scheme's default when the base URL names none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_port: Option<u16>,
+    /// True when the answer was asked for as a stream, whatever came of it: also for a call
+    /// that failed before the first chunk. Absent (false) otherwise.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stream: bool,
     /// The system prompt, if any.
     pub system_prompt: Option<String>,
     /// The prompt.
@@ -82,6 +109,7 @@ impl TraceRecord {
 
 /// The answer part of a [`TraceRecord`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "super::lenient::ResponseWire")]
 pub struct TraceResponse {
     /// Generated text (for a broken or dropped stream: what arrived).
     pub content: String,
@@ -100,6 +128,14 @@ pub struct TraceResponse {
     /// For streams: milliseconds until the first chunk arrived.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_to_first_token_ms: Option<f64>,
+    /// The provider's id for the answer (OpenAI `chatcmpl-...`, Anthropic `msg_...`), when it
+    /// sent one, for streams too; recorded whether or not the body is kept `verbatim`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The model that actually answered, as the provider names it (`gpt-4o-2024-08-06` for a
+    /// configured `gpt-4o`), when it says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
 }
 
 /// The failure part of a [`TraceRecord`].
@@ -120,8 +156,12 @@ pub struct TraceError {
 
 /// RFC 3339 timestamps with a fixed precision and an explicit offset, so that files sort and
 /// compare the same way everywhere.
+///
+/// Reading also accepts a timestamp without an offset (`2025-11-08T12:34:56.789`, as the
+/// reference implementation writes its naive local time) and takes it as UTC: the writer's
+/// time zone is not in the file, and UTC is the one guess that does not depend on the reader's.
 pub(crate) mod rfc3339 {
-    use chrono::{DateTime, SecondsFormat, Utc};
+    use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
     use serde::{Deserialize, Deserializer, Serializer, de::Error};
 
     pub(crate) fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
@@ -130,8 +170,20 @@ pub(crate) mod rfc3339 {
 
     pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
         let text = String::deserialize(d)?;
-        DateTime::parse_from_rfc3339(&text)
+        parse(&text).ok_or_else(|| {
+            D::Error::custom(format!(
+                "timestamp {text:?} is neither RFC 3339 nor an ISO 8601 date and time"
+            ))
+        })
+    }
+
+    /// RFC 3339, or an ISO 8601 date and time without offset read as UTC.
+    pub(crate) fn parse(text: &str) -> Option<DateTime<Utc>> {
+        DateTime::parse_from_rfc3339(text)
             .map(|t| t.with_timezone(&Utc))
-            .map_err(|e| D::Error::custom(format!("timestamp {text:?} is not RFC 3339: {e}")))
+            .or_else(|_| {
+                NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").map(|t| t.and_utc())
+            })
+            .ok()
     }
 }

@@ -17,12 +17,13 @@ pub struct Usage {
 }
 
 impl Usage {
-    /// Usage with `total_tokens` = `prompt_tokens + completion_tokens`.
+    /// Usage with `total_tokens` = `prompt_tokens + completion_tokens`, saturating at
+    /// `u64::MAX` (counts come from providers and files, and must not wrap or panic).
     pub fn new(prompt_tokens: u64, completion_tokens: u64) -> Self {
         Self {
             prompt_tokens,
             completion_tokens,
-            total_tokens: prompt_tokens + completion_tokens,
+            total_tokens: prompt_tokens.saturating_add(completion_tokens),
         }
     }
 }
@@ -44,6 +45,10 @@ pub struct GenerateResponse {
     /// The model that answered, as the provider reports it.
     #[serde(default)]
     pub model: Option<String>,
+    /// The provider's id for this answer (OpenAI `chatcmpl-...`, Anthropic `msg_...`), when it
+    /// sends one. Not the trace id: see [`trace_id`](Self::trace_id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     /// The provider's response body, verbatim. Providers fill it only when asked to
     /// (`verbatim = true`), because it doubles the memory a trace takes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -79,6 +84,9 @@ pub(crate) fn trace_id_in(metadata: &Metadata) -> Option<Uuid> {
 /// [`into_response`](Self::into_response).
 ///
 /// [`GenerateRequest::stream`]: crate::GenerateRequest::stream
+// One value per call, moved once and never stored in bulk: boxing the answer would cost an
+// allocation per call and change the public variant for no memory saved.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Generation {
     /// The whole answer at once.

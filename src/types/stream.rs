@@ -29,6 +29,9 @@ pub struct StreamChunk {
     /// The model that answers, when the provider says.
     #[serde(default)]
     pub model: Option<String>,
+    /// The provider's id for the answer, when it says (providers put it on the first chunk).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
 }
 
 impl StreamChunk {
@@ -54,6 +57,9 @@ impl GenerateResponse {
         }
         if self.model.is_none() {
             self.model.clone_from(&chunk.model);
+        }
+        if self.id.is_none() {
+            self.id.clone_from(&chunk.id);
         }
     }
 }
@@ -90,6 +96,7 @@ impl ResponseStream {
             finish_reason,
             usage,
             model,
+            id,
             metadata,
             raw_response: _,
         } = response;
@@ -99,6 +106,7 @@ impl ResponseStream {
             finish_reason,
             usage,
             model,
+            id,
         };
         Self {
             metadata,

@@ -39,7 +39,7 @@ async fn summarize_prints_a_table_and_reports_malformed_lines_with_their_number(
     assert!(table.contains("providers     echo"), "{table}");
     let warnings = stderr(&output);
     assert!(
-        warnings.contains("traces.jsonl:2: malformed trace skipped"),
+        warnings.contains("traces.jsonl:2: malformed trace"),
         "{warnings}"
     );
 }
@@ -180,4 +180,139 @@ fn check_config_lists_every_problem_and_fails() {
         "{text}"
     );
     assert!(text.contains("tracing.enabled"), "{text}");
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn export_refuses_to_write_over_its_input_by_any_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = trace_file(dir.path(), 2).await;
+    let original = std::fs::read(&input).unwrap();
+    std::os::unix::fs::symlink("traces.jsonl", dir.path().join("symlink.json")).unwrap();
+    std::fs::hard_link(&input, dir.path().join("hardlink.json")).unwrap();
+
+    for output in [
+        "traces.jsonl",
+        "./traces.jsonl",
+        "symlink.json",
+        "hardlink.json",
+    ] {
+        let run = llmtrace(
+            dir.path(),
+            &["export", "traces.jsonl", "--format", "json", "-o", output],
+        );
+
+        assert!(!run.status.success(), "{output}");
+        assert!(
+            stderr(&run).contains(&format!(
+                "refusing to write {output}: it is the input file traces.jsonl"
+            )),
+            "{}",
+            stderr(&run)
+        );
+        assert_eq!(std::fs::read(&input).unwrap(), original, "{output}");
+    }
+}
+
+#[tokio::test]
+async fn a_failed_export_leaves_the_old_output_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    trace_file(dir.path(), 3).await;
+    std::fs::write(dir.path().join("report.md"), "the old report\n").unwrap();
+
+    let run = llmtrace(
+        dir.path(),
+        &[
+            "export",
+            "traces.jsonl",
+            "--format",
+            "markdown",
+            "--strict",
+            "-o",
+            "report.md",
+        ],
+    );
+
+    assert!(!run.status.success());
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("report.md")).unwrap(),
+        "the old report\n"
+    );
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["report.md", "traces.jsonl"],
+        "no temporary file is left"
+    );
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn export_replaces_the_file_behind_a_link_and_keeps_its_permissions() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    trace_file(dir.path(), 3).await;
+    let target = dir.path().join("shared.json");
+    std::fs::write(&target, "[]").unwrap();
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o640)).unwrap();
+    std::os::unix::fs::symlink("shared.json", dir.path().join("latest.json")).unwrap();
+
+    let run = llmtrace(
+        dir.path(),
+        &[
+            "export",
+            "traces.jsonl",
+            "--format",
+            "json",
+            "-o",
+            "latest.json",
+        ],
+    );
+
+    assert!(run.status.success(), "{}", stderr(&run));
+    let link = std::fs::symlink_metadata(dir.path().join("latest.json")).unwrap();
+    assert!(link.file_type().is_symlink(), "the link is still a link");
+    let array: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(&target).unwrap()).unwrap();
+    assert_eq!(array.len(), 3);
+    let mode = std::fs::metadata(&target).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o640);
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn an_export_that_runs_out_of_space_names_the_file_and_keeps_the_old_one() {
+    let dir = tempfile::tempdir().unwrap();
+    trace_file(dir.path(), 20).await;
+    std::fs::write(dir.path().join("report.md"), "the old report\n").unwrap();
+
+    let run = crate::crash::with_file_size_limit(
+        dir.path(),
+        1024,
+        &[
+            "export",
+            "traces.jsonl",
+            "--format",
+            "markdown",
+            "-o",
+            "report.md",
+        ],
+    );
+
+    assert!(!run.status.success());
+    let error = stderr(&run);
+    assert!(
+        error.contains("error: cannot write ") && error.contains("report.md: File too large"),
+        "{error}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("report.md")).unwrap(),
+        "the old report\n"
+    );
+    let names = std::fs::read_dir(dir.path()).unwrap().count();
+    assert_eq!(names, 2, "no temporary file is left");
 }

@@ -80,3 +80,109 @@ fn help_reads_well() {
         assert!(help.contains(command), "{help}");
     }
 }
+
+/// A config whose jsonl exporter cannot open its file: its directory is a regular file.
+fn unwritable_exporter(dir: &std::path::Path) {
+    std::fs::write(dir.join("blocker"), "").unwrap();
+    std::fs::write(
+        dir.join("app.toml"),
+        "[exporters.archive]\ntype = \"jsonl\"\npath = \"blocker/traces.jsonl\"\n",
+    )
+    .unwrap();
+}
+
+#[test]
+fn an_exporter_that_fails_is_reported_with_its_reason_and_the_run_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    unwritable_exporter(dir.path());
+
+    let output = llmtrace(dir.path(), &["run", "-c", "app.toml", "hi"]);
+
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "Echo: hi\n", "the answer is still given");
+    let text = stderr(&output);
+    assert!(
+        text.contains("exporter archive: 0 exported, 0 dropped, 1 failed (last error: cannot open")
+            && text.contains("blocker/traces.jsonl"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Export failed; giving up on this batch."),
+        "the library's log is shown by default: {text}"
+    );
+}
+
+#[test]
+fn rust_log_controls_what_the_library_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    unwritable_exporter(dir.path());
+
+    let quiet = crate::command(dir.path(), &["run", "-c", "app.toml", "hi"])
+        .env("RUST_LOG", "off")
+        .output()
+        .unwrap();
+    let verbose = crate::command(dir.path(), &["run", "-c", "app.toml", "hi"])
+        .env("RUST_LOG", "llmtrace=error")
+        .output()
+        .unwrap();
+
+    assert!(
+        !stderr(&quiet).contains("Export failed"),
+        "{}",
+        stderr(&quiet)
+    );
+    assert!(
+        stderr(&quiet).contains("1 failed (last error:"),
+        "the report is not a log"
+    );
+    assert!(
+        stderr(&verbose).contains("Export failed"),
+        "{}",
+        stderr(&verbose)
+    );
+}
+
+#[test]
+fn a_failed_generation_still_reports_the_exporters_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    // A port that was bound, then released: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::write(
+        dir.path().join("app.toml"),
+        format!(
+            "[provider]\ntype = \"openai\"\nmodel = \"m\"\nbase_url = \"http://127.0.0.1:{port}/v1\"\n\
+             [exporters.archive]\ntype = \"jsonl\"\npath = \"traces.jsonl\"\n"
+        ),
+    )
+    .unwrap();
+
+    let output = llmtrace(dir.path(), &["run", "-c", "app.toml", "hi"]);
+
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let text = stderr(&output);
+    let report = text
+        .find("exporter archive: 1 exported, 0 dropped, 0 failed")
+        .unwrap_or_else(|| panic!("{text}"));
+    let error = text
+        .find("error: connection failed")
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(report < error, "the report comes before the error: {text}");
+    let line = std::fs::read_to_string(dir.path().join("traces.jsonl")).unwrap();
+    let record: llmtrace::TraceRecord = serde_json::from_str(line.trim()).unwrap();
+    assert_eq!(record.error.unwrap().kind, "connect");
+}
+
+#[test]
+fn run_help_documents_the_exit_statuses() {
+    let dir = tempfile::tempdir().unwrap();
+
+    let help = stdout(&llmtrace(dir.path(), &["run", "--help"]));
+
+    for status in ["3 ", "130", "143", "RUST_LOG"] {
+        assert!(help.contains(status), "{help}");
+    }
+}

@@ -3,9 +3,10 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use llmtrace::export::{ExportError, ExportFormat, export_traces, summarize_traces};
+use llmtrace::export::{ExportError, ExportFormat, export_traces, markdown, summarize_traces};
+use llmtrace::exporter::{Exporter, MarkdownExporter};
 use llmtrace::sink::TraceQuery;
-use llmtrace::{GenerateRequest, TraceRecord};
+use llmtrace::{GenerateRequest, TraceRecord, Usage};
 use pulldown_cmark::{CodeBlockKind, Event, HeadingLevel, Parser, Tag, TagEnd};
 use serde_json::Value;
 
@@ -225,7 +226,9 @@ async fn serialized_records_have_exactly_the_documented_fields() {
             "tool_calls",
             "finish_reason",
             "usage",
-            "generation_time_ms"
+            "generation_time_ms",
+            // The model the echo provider says answered.
+            "model"
         ])
     );
     assert_eq!(
@@ -380,4 +383,93 @@ async fn summary_counts_failures_and_their_time_and_sorts_providers() {
     assert!(summary.total_time_ms >= 10.0);
     assert_eq!(summary.providers, ["echo", "flaky"]);
     assert_eq!(summary.models, ["flaky-1", crate::support::STUB_MODEL]);
+}
+
+#[test]
+fn usage_totals_saturate_instead_of_wrapping() {
+    assert_eq!(Usage::new(u64::MAX, 1).total_tokens, u64::MAX);
+    assert_eq!(Usage::new(2, 3).total_tokens, 5);
+}
+
+#[tokio::test]
+async fn summary_saturates_tokens_and_reports_bad_times_and_duplicate_ids() {
+    let traces = traces_of(&["a", "b", "c", "d"]).await;
+    let mut records: Vec<TraceRecord> = traces.iter().map(|t| (**t).clone()).collect();
+    for record in &mut records[..2] {
+        record.response.as_mut().unwrap().usage = Some(Usage::new(u64::MAX, 0));
+    }
+    records[2].response.as_mut().unwrap().generation_time_ms = -5.0;
+    records[3].response.as_mut().unwrap().generation_time_ms = f64::NAN;
+    let good_time = records[0].duration_ms() + records[1].duration_ms();
+    records.push(records[0].clone());
+
+    let summary = summarize_traces(&records);
+
+    assert_eq!(summary.total_tokens, u64::MAX);
+    assert!(summary.tokens_saturated);
+    assert_eq!(summary.duplicate_trace_ids, 1);
+    assert_eq!(
+        summary.total_interactions, 4,
+        "the duplicate is counted once"
+    );
+    assert_eq!(summary.invalid_times, 2);
+    assert!((summary.total_time_ms - good_time).abs() < 5e-4);
+    assert!((summary.avg_time_ms - good_time / 2.0).abs() < 1e-3);
+    let json = serde_json::to_string(&summary).unwrap();
+    assert_eq!(
+        serde_json::from_str::<llmtrace::export::TraceSummary>(&json).unwrap(),
+        summary
+    );
+}
+
+#[tokio::test]
+async fn appending_to_a_report_counts_real_headings_not_quoted_ones() {
+    let quoting = "Why does my report say\n```\n## Interaction 7: abc\n```\n?";
+    let client = traced(10);
+    client.generate(quoting).await.unwrap();
+    client.generate("second").await.unwrap();
+    let traces = client.get_traces(TraceQuery::all());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("report.md");
+
+    MarkdownExporter::new(&path)
+        .export(&traces[..1])
+        .await
+        .unwrap();
+    MarkdownExporter::new(&path)
+        .export(&traces[1..])
+        .await
+        .unwrap();
+
+    let report = std::fs::read_to_string(&path).unwrap();
+    let headings: Vec<String> = Parser::new(&report)
+        .scan(None, |heading: &mut Option<String>, event| {
+            Some(match event {
+                Event::Start(Tag::Heading {
+                    level: HeadingLevel::H2,
+                    ..
+                }) => {
+                    *heading = Some(String::new());
+                    None
+                }
+                Event::Text(text) => {
+                    if let Some(h) = heading {
+                        h.push_str(&text);
+                    }
+                    None
+                }
+                Event::End(TagEnd::Heading(HeadingLevel::H2)) => heading.take(),
+                _ => None,
+            })
+        })
+        .flatten()
+        .collect();
+    assert_eq!(
+        headings,
+        [
+            format!("Interaction 1: {}", traces[0].trace_id),
+            format!("Interaction 2: {}", traces[1].trace_id)
+        ]
+    );
+    assert_eq!(markdown::count_interactions(report.as_bytes()).unwrap(), 2);
 }

@@ -9,6 +9,8 @@ mod content;
 mod export;
 mod layers;
 mod provider_tracing;
+mod read;
+mod read_fuzz;
 mod session_tracing;
 mod streaming;
 mod support;

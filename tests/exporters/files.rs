@@ -62,6 +62,28 @@ async fn jsonl_appends_to_an_existing_file() {
 }
 
 #[tokio::test]
+async fn jsonl_starts_a_new_line_after_a_torn_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("traces.jsonl");
+    generate_through(JsonlExporter::new(&path), 2).await;
+    let good = std::fs::read_to_string(&path).unwrap();
+    // A crash cut the last write short.
+    std::fs::write(&path, format!("{good}{{\"trace_id\": \"0c6")).unwrap();
+
+    generate_through(JsonlExporter::new(&path), 1).await;
+
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    assert_eq!(
+        lines[2], "{\"trace_id\": \"0c6",
+        "the torn line stays alone"
+    );
+    let new: TraceRecord = serde_json::from_str(lines[3]).unwrap();
+    assert_eq!(new.prompt, "Test 0");
+}
+
+#[tokio::test]
 async fn jsonl_rotates_by_size_and_keeps_max_files() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("traces.jsonl");
@@ -163,6 +185,24 @@ async fn markdown_appends_sections_and_continues_numbering() {
 }
 
 #[tokio::test]
+async fn markdown_starts_its_next_section_on_a_new_line_after_a_torn_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("report.md");
+    generate_through(MarkdownExporter::new(&path), 2).await;
+    let mut torn = std::fs::read_to_string(&path).unwrap();
+    torn.push_str("- **Provi"); // a crash cut the last section short
+
+    std::fs::write(&path, &torn).unwrap();
+    generate_through(MarkdownExporter::new(&path), 1).await;
+
+    let report = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        report.starts_with(&format!("{torn}\n## Interaction 3:")),
+        "{report}"
+    );
+}
+
+#[tokio::test]
 async fn an_unwritable_path_fails_the_export_not_the_generation() {
     let dir = tempfile::tempdir().unwrap();
     let blocker = dir.path().join("file");
@@ -170,7 +210,12 @@ async fn an_unwritable_path_fails_the_export_not_the_generation() {
 
     let client = generate_through(JsonlExporter::new(blocker.join("traces.jsonl")), 3).await;
 
-    let stats = client.exporter_stats()[0].1;
+    let stats = client.exporter_stats()[0].1.clone();
     assert_eq!((stats.exported, stats.failed), (0, 3));
     assert_eq!(client.get_traces(TraceQuery::all()).len(), 3);
+    let reason = stats.last_error.expect("the failure's reason is kept");
+    assert!(
+        reason.contains("cannot open") && reason.contains("traces.jsonl"),
+        "{reason}"
+    );
 }

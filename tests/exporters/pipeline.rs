@@ -78,7 +78,7 @@ async fn a_full_queue_drops_and_counts_without_blocking_generation() {
     let elapsed = started.elapsed();
     client.shutdown().await;
 
-    let stats = client.exporter_stats()[0].1;
+    let stats = client.exporter_stats()[0].1.clone();
     assert!(
         elapsed < Duration::from_millis(40),
         "generation waited for the exporter: {elapsed:?}"
@@ -107,7 +107,7 @@ async fn overflow_wait_loses_nothing() {
     }
     client.shutdown().await;
 
-    let stats = client.exporter_stats()[0].1;
+    let stats = client.exporter_stats()[0].1.clone();
     assert_eq!((stats.exported, stats.dropped), (30, 0), "{stats:?}");
     assert_eq!(slow.total(), 30);
 }
@@ -218,6 +218,6 @@ async fn shutdown_twice_is_fine_and_later_traces_are_counted_as_dropped() {
 
     assert!(response.is_ok(), "generation still works");
     assert_eq!(collect.total(), 1);
-    let stats = client.exporter_stats()[0].1;
+    let stats = client.exporter_stats()[0].1.clone();
     assert_eq!((stats.exported, stats.dropped), (1, 1));
 }

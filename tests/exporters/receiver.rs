@@ -1,4 +1,5 @@
-//! A webhook receiver on 127.0.0.1 that answers with scripted statuses.
+//! A webhook receiver on 127.0.0.1 that answers with scripted statuses, and the servers of a
+//! redirect: one that redirects, one that must hear nothing.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -6,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::routing::post;
 use serde_json::Value;
 
@@ -85,4 +86,53 @@ async fn receive(
         StatusCode::from_u16(status).unwrap(),
         format!("scripted {status}"),
     )
+}
+
+/// A server on 127.0.0.1 answering every request with `status` and `Location: location`;
+/// returns the URL to post to.
+pub(crate) async fn redirecting(status: u16, location: String) -> String {
+    let app = Router::new().fallback(move || {
+        let location = location.clone();
+        async move {
+            (
+                StatusCode::from_u16(status).unwrap(),
+                [(axum::http::header::LOCATION, location)],
+            )
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}/traces")
+}
+
+/// A server on 127.0.0.1 that answers 200 to any method on any path and remembers each
+/// request: the place a redirect points to, which must hear nothing.
+pub(crate) struct Bystander {
+    addr: SocketAddr,
+    requests: Arc<Mutex<Vec<(Method, HeaderMap)>>>,
+}
+
+impl Bystander {
+    pub(crate) async fn start() -> Self {
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let seen = requests.clone();
+        let app = Router::new().fallback(move |method: Method, headers: HeaderMap| {
+            seen.lock().unwrap().push((method, headers));
+            async { StatusCode::OK }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self { addr, requests }
+    }
+
+    pub(crate) fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Every request received, whatever its method.
+    pub(crate) fn requests(&self) -> Vec<(Method, HeaderMap)> {
+        self.requests.lock().unwrap().clone()
+    }
 }

@@ -6,7 +6,7 @@ use serde_json::Value;
 use std::time::Duration;
 
 use crate::quick;
-use crate::receiver::Receiver;
+use crate::receiver::{Bystander, Receiver, redirecting};
 
 fn client(exporter: WebhookExporter) -> Client {
     let sink = ExportSink::builder()
@@ -47,7 +47,7 @@ async fn a_receiver_that_fails_twice_then_recovers_gets_every_trace_exactly_once
     let mut expected = ids.clone();
     expected.sort();
     assert_eq!(sorted, expected, "every trace once");
-    let stats = client.exporter_stats()[0].1;
+    let stats = client.exporter_stats()[0].1.clone();
     assert_eq!(stats.exported, 10);
     assert_eq!(stats.failed, 0);
     assert!(stats.retries >= 2, "{stats:?}");
@@ -62,7 +62,7 @@ async fn a_permanent_rejection_is_counted_as_failed_without_retrying() {
     client.generate("Test").await.unwrap();
     client.shutdown().await;
 
-    let stats = client.exporter_stats()[0].1;
+    let stats = client.exporter_stats()[0].1.clone();
     assert_eq!(
         (stats.exported, stats.failed, stats.retries),
         (0, 1, 0),
@@ -93,7 +93,7 @@ async fn an_unreachable_receiver_costs_the_generation_nothing() {
         elapsed < Duration::from_millis(100),
         "generations waited on the exporter: {elapsed:?}"
     );
-    let stats = client.exporter_stats()[0].1;
+    let stats = client.exporter_stats()[0].1.clone();
     assert_eq!(stats.failed, 20, "{stats:?}");
     assert!(
         stats.retries >= 5 && stats.retries.is_multiple_of(5),
@@ -124,4 +124,37 @@ async fn headers_are_sent_and_secret_ones_stay_out_of_debug_output() {
     assert!(debug.contains("search"), "{debug}");
     let record: &Value = &receiver.records()[0];
     assert_eq!(record["prompt"], "Test");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_redirect_is_a_failed_delivery_and_its_target_hears_nothing() {
+    for status in [301, 302, 307, 308] {
+        let target = Bystander::start().await;
+        let url = redirecting(status, format!("{}/elsewhere?token=s3cret", target.url())).await;
+        let exporter = WebhookExporter::new(url, Duration::from_secs(2))
+            .unwrap()
+            .header("X-Api-Key", "k3y", true)
+            .unwrap();
+        let client = client(exporter);
+
+        client.generate("Test").await.unwrap();
+        client.shutdown().await;
+        let stats = client.exporter_stats()[0].1.clone();
+        assert_eq!(
+            (stats.exported, stats.failed, stats.retries),
+            (0, 1, 0),
+            "{status}: {stats:?}"
+        );
+
+        // The reason is kept in the stats: the status and the target, without its query.
+        let reason = stats.last_error.expect("the failure's reason");
+        assert!(reason.contains(&format!("HTTP {status}")), "{reason}");
+        assert!(
+            reason.contains(&format!("Location {}/elsewhere", target.url())),
+            "{reason}"
+        );
+        assert!(!reason.contains("s3cret"), "{reason}");
+        let heard = target.requests();
+        assert!(heard.is_empty(), "{status}: the target got {heard:?}");
+    }
 }

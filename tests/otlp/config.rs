@@ -19,6 +19,7 @@ async fn a_config_file_alone_exports_every_trace_as_a_genai_span() {
         type = "otlp"
         endpoint = "{}"
         service_name = "from-config"
+        project_name = "config-project"
         batch_interval_ms = 20
         [exporters.collector.headers]
         X-Tenant = "dev"
@@ -70,5 +71,9 @@ async fn a_config_file_alone_exports_every_trace_as_a_genai_span() {
     assert_eq!(
         resource_string(&resource.attributes, "deployment.environment.name"),
         Some("test")
+    );
+    assert_eq!(
+        resource_string(&resource.attributes, "openinference.project.name"),
+        Some("config-project")
     );
 }

@@ -40,7 +40,7 @@ async fn a_collector_answering_503_twice_receives_every_span_once() {
     client.shutdown().await;
 
     assert_eq!(unique_trace_ids(&collector), trace_ids(&client));
-    let stats = client.exporter_stats()[0].1;
+    let stats = client.exporter_stats()[0].1.clone();
     assert_eq!(stats.exported, 3);
     assert_eq!(stats.failed, 0);
     assert!(stats.retries >= 2, "{stats:?}");
@@ -69,7 +69,7 @@ async fn a_down_collector_costs_nothing_and_gets_the_traces_when_it_comes_up() {
     client.shutdown().await;
 
     assert_eq!(unique_trace_ids(&collector), trace_ids(&client));
-    let stats = client.exporter_stats()[0].1;
+    let stats = client.exporter_stats()[0].1.clone();
     assert_eq!((stats.exported, stats.failed, stats.dropped), (3, 0, 0));
 }
 
@@ -105,7 +105,7 @@ async fn a_400_is_permanent_and_counted_as_failed() {
     client.generate("one").await.unwrap();
     client.shutdown().await;
 
-    let stats = client.exporter_stats()[0].1;
+    let stats = client.exporter_stats()[0].1.clone();
     assert_eq!((stats.exported, stats.failed, stats.retries), (0, 1, 0));
     assert_eq!(collector.received().len(), 1, "sent once, never retried");
 }
@@ -118,7 +118,7 @@ async fn a_500_is_not_retried_as_the_otlp_specification_says() {
     client.generate("one").await.unwrap();
     client.shutdown().await;
 
-    let stats = client.exporter_stats()[0].1;
+    let stats = client.exporter_stats()[0].1.clone();
     assert_eq!((stats.failed, stats.retries), (1, 0));
 }
 
@@ -130,7 +130,7 @@ async fn a_partial_success_is_delivered_and_not_retried() {
     client.generate("one").await.unwrap();
     client.shutdown().await;
 
-    let stats = client.exporter_stats()[0].1;
+    let stats = client.exporter_stats()[0].1.clone();
     assert_eq!((stats.exported, stats.failed, stats.retries), (1, 0, 0));
     assert_eq!(collector.received().len(), 1);
 }

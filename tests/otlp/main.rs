@@ -5,6 +5,9 @@
 mod collector;
 mod config;
 mod delivery;
+mod phoenix;
+mod redirects;
+mod served;
 mod spans;
 mod tracing_events;
 

@@ -174,6 +174,11 @@ async fn the_resource_names_the_service_and_the_scope_names_llmtrace() {
         resource_string(&resource.attributes, "service.name"),
         Some("checkout")
     );
+    // Phoenix files the spans under the service's project, not `default`.
+    assert_eq!(
+        resource_string(&resource.attributes, "openinference.project.name"),
+        Some("checkout")
+    );
     assert_eq!(
         resource_string(&resource.attributes, "deployment.environment.name"),
         Some("staging")
@@ -202,6 +207,10 @@ async fn the_default_service_name_is_llmtrace_and_headers_are_sent() {
         .unwrap();
     assert_eq!(
         resource_string(&resource.attributes, "service.name"),
+        Some("llmtrace")
+    );
+    assert_eq!(
+        resource_string(&resource.attributes, "openinference.project.name"),
         Some("llmtrace")
     );
     let header = |name: &str| received[0].headers.get(name).unwrap().to_str().unwrap();

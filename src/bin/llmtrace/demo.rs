@@ -77,7 +77,7 @@ pub(crate) async fn run(out_dir: &Path) -> Result<(), BoxError> {
     let traces = client.get_traces(TraceQuery::all());
     print_traces(&traces);
     println!();
-    print_summary(&summarize_traces(&traces));
+    print_summary(&summarize_traces(&traces))?;
 
     let jsonl = out_dir.join("demo.jsonl");
     let markdown = out_dir.join("demo.md");

@@ -7,6 +7,7 @@ mod plugin;
 mod plugin_host;
 mod read;
 mod run;
+mod stdout;
 mod summarize;
 mod summary;
 
@@ -14,6 +15,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::LevelFilter;
 
 /// Complete, programmatic observability of every LLM interaction.
 ///
@@ -38,20 +41,20 @@ enum Command {
     /// Send one prompt through a configured stack; the answer goes to stdout, the trace to the
     /// configured exporters.
     Run(run::Args),
-    /// Summarize a JSONL trace file: interactions, tokens, time, providers, models, dates.
+    /// Summarize a trace file: interactions, tokens, time, providers, models, dates.
     Summarize {
-        /// The JSONL file (one trace per line).
+        /// The trace file: JSONL (one trace per line) or a JSON array, ours or AbstractCore's.
         file: PathBuf,
         /// Print the summary as JSON instead of a table.
         #[arg(long)]
         json: bool,
-        /// Stop at the first malformed line instead of skipping it.
+        /// Stop at the first malformed record instead of skipping it.
         #[arg(long)]
         strict: bool,
     },
-    /// Convert a JSONL trace file to JSON or a Markdown report.
+    /// Convert a trace file to JSON or a Markdown report.
     Export {
-        /// The JSONL file (one trace per line).
+        /// The trace file: JSONL (one trace per line) or a JSON array, ours or AbstractCore's.
         file: PathBuf,
         /// Output format.
         #[arg(long, value_enum)]
@@ -59,7 +62,7 @@ enum Command {
         /// Write here instead of to stdout (parent directories are created).
         #[arg(short, long)]
         output: Option<PathBuf>,
-        /// Stop at the first malformed line instead of skipping it.
+        /// Stop at the first malformed record instead of skipping it.
         #[arg(long)]
         strict: bool,
     },
@@ -91,12 +94,16 @@ enum OutputFormat {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    install_log_subscriber();
     let command = cli.command.unwrap_or(Command::Demo {
         out_dir: PathBuf::from("llmtrace-traces"),
     });
     let result = match command {
         Command::Demo { out_dir } => demo::run(&out_dir).await,
-        Command::Run(args) => run::run(args).await,
+        Command::Run(args) => match run::run(args).await {
+            Ok(code) => return code,
+            Err(error) => Err(error),
+        },
         Command::Summarize { file, json, strict } => summarize::run(&file, json, strict),
         Command::Export {
             file,
@@ -110,14 +117,32 @@ async fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(error) if stdout::is_closed_pipe(&*error) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error}");
-            let mut source = std::error::Error::source(&*error);
-            while let Some(cause) = source {
-                eprintln!("  caused by: {cause}");
-                source = cause.source();
-            }
+            print_error(&*error);
             ExitCode::FAILURE
         }
     }
+}
+
+/// Prints `error` and its chain of causes to stderr.
+fn print_error(error: &(dyn std::error::Error + 'static)) {
+    eprintln!("error: {error}");
+    let mut source = error.source();
+    while let Some(cause) = source {
+        eprintln!("  caused by: {cause}");
+        source = cause.source();
+    }
+}
+
+/// Logs go to stderr, filtered by `RUST_LOG` (default `warn`): the library reports exporter
+/// failures and dropped traces through `tracing`, and without a subscriber nobody would see them.
+fn install_log_subscriber() {
+    let filter = EnvFilter::builder()
+        .with_default_directive(LevelFilter::WARN.into())
+        .from_env_lossy();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }

@@ -1,10 +1,12 @@
-//! Reading JSONL trace files line by line, however large.
+//! Reading trace files for the CLI: the library's reader, plus a progress bar and the
+//! `--strict` policy.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{BufReader, Write};
 use std::path::Path;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use llmtrace::export::{ReadError, TraceFileReader};
 use llmtrace::{BoxError, TraceRecord};
 
 /// What a pass over a file found.
@@ -35,57 +37,48 @@ impl OnMalformed {
     }
 }
 
-/// Calls `each` with every trace in `path`, in file order. Blank lines are ignored; a progress
+/// Calls `each` with every trace in `path` (JSONL or a JSON array), in file order; a progress
 /// bar shows on stderr when it is a terminal.
+///
+/// Content problems follow `on_malformed`; a truncated or broken JSON array also ends the
+/// pass (after warning, unless strict). Only a failure to read the file is always an error.
 pub(crate) fn for_each_record(
     path: &Path,
     on_malformed: OnMalformed,
     mut each: impl FnMut(TraceRecord) -> Result<(), BoxError>,
 ) -> Result<ReadStats, BoxError> {
-    let file = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let file = File::open(path).map_err(|source| ReadError::Open {
+        path: path.to_owned(),
+        source,
+    })?;
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     let progress = ProgressBar::with_draw_target(Some(size), ProgressDrawTarget::stderr());
     progress.set_style(
         ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let mut reader = BufReader::new(file);
+    let reader = TraceFileReader::new(BufReader::new(progress.wrap_read(file))).with_path(path);
     let mut stats = ReadStats::default();
-    let mut line = String::new();
-    let mut number = 0;
-    loop {
-        line.clear();
-        let read = reader
-            .read_line(&mut line)
-            .map_err(|e| format!("cannot read {} after line {number}: {e}", path.display()))?;
-        if read == 0 {
-            break;
-        }
-        number += 1;
-        progress.inc(read as u64);
-        if line.trim().is_empty() {
-            continue;
-        }
-        match serde_json::from_str::<TraceRecord>(&line) {
+    for record in reader {
+        match record {
             Ok(record) => {
                 stats.records += 1;
                 each(record)?;
+            }
+            Err(error @ ReadError::Io { .. }) => {
+                progress.finish_and_clear();
+                return Err(error.into());
             }
             Err(error) => {
                 stats.malformed += 1;
                 match on_malformed {
                     OnMalformed::Fail => {
                         progress.finish_and_clear();
-                        let message =
-                            format!("{}:{number}: malformed trace: {error}", path.display());
-                        return Err(message.into());
+                        return Err(error.into());
                     }
-                    OnMalformed::Warn => progress.suspend(|| {
-                        eprintln!(
-                            "warning: {}:{number}: malformed trace skipped: {error}",
-                            path.display()
-                        );
-                    }),
+                    OnMalformed::Warn => {
+                        progress.suspend(|| warn(format_args!("{error}; skipped")))
+                    }
                     OnMalformed::Ignore => {}
                 }
             }
@@ -93,11 +86,17 @@ pub(crate) fn for_each_record(
     }
     progress.finish_and_clear();
     if stats.malformed > 0 && on_malformed == OnMalformed::Warn {
-        eprintln!(
-            "warning: skipped {} malformed line(s) of {}",
+        warn(format_args!(
+            "skipped {} unreadable part(s) of {}",
             stats.malformed,
             path.display()
-        );
+        ));
     }
     Ok(stats)
+}
+
+/// Writes a warning on stderr. Unlike `eprintln!`, does not panic when stderr is gone
+/// (`llmtrace summarize f 2>&1 | head -1`): a warning nobody can read is no reason to stop.
+fn warn(message: std::fmt::Arguments<'_>) {
+    let _ = writeln!(std::io::stderr(), "warning: {message}");
 }

@@ -1,12 +1,14 @@
 //! `llmtrace summarize FILE.jsonl`
 
+use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
 use llmtrace::BoxError;
 use llmtrace::export::Summarizer;
 
 use crate::read::{OnMalformed, for_each_record};
-use crate::summary::print_summary;
+use crate::stdout::Stdout;
+use crate::summary::write_summary;
 
 pub(crate) fn run(file: &Path, json: bool, strict: bool) -> Result<(), BoxError> {
     let mut summarizer = Summarizer::default();
@@ -15,10 +17,13 @@ pub(crate) fn run(file: &Path, json: bool, strict: bool) -> Result<(), BoxError>
         Ok(())
     })?;
     let summary = summarizer.finish();
+    let mut out = BufWriter::new(Stdout::lock());
     if json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+        serde_json::to_writer_pretty(&mut out, &summary).map_err(io::Error::from)?;
+        writeln!(out)?;
     } else {
-        print_summary(&summary);
+        write_summary(&mut out, &summary)?;
     }
+    out.flush()?;
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! Human-readable tables of traces and summaries.
 
+use std::io::{self, BufWriter, Write};
 use std::sync::Arc;
 
 use chrono::SecondsFormat;
@@ -7,6 +8,8 @@ use chrono::SecondsFormat;
 use llmtrace::TraceRecord;
 use llmtrace::export::TraceSummary;
 use serde_json::Value;
+
+use crate::stdout::Stdout;
 
 /// One line per trace: step, attempt, tokens, time, outcome.
 pub(crate) fn print_traces(traces: &[Arc<TraceRecord>]) {
@@ -45,28 +48,61 @@ pub(crate) fn print_traces(traces: &[Arc<TraceRecord>]) {
     }
 }
 
-/// The summary as an aligned key/value list.
-pub(crate) fn print_summary(summary: &TraceSummary) {
-    println!("Summary");
-    println!(
+/// Prints the summary on stdout; see [`write_summary`].
+pub(crate) fn print_summary(summary: &TraceSummary) -> io::Result<()> {
+    let mut out = BufWriter::new(Stdout::lock());
+    write_summary(&mut out, summary)?;
+    out.flush()
+}
+
+/// The summary as an aligned key/value list; anomalies, when there are any, last.
+pub(crate) fn write_summary(out: &mut impl Write, summary: &TraceSummary) -> io::Result<()> {
+    writeln!(out, "Summary")?;
+    writeln!(
+        out,
         "  interactions  {} ({} failed)",
         summary.total_interactions, summary.failed_interactions
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "  tokens        {} total, {:.1} per interaction",
         summary.total_tokens, summary.avg_tokens_per_interaction
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "  time          {:.2} ms total, {:.2} ms per interaction",
         summary.total_time_ms, summary.avg_time_ms
-    );
-    println!("  providers     {}", summary.providers.join(", "));
-    println!("  models        {}", summary.models.join(", "));
+    )?;
+    writeln!(out, "  providers     {}", summary.providers.join(", "))?;
+    writeln!(out, "  models        {}", summary.models.join(", "))?;
     if let Some(range) = summary.date_range {
-        println!(
+        writeln!(
+            out,
             "  date range    {} to {}",
             range.first.to_rfc3339_opts(SecondsFormat::Secs, false),
             range.last.to_rfc3339_opts(SecondsFormat::Secs, false)
-        );
+        )?;
     }
+    if summary.duplicate_trace_ids > 0 {
+        writeln!(
+            out,
+            "  warning       {} duplicate trace id(s): counted once",
+            summary.duplicate_trace_ids
+        )?;
+    }
+    if summary.invalid_times > 0 {
+        writeln!(
+            out,
+            "  warning       {} negative or non-finite time(s): left out of the time figures",
+            summary.invalid_times
+        )?;
+    }
+    if summary.tokens_saturated {
+        writeln!(
+            out,
+            "  warning       the token total exceeds {}: shown as that maximum",
+            u64::MAX
+        )?;
+    }
+    Ok(())
 }

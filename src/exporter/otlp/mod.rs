@@ -22,7 +22,7 @@ use prost::Message;
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 
-use super::{Exporter, ExporterError};
+use super::{Exporter, ExporterError, http};
 use crate::TraceRecord;
 
 const PROTOBUF: &str = "application/x-protobuf";
@@ -64,8 +64,11 @@ const PROTOBUF: &str = "application/x-protobuf";
 /// - `gen_ai.operation.name` = `chat`, `gen_ai.provider.name`, `gen_ai.request.model`,
 ///   `gen_ai.request.{temperature, max_tokens, top_p, top_k, seed, stop_sequences}` (the ones
 ///   set), `gen_ai.response.finish_reasons`, `gen_ai.usage.{input_tokens, output_tokens}`,
-///   `gen_ai.response.{id, model}` (from the provider's body, when it is kept verbatim),
-///   `gen_ai.request.stream` and `gen_ai.response.time_to_first_chunk` (seconds; streams);
+///   `gen_ai.response.{id, model}` (the record's `response.id` / `response.model`: whenever
+///   the provider returned them, streams included), `server.{address, port}` (the provider's
+///   base URL; HTTP providers), `gen_ai.request.stream` = `true` for every streamed request
+///   (also one that failed before its first chunk) and `gen_ai.response.time_to_first_chunk`
+///   (seconds; streams that got a chunk);
 /// - the session id as `session.id` and `gen_ai.conversation.id`; every metadata entry as
 ///   `llmtrace.metadata.<key>`; the UUID as `llmtrace.trace_id`;
 /// - a failure: status `ERROR` with the error message, `error.type` = the error kind
@@ -75,8 +78,16 @@ const PROTOBUF: &str = "application/x-protobuf";
 ///   `gen_ai.input.messages`, `gen_ai.output.messages` and `gen_ai.tool.definitions`, as JSON
 ///   strings in the structure of the conventions' JSON schemas.
 ///
-/// The resource carries `service.name` (and any extra resource attributes); the
-/// instrumentation scope is `llmtrace` with the crate version.
+/// The resource carries `service.name`, `openinference.project.name` (and any extra resource
+/// attributes); the instrumentation scope is `llmtrace` with the crate version.
+///
+/// # Projects (Arize Phoenix and other OpenInference backends)
+///
+/// Phoenix files spans under the project named by the `openinference.project.name` resource
+/// attribute, and under `default` without one. The exporter always sends it:
+/// [`project_name`](OtlpOptions::project_name) when set, else an `openinference.project.name`
+/// entry of the resource attributes, else the `service_name` (so a service's spans land in a
+/// project of its name). Phoenix reads the GenAI attributes above as they are.
 ///
 /// # Delivery
 ///
@@ -87,6 +98,10 @@ const PROTOBUF: &str = "application/x-protobuf";
 /// status, 400 and 500 included, is permanent and the batch counts as failed. The wait between
 /// attempts is the worker's [`RetryPolicy`](super::RetryPolicy) (a `Retry-After` header is not
 /// read). A partial success (spans rejected by the receiver) is logged and not retried.
+///
+/// Redirects are not followed (a 3xx would turn the POST into a body-less GET, or send the
+/// headers to another origin): a 3xx is a permanent failure whose reason names the status and
+/// the `Location`, without its query or userinfo.
 ///
 /// Header values are never printed (`Debug` shows header names only).
 pub struct OtlpExporter {
@@ -133,20 +148,23 @@ impl OtlpExporter {
             })?;
             insert_header(&mut headers, name, &value)?;
         }
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_millis(options.timeout_ms))
-            .build()
-            .map_err(|e| ExporterError::permanent(format!("cannot build HTTP client: {e}")))?;
+        let client = http::client(Duration::from_millis(options.timeout_ms))?;
 
-        let mut resource_attributes = vec![string_attribute(
-            semconv::SERVICE_NAME,
-            &options.service_name,
-        )];
+        let mut resource_attributes = vec![
+            string_attribute(semconv::SERVICE_NAME, &options.service_name),
+            string_attribute(
+                semconv::OPENINFERENCE_PROJECT_NAME,
+                options.effective_project_name(),
+            ),
+        ];
         resource_attributes.extend(
             options
                 .resource_attributes
                 .iter()
-                .filter(|(key, _)| key.as_str() != semconv::SERVICE_NAME)
+                .filter(|(key, _)| {
+                    ![semconv::SERVICE_NAME, semconv::OPENINFERENCE_PROJECT_NAME]
+                        .contains(&key.as_str())
+                })
                 .map(|(key, value)| string_attribute(key, value)),
         );
         Ok(Self {
@@ -286,6 +304,9 @@ impl Exporter for OtlpExporter {
                 );
             }
             return Ok(());
+        }
+        if status.is_redirection() {
+            return Err(http::redirect_error(&self.url, status, &headers));
         }
         let detail = error_detail(&headers, &body.unwrap_or_default());
         let message = format!("{} answered HTTP {}: {detail}", self.url, status.as_u16());

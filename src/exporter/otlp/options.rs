@@ -26,6 +26,12 @@ pub struct OtlpOptions {
     pub endpoint: String,
     /// The `service.name` resource attribute. Default `llmtrace`.
     pub service_name: String,
+    /// The `openinference.project.name` resource attribute: the project Arize Phoenix (and
+    /// other OpenInference backends) file the spans under, which otherwise land in its
+    /// `default` project. Default: an `openinference.project.name` entry of
+    /// `resource_attributes`, else the `service_name`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub project_name: Option<String>,
     /// Export prompts and completions (`gen_ai.system_instructions`, `gen_ai.input.messages`,
     /// `gen_ai.output.messages`, `gen_ai.tool.definitions`). Default `false`: they are
     /// sensitive and large, and the conventions make them opt-in.
@@ -49,6 +55,7 @@ impl Default for OtlpOptions {
         Self {
             endpoint: "http://localhost:4318".to_owned(),
             service_name: "llmtrace".to_owned(),
+            project_name: None,
             capture_content: false,
             timeout_ms: 10_000,
             headers: BTreeMap::new(),
@@ -72,6 +79,26 @@ impl OtlpOptions {
     pub fn service_name(mut self, service_name: impl Into<String>) -> Self {
         self.service_name = service_name.into();
         self
+    }
+
+    /// Sets the `openinference.project.name` resource attribute (the Phoenix project).
+    /// Defaults to the service name.
+    pub fn project_name(mut self, project_name: impl Into<String>) -> Self {
+        self.project_name = Some(project_name.into());
+        self
+    }
+
+    /// The `openinference.project.name` the spans carry: `project_name`, else the one in
+    /// `resource_attributes`, else the service name.
+    pub(super) fn effective_project_name(&self) -> &str {
+        self.project_name
+            .as_deref()
+            .or_else(|| {
+                self.resource_attributes
+                    .get(super::semconv::OPENINFERENCE_PROJECT_NAME)
+                    .map(String::as_str)
+            })
+            .unwrap_or(&self.service_name)
     }
 
     /// Exports prompts and completions too. Defaults to `false`.
@@ -122,6 +149,7 @@ impl fmt::Debug for OtlpOptions {
         f.debug_struct("OtlpOptions")
             .field("endpoint", &self.endpoint)
             .field("service_name", &self.service_name)
+            .field("project_name", &self.project_name)
             .field("capture_content", &self.capture_content)
             .field("timeout_ms", &self.timeout_ms)
             .field("headers", &self.headers.keys().collect::<Vec<_>>())
@@ -151,6 +179,16 @@ mod tests {
             OtlpOptions::new("https://otlp.example/api/").traces_url(),
             "https://otlp.example/api/v1/traces"
         );
+    }
+
+    #[test]
+    fn the_project_is_the_option_else_the_resource_attribute_else_the_service() {
+        let options = OtlpOptions::default().service_name("checkout");
+        assert_eq!(options.effective_project_name(), "checkout");
+        let options = options.resource_attribute("openinference.project.name", "shop");
+        assert_eq!(options.effective_project_name(), "shop");
+        let options = options.project_name("payments");
+        assert_eq!(options.effective_project_name(), "payments");
     }
 
     #[test]

@@ -43,7 +43,11 @@ pub(super) const FINISH_REASON_ERROR: &str = "error";
 pub(super) const ERROR_TYPE: &str = "error.type";
 pub(super) const HTTP_RESPONSE_STATUS_CODE: &str = "http.response.status_code";
 pub(super) const SESSION_ID: &str = "session.id";
+pub(super) const SERVER_ADDRESS: &str = "server.address";
+pub(super) const SERVER_PORT: &str = "server.port";
 pub(super) const SERVICE_NAME: &str = "service.name";
+/// The project an OpenInference backend (Arize Phoenix) files a span under.
+pub(super) const OPENINFERENCE_PROJECT_NAME: &str = "openinference.project.name";
 
 // Ours: what the conventions have no name for.
 pub(super) const LLMTRACE_TRACE_ID: &str = "llmtrace.trace_id";

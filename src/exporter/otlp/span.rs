@@ -65,6 +65,15 @@ fn attributes(record: &TraceRecord) -> Attributes {
     a.string(GEN_AI_OPERATION_NAME, OPERATION_CHAT);
     a.string(GEN_AI_PROVIDER_NAME, &record.provider);
     a.string(GEN_AI_REQUEST_MODEL, &record.model);
+    if let Some(address) = &record.server_address {
+        a.string(SERVER_ADDRESS, address);
+    }
+    if let Some(port) = record.server_port {
+        a.int(SERVER_PORT, port.into());
+    }
+    if record.stream {
+        a.bool(GEN_AI_REQUEST_STREAM, true);
+    }
 
     let parameters = &record.parameters;
     if let Some(temperature) = parameters.temperature {
@@ -88,14 +97,11 @@ fn attributes(record: &TraceRecord) -> Attributes {
     }
 
     if let Some(response) = &record.response {
-        if let Some(raw) = &response.raw_response {
-            // Only the provider's own body knows the completion id and the serving model.
-            if let Some(id) = raw.get("id").and_then(Value::as_str) {
-                a.string(GEN_AI_RESPONSE_ID, id);
-            }
-            if let Some(model) = raw.get("model").and_then(Value::as_str) {
-                a.string(GEN_AI_RESPONSE_MODEL, model);
-            }
+        if let Some(id) = &response.id {
+            a.string(GEN_AI_RESPONSE_ID, id);
+        }
+        if let Some(model) = &response.model {
+            a.string(GEN_AI_RESPONSE_MODEL, model);
         }
         if let Some(usage) = response.usage {
             a.int(
@@ -108,8 +114,6 @@ fn attributes(record: &TraceRecord) -> Attributes {
             );
         }
         if let Some(ttft_ms) = response.time_to_first_token_ms {
-            // Only streams measure it, so it proves the request streamed.
-            a.bool(GEN_AI_REQUEST_STREAM, true);
             a.double(GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, ttft_ms / 1000.0);
         }
     }

@@ -36,6 +36,7 @@ struct RequestPart {
     messages: Vec<Message>,
     tools: Vec<Tool>,
     parameters: Parameters,
+    stream: bool,
     metadata: Metadata,
 }
 
@@ -57,6 +58,7 @@ impl Recorder {
                 messages: request.messages.clone(),
                 tools: request.tools.clone(),
                 parameters: request.parameters.clone(),
+                stream: request.stream,
                 metadata: std::mem::take(&mut request.metadata),
             }),
         }
@@ -76,12 +78,15 @@ impl Recorder {
         let Some(request) = self.request.take() else {
             return;
         };
-        let ProviderInfo { name, model } = &self.shared.provider;
+        let provider = &self.shared.provider;
         let record = TraceRecord {
             trace_id: self.trace_id,
             timestamp: request.timestamp,
-            provider: name.clone(),
-            model: model.clone(),
+            provider: provider.name.clone(),
+            model: provider.model.clone(),
+            server_address: provider.server_address.clone(),
+            server_port: provider.server_port,
+            stream: request.stream,
             system_prompt: request.system_prompt,
             prompt: request.prompt,
             messages: request.messages,
@@ -130,5 +135,7 @@ pub(crate) fn trace_response(
         usage: response.usage,
         generation_time_ms,
         time_to_first_token_ms,
+        id: response.id.clone(),
+        model: response.model.clone(),
     }
 }
