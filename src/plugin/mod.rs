@@ -54,6 +54,16 @@
 //! a plugin panic ends the process. So does any crash of an in-process plugin (a segfault, an
 //! abort): it is trusted code.
 //!
+//! # Process isolation
+//!
+//! [`PluginExporter::load_with`] and [`PluginProvider::load_with`] with
+//! [`Isolation::Process`] (`isolation = "process"` in configuration) run the plugin in a
+//! child process instead: `llmtrace plugin-host` ([`serve_plugin_host`]), which loads it with
+//! the same checks and serves the same JSON payloads over pipes. A crash, abort, hang past
+//! the call timeout, memory blow-up past the limit, or garbage on the pipe then fails only the
+//! call in flight ([`PluginError::Crashed`]); the child is restarted for the next call after a
+//! back-off. The cost is one pipe round trip per call (see BENCHMARKS.md).
+//!
 //! # Errors from plugins
 //!
 //! Every non-OK status may come with an error buffer, read the same way whatever the status:

@@ -6,6 +6,7 @@ mod c_plugin;
 mod cli;
 mod config;
 mod exporter;
+#[cfg(unix)]
 mod isolation;
 mod loading;
 mod provider;

@@ -11,7 +11,7 @@
 mod child;
 mod protocol;
 
-use std::io::{BufReader, BufWriter};
+use std::io::{self, BufReader, BufWriter};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -219,7 +219,12 @@ impl Isolated {
         let reply = match exchanged {
             Ok(reply) => reply,
             Err(error) => {
-                let detail = state.stop(&self.pid, &error.to_string());
+                // A closed pipe only means the process is gone: how it ended says more.
+                let what = match error.kind() {
+                    io::ErrorKind::UnexpectedEof | io::ErrorKind::BrokenPipe => String::new(),
+                    _ => error.to_string(),
+                };
+                let detail = state.stop(&self.pid, &what);
                 return Err(self.crashed(detail));
             }
         };
