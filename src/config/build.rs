@@ -92,8 +92,13 @@ impl Config {
                 path,
                 max_concurrency,
                 options,
+                isolation,
             } => {
-                let loaded = PluginProvider::load(path, serde_json::Value::Object(options.clone()));
+                let loaded = PluginProvider::load_with(
+                    path,
+                    serde_json::Value::Object(options.clone()),
+                    &isolation.to_isolation(),
+                );
                 return loaded
                     .map(|p| builder.provider(p.max_concurrency(*max_concurrency)))
                     .map_err(|error| ConfigIssue {
@@ -179,9 +184,17 @@ fn exporter(name: &str, config: &ExporterConfig) -> Result<Box<dyn Exporter>, Co
             }
             Box::new(webhook)
         }
-        ExporterKind::Plugin { path, options } => Box::new(
-            PluginExporter::load(path, serde_json::Value::Object(options.clone()))
-                .map_err(|e| issue("path", e.to_string()))?,
+        ExporterKind::Plugin {
+            path,
+            options,
+            isolation,
+        } => Box::new(
+            PluginExporter::load_with(
+                path,
+                serde_json::Value::Object(options.clone()),
+                &isolation.to_isolation(),
+            )
+            .map_err(|e| issue("path", e.to_string()))?,
         ),
         ExporterKind::Otlp(options) => {
             Box::new(OtlpExporter::new(options.clone()).map_err(|e| {

@@ -121,6 +121,9 @@ pub enum ProviderConfig {
         max_concurrency: usize,
         /// Passed to the plugin as JSON.
         options: serde_json::Map<String, serde_json::Value>,
+        /// Where it runs.
+        #[serde(flatten)]
+        isolation: PluginIsolation,
     },
 }
 
@@ -209,7 +212,44 @@ pub enum ExporterKind {
         path: PathBuf,
         /// Passed to the plugin as JSON.
         options: serde_json::Map<String, serde_json::Value>,
+        /// Where it runs.
+        #[serde(flatten)]
+        isolation: PluginIsolation,
     },
+}
+
+/// Where a plugin runs: `isolation = "in_process"` (the default) or `"process"`, with
+/// `memory_limit_mb` and `call_timeout_ms` for the latter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "isolation", rename_all = "snake_case")]
+pub enum PluginIsolation {
+    /// In the llmtrace process: trusted code, whose crash ends the process.
+    InProcess,
+    /// In a child process of its own, restarted when it fails.
+    Process {
+        /// Address-space limit of the child, in MiB.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        memory_limit_mb: Option<u64>,
+        /// How long one call may take before the child is killed.
+        call_timeout_ms: u64,
+    },
+}
+
+impl PluginIsolation {
+    /// The plugin loader's [`Isolation`](crate::plugin::Isolation).
+    pub fn to_isolation(&self) -> crate::plugin::Isolation {
+        match self {
+            PluginIsolation::InProcess => crate::plugin::Isolation::InProcess,
+            PluginIsolation::Process {
+                memory_limit_mb,
+                call_timeout_ms,
+            } => crate::plugin::Isolation::Process(crate::plugin::ProcessIsolation {
+                memory_limit_mb: *memory_limit_mb,
+                call_timeout: std::time::Duration::from_millis(*call_timeout_ms),
+                ..Default::default()
+            }),
+        }
+    }
 }
 
 impl Config {

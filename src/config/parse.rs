@@ -9,7 +9,8 @@ use figment::value::{Dict, Value};
 use super::error::ConfigIssue;
 use super::reader::{Reader, Table, describe};
 use super::{
-    Config, ExporterConfig, ExporterKind, HttpProviderConfig, ProviderConfig, TracingConfig,
+    Config, ExporterConfig, ExporterKind, HttpProviderConfig, PluginIsolation, ProviderConfig,
+    TracingConfig,
 };
 use crate::Metadata;
 use crate::exporter::{ExportOptions, OtlpOptions, Overflow, StdoutFormat};
@@ -81,10 +82,12 @@ fn provider(reader: &mut Reader<'_>) -> Option<ProviderConfig> {
                 crate::plugin::PluginProvider::DEFAULT_MAX_CONCURRENCY as u64,
             ) as usize;
             let options = table.get("options").unwrap_or_default();
+            let isolation = plugin_isolation(&mut table);
             path.map(|path| ProviderConfig::Plugin {
                 path,
                 max_concurrency,
                 options,
+                isolation,
             })
         }
         _ => {
@@ -214,7 +217,12 @@ fn exporter(table: &mut Table<'_, '_>, kind: &str) -> Option<ExporterConfig> {
         "plugin" => {
             let path = table.required::<PathBuf>("path", "the plugin library to load");
             let options = table.get("options").unwrap_or_default();
-            path.map(|path| ExporterKind::Plugin { path, options })
+            let isolation = plugin_isolation(table);
+            path.map(|path| ExporterKind::Plugin {
+                path,
+                options,
+                isolation,
+            })
         }
         "otlp" => {
             let defaults = OtlpOptions::default();
@@ -275,6 +283,25 @@ fn exporter(table: &mut Table<'_, '_>, kind: &str) -> Option<ExporterConfig> {
 }
 
 /// A table of string values (HTTP headers).
+/// `isolation`, `memory_limit_mb` and `call_timeout_ms` of a plugin component.
+fn plugin_isolation(table: &mut Table<'_, '_>) -> PluginIsolation {
+    let mode = table.choice("isolation", &["in_process", "process"], "in_process");
+    // 0 (the default) is no limit.
+    let memory_limit_mb = Some(table.int_at_least("memory_limit_mb", 1, 0)).filter(|&mb| mb > 0);
+    let call_timeout_ms = table.int_at_least(
+        "call_timeout_ms",
+        1,
+        crate::plugin::ProcessIsolation::DEFAULT_CALL_TIMEOUT.as_millis() as u64,
+    );
+    match mode {
+        Some("process") => PluginIsolation::Process {
+            memory_limit_mb,
+            call_timeout_ms,
+        },
+        _ => PluginIsolation::InProcess,
+    }
+}
+
 fn string_map(table: &mut Table<'_, '_>, key: &str) -> BTreeMap<String, String> {
     let mut map = BTreeMap::new();
     for (name, value) in table.dict(key) {

@@ -150,36 +150,6 @@ pub enum PluginError {
         source: Utf8Error,
     },
 
-    /// The `api_version` in the header is not a semver version.
-    #[error(
-        "plugin {} declares api version {found:?}, which is not a semver version",
-        .path.display()
-    )]
-    InvalidApiVersion {
-        /// The resolved path.
-        path: PathBuf,
-        /// The declared version.
-        found: String,
-        /// The parse error.
-        source: semver::Error,
-    },
-
-    /// The plugin was built against a version of `llmtrace-plugin-abi` that is not
-    /// caret-compatible with the host's.
-    #[error(
-        "plugin {} was built against llmtrace-plugin-abi {found}, which is not \
-         semver-compatible with this host's {expected}",
-        .path.display()
-    )]
-    IncompatibleApi {
-        /// The resolved path.
-        path: PathBuf,
-        /// The plugin's `api_version`.
-        found: semver::Version,
-        /// The host's [`API_VERSION`](llmtrace_plugin_abi::API_VERSION).
-        expected: semver::Version,
-    },
-
     /// A required function pointer of the declaration is null.
     #[error("plugin {name} ({}) declares no `{function}` function", .path.display())]
     MissingFunction {
@@ -242,6 +212,43 @@ pub enum PluginError {
         name: String,
     },
 
+    /// An isolated plugin's process died, hung past its call timeout, or broke the pipe
+    /// protocol during a call. Only that call fails: the process is restarted for the next.
+    #[error(
+        "plugin {name} ({}) failed in its isolated process: {detail}; it is restarted for the \
+         next call",
+        .path.display()
+    )]
+    Crashed {
+        /// The resolved path.
+        path: PathBuf,
+        /// The plugin's name.
+        name: String,
+        /// How the process ended, or what it did wrong.
+        detail: String,
+    },
+
+    /// The child process that hosts an isolated plugin cannot be started or talked to.
+    #[error("cannot run plugin {} in a child process: {detail}", .path.display())]
+    Isolation {
+        /// The resolved path.
+        path: PathBuf,
+        /// What failed.
+        detail: String,
+        /// The system's error.
+        source: io::Error,
+    },
+
+    /// The child process of an isolated plugin could not load or create it; `message` is its
+    /// error, as an in-process load would have said it.
+    #[error("{message}")]
+    IsolatedLoad {
+        /// The resolved path.
+        path: PathBuf,
+        /// The child's error message (it names the library).
+        message: String,
+    },
+
     /// The plugin broke the calling convention (an unknown status, no instance, a payload
     /// of an unknown schema).
     #[error("plugin {name} ({}) broke the plugin protocol: {detail}", .path.display())]
@@ -271,14 +278,15 @@ impl PluginError {
             | PluginError::WrongKind { path, .. }
             | PluginError::DeclTooSmall { path, .. }
             | PluginError::InvalidUtf8 { path, .. }
-            | PluginError::InvalidApiVersion { path, .. }
-            | PluginError::IncompatibleApi { path, .. }
             | PluginError::MissingFunction { path, .. }
             | PluginError::InvalidJson { path, .. }
             | PluginError::Plugin { path, .. }
             | PluginError::Panicked { path, .. }
             | PluginError::Poisoned { path, .. }
-            | PluginError::Protocol { path, .. } => path,
+            | PluginError::Protocol { path, .. }
+            | PluginError::Crashed { path, .. }
+            | PluginError::Isolation { path, .. }
+            | PluginError::IsolatedLoad { path, .. } => path,
         }
     }
 

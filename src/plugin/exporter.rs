@@ -7,6 +7,7 @@ use llmtrace_plugin_abi::{self as abi, Bytes};
 use serde_json::Value;
 
 use super::instance::Instance;
+use super::isolation::{Isolated, Isolation, Op};
 use super::loader::{self, ExporterVtable, Vtable};
 use super::{PluginError, PluginInfo, PluginKind};
 use crate::TraceRecord;
@@ -42,8 +43,15 @@ use crate::exporter::{Exporter, ExporterError};
 /// # }
 /// ```
 pub struct PluginExporter {
-    instance: Arc<Instance>,
-    vtable: ExporterVtable,
+    backend: Backend,
+}
+
+enum Backend {
+    InProcess {
+        instance: Arc<Instance>,
+        vtable: ExporterVtable,
+    },
+    Isolated(Arc<Isolated>),
 }
 
 impl PluginExporter {
@@ -65,24 +73,67 @@ impl PluginExporter {
         };
         let instance = Instance::create(loaded.info, vtable.common, &options)?;
         Ok(PluginExporter {
-            instance: Arc::new(instance),
-            vtable,
+            backend: Backend::InProcess {
+                instance: Arc::new(instance),
+                vtable,
+            },
         })
+    }
+
+    /// Loads the exporter plugin at `path` as [`load`](Self::load) does, in this process or,
+    /// with [`Isolation::Process`], in a child process of its own (`llmtrace plugin-host`).
+    /// Blocking.
+    ///
+    /// Isolated, a crash, abort, hang (past the call timeout) or memory blow-up of the plugin
+    /// fails only the batch in flight ([`PluginError::Crashed`], a permanent error counted in
+    /// the exporter's stats); the next batch goes to a new process, started after a back-off.
+    /// A panic restarts the process too, instead of poisoning the instance.
+    ///
+    /// # Errors
+    /// As [`load`](Self::load); isolated, also when the child process cannot be started.
+    pub fn load_with(
+        path: &Path,
+        options: Value,
+        isolation: &Isolation,
+    ) -> Result<Self, PluginError> {
+        match isolation {
+            Isolation::InProcess => Self::load(path, options),
+            Isolation::Process(settings) => {
+                let isolated = Isolated::start(path, PluginKind::Exporter, &options, settings)?;
+                Ok(PluginExporter {
+                    backend: Backend::Isolated(Arc::new(isolated)),
+                })
+            }
+        }
     }
 
     /// What the plugin declared about itself.
     pub fn info(&self) -> &PluginInfo {
-        self.instance.info()
+        match &self.backend {
+            Backend::InProcess { instance, .. } => instance.info(),
+            Backend::Isolated(isolated) => isolated.info(),
+        }
     }
 
-    /// Runs one call of the instance on a blocking thread.
+    /// Runs one call: in process on a blocking thread, or in the isolated process as `op`
+    /// with `payload`.
     async fn run(
         &self,
-        call: impl FnOnce(&Instance, ExporterVtable) -> Result<(), PluginError> + Send + 'static,
+        op: Op,
+        payload: Vec<u8>,
+        call: impl FnOnce(&Instance, ExporterVtable, &[u8]) -> Result<(), PluginError> + Send + 'static,
     ) -> Result<(), ExporterError> {
-        let instance = self.instance.clone();
-        let vtable = self.vtable;
-        match tokio::task::spawn_blocking(move || call(&instance, vtable)).await {
+        let (instance, vtable) = match &self.backend {
+            Backend::InProcess { instance, vtable } => (instance.clone(), *vtable),
+            Backend::Isolated(isolated) => {
+                return isolated
+                    .call(op, payload)
+                    .await
+                    .map(drop)
+                    .map_err(exporter_error);
+            }
+        };
+        match tokio::task::spawn_blocking(move || call(&instance, vtable, &payload)).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(error)) => Err(exporter_error(error)),
             Err(join) => Err(ExporterError::permanent(format!(
@@ -101,19 +152,19 @@ impl Exporter for PluginExporter {
             ExporterError::permanent(format!("cannot serialize the batch: {error}"))
                 .with_source(error)
         })?;
-        self.run(move |instance, vtable| {
+        self.run(Op::Export, payload, |instance, vtable, payload| {
             instance.call(|raw, err| {
                 // SAFETY: `export` is this exporter plugin's, checked non-null when loading;
                 // `raw` is a live instance used by this call only; `payload` outlives the
                 // call; `err` is a valid place for an error buffer.
-                unsafe { (vtable.export)(raw, Bytes::borrowed(&payload), err) }
+                unsafe { (vtable.export)(raw, Bytes::borrowed(payload), err) }
             })
         })
         .await
     }
 
     async fn flush(&mut self) -> Result<(), ExporterError> {
-        self.run(|instance, vtable| {
+        self.run(Op::Flush, Vec::new(), |instance, vtable, _| {
             instance.call(|raw, err| {
                 // SAFETY: as in `export`, for `flush`.
                 unsafe { (vtable.flush)(raw, err) }

@@ -53,7 +53,7 @@ impl Instance {
         let status = unsafe { (vtable.create)(Bytes::borrowed(&options), &mut raw, &mut err) };
         let err = PluginBuf::new(err, vtable.free_buf);
         // A panic in `create` leaves no instance behind to poison.
-        outcome(&info, status, &err)?;
+        outcome(&info, status, err.bytes())?;
         let raw = NonNull::new(raw)
             .ok_or_else(|| protocol(&info, "`create` returned OK without an instance"))?;
         let raw = RawInstance(raw);
@@ -99,7 +99,7 @@ impl Instance {
             Access::Shared(instance) => call(instance.0.as_ptr(), &mut err),
         };
         let err = self.buf(err);
-        let result = outcome(&self.info, status, &err);
+        let result = outcome(&self.info, status, err.bytes());
         if let Err(PluginError::Panicked { message, .. }) = &result {
             self.poison(message);
         }
@@ -194,42 +194,107 @@ impl Drop for PluginBuf {
 }
 
 /// The result a call's status and error buffer stand for.
-fn outcome(info: &PluginInfo, status: Status, err: &PluginBuf) -> Result<(), PluginError> {
+///
+/// Every non-OK status reads its error buffer the same way ([`ReportedError::parse`]): JSON
+/// or plain text, so the plugin's message is never lost.
+pub(super) fn outcome(info: &PluginInfo, status: Status, err: &[u8]) -> Result<(), PluginError> {
+    let error = || ReportedError::parse(err, status);
     match status {
         Status::OK => Ok(()),
         Status::PANICKED => Err(PluginError::Panicked {
             path: info.path.clone(),
             name: info.name.clone(),
-            message: panic_message(err.bytes()),
+            message: error().message,
         }),
         Status::ERROR | Status::BAD_INPUT => {
-            let error: abi::PluginError =
-                serde_json::from_slice(err.bytes()).map_err(|source| PluginError::InvalidJson {
-                    path: info.path.clone(),
-                    name: info.name.clone(),
-                    what: "error",
-                    source,
-                })?;
+            let error = error();
             Err(PluginError::Plugin {
                 path: info.path.clone(),
                 name: info.name.clone(),
                 kind: error.kind,
                 message: error.message,
-                // Input the plugin could not read will not read better the second time.
-                retryable: error.retryable && status == Status::ERROR,
+                retryable: error.retryable,
             })
         }
         Status(other) => Err(protocol(info, format!("unknown status code {other}"))),
     }
 }
 
-/// The panic message in an error buffer: the error's message, or the raw text.
-fn panic_message(bytes: &[u8]) -> String {
-    match serde_json::from_slice::<abi::PluginError>(bytes) {
-        Ok(error) => error.message,
-        Err(_) if bytes.is_empty() => "no message".to_owned(),
-        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+/// A plugin's error buffer, read leniently.
+#[derive(Debug, PartialEq)]
+pub(super) struct ReportedError {
+    pub(super) kind: String,
+    pub(super) message: String,
+    pub(super) retryable: bool,
+}
+
+impl ReportedError {
+    /// Reads the error buffer of a call that returned `status`.
+    ///
+    /// The buffer is a JSON object `{"kind", "message", "retryable"}` (each optional; without
+    /// a message, the whole buffer is the message), or else plain UTF-8 text, which is the
+    /// message. A missing kind is `internal`
+    /// (`invalid_request` for [`Status::BAD_INPUT`]); a missing `retryable` is the host's
+    /// default for the kind ([`retryable_by_default`]). Input the plugin could not read is
+    /// never retryable: it will not read better the second time. Control characters are
+    /// removed from the message (it ends up in terminals and logs); nothing else is changed.
+    pub(super) fn parse(bytes: &[u8], status: Status) -> ReportedError {
+        #[derive(serde::Deserialize)]
+        struct Json {
+            kind: Option<String>,
+            message: Option<String>,
+            retryable: Option<bool>,
+        }
+        let default_kind = if status == Status::BAD_INPUT {
+            abi::error_kind::INVALID_REQUEST
+        } else {
+            abi::error_kind::INTERNAL
+        };
+        let text = || Some(String::from_utf8_lossy(bytes).into_owned());
+        let (kind, message, retryable) = match serde_json::from_slice::<Json>(bytes) {
+            // JSON without a message still says something: keep all of it.
+            Ok(json) => (json.kind, json.message.or_else(text), json.retryable),
+            Err(_) => (None, text(), None),
+        };
+        let kind = kind
+            .filter(|kind| !kind.is_empty())
+            .unwrap_or_else(|| default_kind.to_owned());
+        let message = scrub(message.as_deref().unwrap_or_default());
+        let message = if message.is_empty() {
+            "no message".to_owned()
+        } else {
+            message
+        };
+        let retryable =
+            status == Status::ERROR && retryable.unwrap_or_else(|| retryable_by_default(&kind));
+        ReportedError {
+            kind,
+            message,
+            retryable,
+        }
     }
+}
+
+/// Whether the host retries an error of `kind` that does not say: the transient kinds
+/// (`rate_limited`, `timeout`, `unavailable`) are retried, nothing else.
+pub(super) fn retryable_by_default(kind: &str) -> bool {
+    matches!(
+        kind,
+        abi::error_kind::RATE_LIMITED | abi::error_kind::TIMEOUT | abi::error_kind::UNAVAILABLE
+    )
+}
+
+/// `text` without control characters (line breaks and tabs become spaces), trimmed.
+fn scrub(text: &str) -> String {
+    let spaced: String = text
+        .chars()
+        .filter_map(|c| match c {
+            '\n' | '\r' | '\t' => Some(' '),
+            c if c.is_control() => None,
+            c => Some(c),
+        })
+        .collect();
+    spaced.trim().to_owned()
 }
 
 pub(super) fn protocol(info: &PluginInfo, detail: impl Into<String>) -> PluginError {
@@ -237,5 +302,75 @@ pub(super) fn protocol(info: &PluginInfo, detail: impl Into<String>) -> PluginEr
         path: info.path.clone(),
         name: info.name.clone(),
         detail: detail.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(bytes: &[u8], status: Status) -> (String, String, bool) {
+        let error = ReportedError::parse(bytes, status);
+        (error.kind, error.message, error.retryable)
+    }
+
+    #[test]
+    fn every_status_reads_json_or_text_errors_alike() {
+        let json = br#"{"kind": "timeout", "message": "took too long", "retryable": false}"#;
+        assert_eq!(
+            parse(json, Status::ERROR),
+            ("timeout".into(), "took too long".into(), false)
+        );
+        assert_eq!(
+            parse(b"disk full", Status::ERROR),
+            ("internal".into(), "disk full".into(), false)
+        );
+        assert_eq!(
+            parse(b"expected an object", Status::BAD_INPUT),
+            ("invalid_request".into(), "expected an object".into(), false)
+        );
+        assert_eq!(
+            parse(b"segfault averted", Status::PANICKED).1,
+            "segfault averted"
+        );
+        assert_eq!(parse(b"", Status::ERROR).1, "no message");
+        let unexpected = br#"{"kind": "internal", "error": "disk full"}"#;
+        assert_eq!(
+            parse(unexpected, Status::ERROR).1,
+            r#"{"kind": "internal", "error": "disk full"}"#,
+            "JSON without a message is kept whole"
+        );
+    }
+
+    #[test]
+    fn the_host_decides_retries_by_kind_when_the_plugin_does_not_say() {
+        for (kind, retryable) in [
+            ("rate_limited", true),
+            ("timeout", true),
+            ("unavailable", true),
+            ("invalid_request", false),
+            ("internal", false),
+            ("something new", false),
+        ] {
+            let json = format!(r#"{{"kind": "{kind}", "message": "m"}}"#);
+            assert_eq!(parse(json.as_bytes(), Status::ERROR).2, retryable, "{kind}");
+        }
+        let said = br#"{"kind": "internal", "message": "m", "retryable": true}"#;
+        assert!(parse(said, Status::ERROR).2, "the plugin's word wins");
+        let bad_input = br#"{"kind": "timeout", "message": "m", "retryable": true}"#;
+        assert!(
+            !parse(bad_input, Status::BAD_INPUT).2,
+            "bad input is never retried"
+        );
+    }
+
+    #[test]
+    fn messages_lose_control_characters_and_nothing_else() {
+        let message = "line one\nline two\u{1b}[31m \"quoted\" é";
+        let json = serde_json::json!({ "kind": "internal", "message": message }).to_string();
+        assert_eq!(
+            parse(json.as_bytes(), Status::ERROR).1,
+            "line one line two[31m \"quoted\" é"
+        );
     }
 }

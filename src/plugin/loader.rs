@@ -10,7 +10,6 @@ use llmtrace_plugin_abi::{
     self as abi, CreateFn, DestroyFn, ExportFn, ExporterDeclV1, FlushFn, FreeBufFn, GenerateFn,
     PluginHeader, ProviderDeclV1,
 };
-use semver::{Comparator, Op, Version, VersionReq};
 
 use super::{AbiVersion, PluginError, PluginInfo, PluginKind};
 
@@ -46,6 +45,7 @@ pub(super) struct Loaded {
     pub(super) vtable: Vtable,
 }
 
+#[derive(Clone, Copy)]
 pub(super) enum Vtable {
     Exporter(ExporterVtable),
     Provider(ProviderVtable),
@@ -84,20 +84,7 @@ fn open(path: &Path) -> Result<&'static Library, PluginError> {
 /// (`None` accepts any known kind). The order of the checks is documented in the module docs.
 pub(super) fn load(path: &Path, expected: Option<PluginKind>) -> Result<Loaded, PluginError> {
     // 1. A regular file, named by an absolute path.
-    let path = std::fs::canonicalize(path).map_err(|source| {
-        let path = path.to_owned();
-        match source.kind() {
-            std::io::ErrorKind::NotFound => PluginError::NotFound { path, source },
-            _ => PluginError::Inaccessible { path, source },
-        }
-    })?;
-    let metadata = std::fs::metadata(&path).map_err(|source| PluginError::Inaccessible {
-        path: path.clone(),
-        source,
-    })?;
-    if !metadata.is_file() {
-        return Err(PluginError::NotAFile { path });
-    }
+    let path = resolve(path)?;
 
     // 2. Loaded, with the entry symbol.
     let library = open(&path)?;
@@ -183,11 +170,10 @@ pub(super) fn load(path: &Path, expected: Option<PluginKind>) -> Result<Loaded, 
         });
     }
 
-    // 5. The api version: UTF-8, semver, caret-compatible.
+    // 5. The strings, then the function pointers. `api_version` is informational only:
+    // compatibility is the ABI major's business, so a C plugin claims no crate version.
     let api_version = header_string(&path, "api_version", head.api_version)?;
-    let api_version = check_api_version(&path, &api_version)?;
-
-    // 6. The other strings, then the function pointers.
+    let api_version = Some(api_version).filter(|version| !version.is_empty());
     let name = header_string(&path, "name", head.name)?;
     let plugin_version = header_string(&path, "plugin_version", head.plugin_version)?;
     let info = Arc::new(PluginInfo {
@@ -227,6 +213,26 @@ pub(super) fn load(path: &Path, expected: Option<PluginKind>) -> Result<Loaded, 
         }
     };
     Ok(Loaded { info, vtable })
+}
+
+/// The canonical path of `path`, checked to be a regular file: the first loading check,
+/// also made by the host before it hands a library to a child process.
+pub(super) fn resolve(path: &Path) -> Result<PathBuf, PluginError> {
+    let path = std::fs::canonicalize(path).map_err(|source| {
+        let path = path.to_owned();
+        match source.kind() {
+            std::io::ErrorKind::NotFound => PluginError::NotFound { path, source },
+            _ => PluginError::Inaccessible { path, source },
+        }
+    })?;
+    let metadata = std::fs::metadata(&path).map_err(|source| PluginError::Inaccessible {
+        path: path.clone(),
+        source,
+    })?;
+    if !metadata.is_file() {
+        return Err(PluginError::NotAFile { path });
+    }
+    Ok(path)
 }
 
 /// A copy of a header string, checked to be UTF-8.
@@ -273,46 +279,6 @@ fn required_fn<F>(
     })
 }
 
-/// The host's [`API_VERSION`](abi::API_VERSION).
-pub(super) fn host_api_version() -> Version {
-    Version::parse(abi::API_VERSION).expect("cargo package versions are semver")
-}
-
-/// Parses a plugin's `api_version` and checks it against the host's.
-fn check_api_version(path: &Path, found: &str) -> Result<Version, PluginError> {
-    let found = Version::parse(found).map_err(|source| PluginError::InvalidApiVersion {
-        path: path.to_owned(),
-        found: found.to_owned(),
-        source,
-    })?;
-    let expected = host_api_version();
-    if !caret_compatible(&found, &expected) {
-        return Err(PluginError::IncompatibleApi {
-            path: path.to_owned(),
-            found,
-            expected,
-        });
-    }
-    Ok(found)
-}
-
-/// Whether two versions are compatible under Cargo's caret rule, whichever is newer: the
-/// lower one, as a `^lower` requirement, must match the higher one. So 0.1.0 and 0.1.7 are,
-/// 0.1.0 and 0.2.0 are not, 1.2.0 and 1.9.3 are.
-fn caret_compatible(a: &Version, b: &Version) -> bool {
-    let (lower, higher) = if a <= b { (a, b) } else { (b, a) };
-    let requirement = VersionReq {
-        comparators: vec![Comparator {
-            op: Op::Caret,
-            major: lower.major,
-            minor: Some(lower.minor),
-            patch: Some(lower.patch),
-            pre: lower.pre.clone(),
-        }],
-    };
-    requirement.matches(higher)
-}
-
 /// An instance pointer handed out by a plugin's `create`.
 #[derive(Debug)]
 pub(super) struct RawInstance(pub(super) std::ptr::NonNull<c_void>);
@@ -324,41 +290,5 @@ unsafe impl Send for RawInstance {}
 impl RawInstance {
     pub(super) fn as_ptr(&self) -> *mut c_void {
         self.0.as_ptr()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn v(text: &str) -> Version {
-        Version::parse(text).unwrap()
-    }
-
-    #[test]
-    fn caret_compatibility_follows_cargo_in_both_directions() {
-        assert!(caret_compatible(&v("0.1.0"), &v("0.1.7")));
-        assert!(caret_compatible(&v("0.1.7"), &v("0.1.0")));
-        assert!(!caret_compatible(&v("0.1.0"), &v("0.2.0")));
-        assert!(caret_compatible(&v("1.2.0"), &v("1.9.3")));
-        assert!(!caret_compatible(&v("1.9.3"), &v("2.0.0")));
-        assert!(!caret_compatible(&v("0.0.1"), &v("0.0.2")));
-    }
-
-    #[test]
-    fn api_versions_must_be_semver_and_compatible_with_the_host() {
-        let path = Path::new("/plugins/libx.so");
-        assert!(check_api_version(path, abi::API_VERSION).is_ok());
-        let error = check_api_version(path, "one point oh").unwrap_err();
-        assert!(
-            matches!(error, PluginError::InvalidApiVersion { .. }),
-            "{error}"
-        );
-        assert!(error.to_string().contains("/plugins/libx.so"), "{error}");
-        let error = check_api_version(path, "99.0.0").unwrap_err();
-        assert!(
-            matches!(error, PluginError::IncompatibleApi { .. }),
-            "{error}"
-        );
     }
 }

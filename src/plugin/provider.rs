@@ -10,6 +10,7 @@ use tokio::sync::Semaphore;
 use tower::Service;
 
 use super::instance::{Instance, protocol};
+use super::isolation::{Isolated, Isolation, Op};
 use super::loader::{self, ProviderVtable, Vtable};
 use super::{PluginError, PluginInfo, PluginKind};
 use crate::provider::{Provider, ProviderInfo};
@@ -52,10 +53,18 @@ use crate::{
 /// ```
 #[derive(Clone)]
 pub struct PluginProvider {
-    instance: Arc<Instance>,
-    generate: abi::GenerateFn,
+    backend: Backend,
     info: ProviderInfo,
     limit: Arc<Semaphore>,
+}
+
+#[derive(Clone)]
+enum Backend {
+    InProcess {
+        instance: Arc<Instance>,
+        generate: abi::GenerateFn,
+    },
+    Isolated(Arc<Isolated>),
 }
 
 impl PluginProvider {
@@ -82,37 +91,63 @@ impl PluginProvider {
                 expected: PluginKind::Provider,
             });
         };
-        let model = match options.get("model").and_then(Value::as_str) {
-            Some(model) => model.to_owned(),
-            None => format!("{}/{}", loaded.info.name, loaded.info.plugin_version),
-        };
-        let info = ProviderInfo::new(&loaded.info.name, model);
+        let info = provider_info(&loaded.info, &options);
         let instance = Instance::create(loaded.info, common, &options)?;
         let provider = PluginProvider {
-            instance: Arc::new(instance),
-            generate,
+            backend: Backend::InProcess {
+                instance: Arc::new(instance),
+                generate,
+            },
             info,
             limit: Arc::new(Semaphore::new(1)),
         };
         Ok(provider.max_concurrency(Self::DEFAULT_MAX_CONCURRENCY))
     }
 
+    /// Loads the provider plugin at `path` as [`load`](Self::load) does, in this process or,
+    /// with [`Isolation::Process`], in a child process of its own (`llmtrace plugin-host`).
+    /// Blocking.
+    ///
+    /// Isolated, calls run one at a time whatever the plugin declares, and a crash, abort,
+    /// hang (past the call timeout) or memory blow-up fails only the call in flight, with an
+    /// [`ErrorKind::Plugin`] error (traced like any failure); the next call goes to a new
+    /// process, started after a back-off.
+    ///
+    /// # Errors
+    /// As [`load`](Self::load); isolated, also when the child process cannot be started.
+    pub fn load_with(
+        path: &Path,
+        options: Value,
+        isolation: &Isolation,
+    ) -> Result<Self, PluginError> {
+        let settings = match isolation {
+            Isolation::InProcess => return Self::load(path, options),
+            Isolation::Process(settings) => settings,
+        };
+        let isolated = Isolated::start(path, PluginKind::Provider, &options, settings)?;
+        Ok(PluginProvider {
+            info: provider_info(isolated.info(), &options),
+            backend: Backend::Isolated(Arc::new(isolated)),
+            limit: Arc::new(Semaphore::new(1)),
+        })
+    }
+
     /// How many calls may run in the plugin at once (at least 1). Defaults to
     /// [`DEFAULT_MAX_CONCURRENCY`](Self::DEFAULT_MAX_CONCURRENCY). Ignored for plugins that
     /// are not thread-safe: they always get one call at a time.
     pub fn max_concurrency(mut self, max_concurrency: usize) -> Self {
-        let permits = if self.plugin().thread_safe {
-            max_concurrency.max(1)
-        } else {
-            1
-        };
+        let shared = matches!(self.backend, Backend::InProcess { .. }) && self.plugin().thread_safe;
+        let permits = if shared { max_concurrency.max(1) } else { 1 };
         self.limit = Arc::new(Semaphore::new(permits));
         self
     }
 
     /// What the plugin declared about itself.
     pub fn plugin(&self) -> &PluginInfo {
-        self.instance.info()
+        match &self.backend {
+            Backend::InProcess { instance, .. } => instance.info(),
+            Backend::Isolated(isolated) => isolated.info(),
+        }
     }
 
     /// The provider name (the plugin's name) and model.
@@ -133,8 +168,7 @@ impl Service<GenerateRequest> for PluginProvider {
 
     fn call(&mut self, request: GenerateRequest) -> Self::Future {
         let payload = serde_json::to_vec(&abi::ProviderRequest::new(&request));
-        let instance = self.instance.clone();
-        let generate = self.generate;
+        let backend = self.backend.clone();
         let limit = self.limit.clone();
         Box::pin(async move {
             let payload = payload.map_err(|error| {
@@ -147,6 +181,17 @@ impl Service<GenerateRequest> for PluginProvider {
             let permit = limit.acquire_owned().await.map_err(|error| {
                 ProviderError::new(ErrorKind::Plugin, format!("plugin unavailable: {error}"))
             })?;
+            let (instance, generate) = match backend {
+                Backend::InProcess { instance, generate } => (instance, generate),
+                Backend::Isolated(isolated) => {
+                    let _permit = permit;
+                    let answer = isolated.call(Op::Generate, payload).await;
+                    return answer
+                        .and_then(|response| parse_response(isolated.info(), &response))
+                        .map(Generation::Complete)
+                        .map_err(provider_error);
+                }
+            };
             let name = instance.info().name.clone();
             let joined = tokio::task::spawn_blocking(move || {
                 // Held for as long as the plugin runs, even if the caller has gone.
@@ -172,12 +217,31 @@ impl Provider for PluginProvider {
     }
 }
 
+/// The provider's name and model: the `model` option, else `{plugin name}/{plugin version}`.
+fn provider_info(plugin: &PluginInfo, options: &Value) -> ProviderInfo {
+    let model = match options.get("model").and_then(Value::as_str) {
+        Some(model) => model.to_owned(),
+        None => format!("{}/{}", plugin.name, plugin.plugin_version),
+    };
+    ProviderInfo::new(&plugin.name, model)
+}
+
 /// The blocking part of a call: the foreign call and reading its answer.
 fn call_generate(
     instance: &Instance,
     generate: abi::GenerateFn,
     payload: &[u8],
 ) -> Result<GenerateResponse, PluginError> {
+    let response = generate_raw(instance, generate, payload)?;
+    parse_response(instance.info(), &response)
+}
+
+/// The foreign call: the response's bytes, as the plugin wrote them.
+pub(super) fn generate_raw(
+    instance: &Instance,
+    generate: abi::GenerateFn,
+    payload: &[u8],
+) -> Result<Vec<u8>, PluginError> {
     let mut response = OwnedBuf::EMPTY;
     let result = instance.call(|raw, err| {
         // SAFETY: `generate` is this provider plugin's, checked non-null when loading; `raw`
@@ -188,9 +252,16 @@ fn call_generate(
     // Taken before looking at the result, so that it goes back to the plugin either way.
     let response = instance.buf(response);
     result?;
-    let info = instance.info();
+    Ok(response.bytes().to_vec())
+}
+
+/// A provider's response envelope, checked, in llmtrace's types.
+pub(super) fn parse_response(
+    info: &PluginInfo,
+    response: &[u8],
+) -> Result<GenerateResponse, PluginError> {
     let envelope: abi::ProviderResponse =
-        serde_json::from_slice(response.bytes()).map_err(|source| PluginError::InvalidJson {
+        serde_json::from_slice(response).map_err(|source| PluginError::InvalidJson {
             path: info.path.clone(),
             name: info.name.clone(),
             what: "response",

@@ -240,3 +240,23 @@ async fn a_slow_exporter_plugin_does_not_slow_down_generation() {
         "all exported in the end"
     );
 }
+
+#[tokio::test]
+async fn a_plugin_error_message_reaches_the_exporter_stats_verbatim() {
+    let refusing = PluginExporter::load(plugin(TEST_EXPORTER), json!({ "mode": "error" })).unwrap();
+    let exporters = ExportSink::builder()
+        .exporter("refusing", refusing, one_by_one())
+        .build()
+        .unwrap();
+    let client = Client::builder().exporters(exporters).build();
+    client.generate("hello").await.unwrap();
+    client.shutdown().await;
+
+    let stats = &client.exporter_stats()[0].1;
+    assert_eq!(stats.failed, 1);
+    let last_error = stats.last_error.as_deref().unwrap();
+    assert!(
+        last_error.contains("(internal): export refused on purpose"),
+        "{last_error}"
+    );
+}

@@ -2,9 +2,13 @@
 //!
 //! The plugin crates are built by the tests themselves, once per run (see `support`).
 
+mod c_plugin;
 mod cli;
 mod config;
 mod exporter;
+#[cfg(unix)]
+mod isolation;
 mod loading;
 mod provider;
+mod schemas;
 mod support;

@@ -123,3 +123,32 @@ pub(crate) fn plugin_error<'a>(
     }
     None
 }
+
+/// The example C exporter (`plugins/exporter-c`), compiled with the system C compiler (`cc`)
+/// against the shipped header, once per run, warnings as errors.
+pub(crate) fn c_exporter() -> &'static Path {
+    static LIBRARY: OnceLock<PathBuf> = OnceLock::new();
+    LIBRARY.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let library = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+            "{}batch_file_exporter{}",
+            std::env::consts::DLL_PREFIX,
+            std::env::consts::DLL_SUFFIX
+        ));
+        let output = Command::new("cc")
+            .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic"])
+            .args(["-shared", "-fPIC", "-o"])
+            .arg(&library)
+            .arg("-I")
+            .arg(root.join("plugins/abi"))
+            .arg(root.join("plugins/exporter-c/batch_file_exporter.c"))
+            .output()
+            .expect("a C compiler (`cc`) is installed");
+        assert!(
+            output.status.success(),
+            "compiling the C exporter failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        library
+    })
+}

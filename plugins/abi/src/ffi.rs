@@ -17,14 +17,16 @@ pub struct Status(pub u32);
 impl Status {
     /// The call succeeded.
     pub const OK: Status = Status(0);
-    /// The plugin reports a failure; the error buffer holds a [`PluginError`](crate::PluginError)
-    /// as JSON.
+    /// The plugin reports a failure. The error buffer holds `{"kind", "message", "retryable"}`
+    /// JSON ([`PluginError`](crate::PluginError)) or plain UTF-8 text (the message, kind
+    /// `internal`); it may be empty.
     pub const ERROR: Status = Status(1);
-    /// The plugin panicked; the error buffer holds the panic message. The instance must not be
-    /// called again.
+    /// The instance is broken (a Rust panic, a caught C++ exception): the host never calls it
+    /// again, not even `destroy`. The error buffer, JSON or text like ERROR's, says why.
     pub const PANICKED: Status = Status(2);
-    /// The plugin could not read what the host sent (bad JSON, unknown schema, null pointer);
-    /// the error buffer says why.
+    /// The plugin could not read what the host sent (bad JSON, unknown schema, null pointer).
+    /// The error buffer, JSON or text like ERROR's (text gets kind `invalid_request`), says
+    /// why. Never retried.
     pub const BAD_INPUT: Status = Status(3);
 }
 
@@ -68,7 +70,8 @@ impl Flags {
     }
 }
 
-/// Bytes borrowed across the boundary: valid for one call (inputs) or forever (header strings).
+/// Bytes borrowed across the boundary, never NUL-terminated: inputs are valid for the
+/// duration of one call only (copy what you keep); header strings are static.
 ///
 /// Creating one is safe; reading one ([`as_slice`](Self::as_slice)) is not, because nothing
 /// ties the pointer to a lifetime.
@@ -124,9 +127,11 @@ impl Bytes {
     }
 }
 
-/// A buffer allocated by the plugin and handed to the host, which reads it and gives it back
-/// to the plugin's `free_buf`. The host never frees it itself: the plugin may use another
-/// allocator.
+/// A buffer allocated by the plugin and handed to the host through an out-parameter (`err`,
+/// `response`), which the host initialises to `{NULL, 0, 0}` ("no buffer") and never passes
+/// as null. The host reads `len` bytes (not NUL-terminated) and gives every non-null buffer
+/// back exactly once to the same declaration's `free_buf`, possibly from another thread. The
+/// host never frees it itself: the plugin may use any allocator.
 ///
 /// Deliberately neither `Copy` nor `Clone`, so that a buffer is freed once.
 #[repr(C)]
@@ -136,7 +141,8 @@ pub struct OwnedBuf {
     pub ptr: *mut u8,
     /// Number of initialized bytes.
     pub len: usize,
-    /// Allocated capacity, as the allocating side needs it to free the buffer.
+    /// For the plugin's `free_buf` only (the host never reads it): the allocated capacity,
+    /// or anything else the plugin needs to free the buffer.
     pub cap: usize,
 }
 
@@ -199,7 +205,7 @@ impl OwnedBuf {
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct PluginHeader {
-    /// Always [`ABI_MAGIC`].
+    /// Always [`ABI_MAGIC`], as a native-endian integer.
     pub magic: u64,
     /// The [`ABI_MAJOR`] the plugin was built with.
     pub abi_major: u16,
@@ -213,7 +219,8 @@ pub struct PluginHeader {
     pub name: Bytes,
     /// The plugin's own version (UTF-8, static).
     pub plugin_version: Bytes,
-    /// The [`API_VERSION`] the plugin was built against (UTF-8 semver, static).
+    /// Informational, never checked: the [`API_VERSION`] of `llmtrace-plugin-abi` a Rust
+    /// plugin was built against (UTF-8, static). Empty (`{NULL, 0}`) for other languages.
     pub api_version: Bytes,
     /// [`Flags`] bits.
     pub flags: Flags,
@@ -281,16 +288,24 @@ pub type GenerateFn = unsafe extern "C" fn(
 pub struct ExporterDeclV1 {
     /// The frozen header, `kind` = [`Kind::EXPORTER`].
     pub header: PluginHeader,
-    /// Releases buffers the other functions returned.
-    pub free_buf: Option<FreeBufFn>,
-    /// Creates an instance.
-    pub create: Option<CreateFn>,
-    /// Exports a batch.
-    pub export: Option<ExportFn>,
-    /// Flushes.
-    pub flush: Option<FlushFn>,
-    /// Drops an instance.
-    pub destroy: Option<DestroyFn>,
+    /// Releases a buffer another function of this declaration returned ([`FreeBufFn`]).
+    pub free_buf: Option<unsafe extern "C" fn(buf: OwnedBuf)>,
+    /// Creates an instance from the options JSON ([`CreateFn`]).
+    pub create: Option<
+        unsafe extern "C" fn(
+            options: Bytes,
+            instance: *mut *mut c_void,
+            err: *mut OwnedBuf,
+        ) -> Status,
+    >,
+    /// Exports one batch ([`ExportFn`]).
+    pub export: Option<
+        unsafe extern "C" fn(instance: *mut c_void, batch: Bytes, err: *mut OwnedBuf) -> Status,
+    >,
+    /// Makes everything exported so far durable ([`FlushFn`]).
+    pub flush: Option<unsafe extern "C" fn(instance: *mut c_void, err: *mut OwnedBuf) -> Status>,
+    /// Drops an instance ([`DestroyFn`]).
+    pub destroy: Option<unsafe extern "C" fn(instance: *mut c_void)>,
 }
 
 impl ExporterDeclV1 {
@@ -319,14 +334,27 @@ impl ExporterDeclV1 {
 pub struct ProviderDeclV1 {
     /// The frozen header, `kind` = [`Kind::PROVIDER`].
     pub header: PluginHeader,
-    /// Releases buffers the other functions returned.
-    pub free_buf: Option<FreeBufFn>,
-    /// Creates an instance.
-    pub create: Option<CreateFn>,
-    /// Answers a request.
-    pub generate: Option<GenerateFn>,
-    /// Drops an instance.
-    pub destroy: Option<DestroyFn>,
+    /// Releases a buffer another function of this declaration returned ([`FreeBufFn`]).
+    pub free_buf: Option<unsafe extern "C" fn(buf: OwnedBuf)>,
+    /// Creates an instance from the options JSON ([`CreateFn`]).
+    pub create: Option<
+        unsafe extern "C" fn(
+            options: Bytes,
+            instance: *mut *mut c_void,
+            err: *mut OwnedBuf,
+        ) -> Status,
+    >,
+    /// Answers one request ([`GenerateFn`]).
+    pub generate: Option<
+        unsafe extern "C" fn(
+            instance: *mut c_void,
+            request: Bytes,
+            response: *mut OwnedBuf,
+            err: *mut OwnedBuf,
+        ) -> Status,
+    >,
+    /// Drops an instance ([`DestroyFn`]).
+    pub destroy: Option<unsafe extern "C" fn(instance: *mut c_void)>,
 }
 
 impl ProviderDeclV1 {

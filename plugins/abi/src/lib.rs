@@ -75,8 +75,9 @@
 //! - [`ABI_MAJOR`] changes when the declaration layout changes incompatibly; the host refuses
 //!   any other major. [`ABI_MINOR`] grows when optional functions are appended to a
 //!   declaration; the host reads them only when the plugin's `decl_size` covers them.
-//! - [`API_VERSION`] is this crate's semver; the host accepts a plugin whose `api_version` is
-//!   caret-compatible with its own (the lower version must match `^lower` against the higher).
+//! - [`API_VERSION`] is this crate's semver, recorded in every header for information only:
+//!   the host never checks it, so plugins in other languages leave it empty and a plugin
+//!   built against any version of this crate loads in any host of the same ABI major.
 //! - [`SCHEMA_VERSION`] versions the JSON payloads. Readers ignore unknown fields, so new
 //!   optional fields only bump its minor.
 
@@ -98,8 +99,9 @@ pub use payload::{
 };
 pub use plugin::{ExporterPlugin, PluginError, ProviderPlugin, error_kind};
 
-/// First field of every header: the bytes `LLMTRACE` read as a little-endian `u64`.
-pub const ABI_MAGIC: u64 = u64::from_le_bytes(*b"LLMTRACE");
+/// First field of every header: the bytes `LLMTRACE` read as a little-endian `u64`
+/// (a literal so that the generated C header carries it).
+pub const ABI_MAGIC: u64 = 0x45434152544D4C4C;
 
 /// Major version of the C ABI. The host refuses a plugin with any other major.
 pub const ABI_MAJOR: u16 = 1;
@@ -113,10 +115,8 @@ pub const ENTRY_SYMBOL: &[u8] = b"llmtrace_plugin_entry\0";
 /// [`ENTRY_SYMBOL`] without its NUL, for messages.
 pub const ENTRY_SYMBOL_NAME: &str = "llmtrace_plugin_entry";
 
-/// The semver of this crate, written into every plugin header as `api_version`.
-///
-/// Evaluated when this crate is compiled, so a plugin records the version it was built
-/// against, and the host the version it was built against.
+/// The semver of this crate, written into every plugin header as `api_version`
+/// (informational: `llmtrace plugin check` shows it; the host never checks it).
 pub const API_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Version of the JSON payload envelopes (`{"schema": "1.0", ...}`).

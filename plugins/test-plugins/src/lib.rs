@@ -36,6 +36,43 @@ pub enum Mode {
     Error,
     /// Panic (`"panic"`).
     Panic,
+    /// Write through a null pointer (`"segfault"`): SIGSEGV.
+    Segfault,
+    /// Abort the process (`"abort"`): SIGABRT.
+    Abort,
+    /// Never return (`"hang"`).
+    Hang,
+    /// Allocate and touch memory until the allocator gives up (`"allocate"`).
+    Allocate,
+}
+
+impl Mode {
+    /// Does what the crashing modes do; returns for the others.
+    fn misbehave(self) {
+        match self {
+            Mode::Segfault => {
+                let null = std::hint::black_box(std::ptr::null_mut::<u64>());
+                // SAFETY: it is not: this write crashes the process on purpose.
+                #[allow(unsafe_code)]
+                unsafe {
+                    null.write_volatile(1)
+                };
+            }
+            Mode::Abort => std::process::abort(),
+            Mode::Hang => loop {
+                std::thread::park();
+            },
+            Mode::Allocate => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    // 64 MiB at a time, every page touched so that it is really used.
+                    hoard.push(vec![1; 64 << 20]);
+                    std::hint::black_box(&hoard);
+                }
+            }
+            Mode::Ok | Mode::Error | Mode::Panic => {}
+        }
+    }
 }
 
 /// The options both test plugins understand.
@@ -45,6 +82,18 @@ struct Options {
     delay: Duration,
     retryable: bool,
     path: Option<String>,
+    crash_on: Option<String>,
+}
+
+impl Options {
+    /// The mode for a record or request with this prompt: `mode` applies to every prompt,
+    /// or only to the `crash_on` one when that option is set.
+    fn mode_for(&self, prompt: &str) -> Mode {
+        match &self.crash_on {
+            Some(crash_on) if crash_on != prompt => Mode::Ok,
+            _ => self.mode,
+        }
+    }
 }
 
 fn options(options: &Value) -> Result<Options, PluginError> {
@@ -55,6 +104,10 @@ fn options(options: &Value) -> Result<Options, PluginError> {
         "ok" => Mode::Ok,
         "error" => Mode::Error,
         "panic" => Mode::Panic,
+        "segfault" => Mode::Segfault,
+        "abort" => Mode::Abort,
+        "hang" => Mode::Hang,
+        "allocate" => Mode::Allocate,
         other => {
             return Err(PluginError::invalid_request(format!(
                 "unknown mode {other:?}"
@@ -72,12 +125,17 @@ fn options(options: &Value) -> Result<Options, PluginError> {
             .get("path")
             .and_then(Value::as_str)
             .map(str::to_owned),
+        crash_on: options
+            .get("crash_on")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
     })
 }
 
-/// An exporter for tests. Options: `mode` ([`Mode`]), `delay_ms` (sleep in every export),
-/// `retryable`, `path` (a file it appends each record's `trace_id` to, one per line), and
-/// `fail_create` (a message `create` fails with).
+/// An exporter for tests. Options: `mode` ([`Mode`]), `crash_on` (a prompt: `mode` then
+/// applies to that record only), `delay_ms` (sleep in every export), `retryable`, `path` (a
+/// file it appends each record's `trace_id` to, one per line), and `fail_create` (a message
+/// `create` fails with).
 #[derive(Debug)]
 pub struct TestExporter {
     options: Options,
@@ -92,13 +150,15 @@ impl ExporterPlugin for TestExporter {
 
     fn export(&mut self, records: Vec<TraceRecord>) -> Result<(), PluginError> {
         std::thread::sleep(self.options.delay);
-        match self.options.mode {
-            Mode::Ok => {}
-            Mode::Error => {
-                return Err(PluginError::internal("export refused on purpose")
-                    .with_retryable(self.options.retryable));
+        for record in &records {
+            match self.options.mode_for(&record.prompt) {
+                Mode::Error => {
+                    return Err(PluginError::internal("export refused on purpose")
+                        .with_retryable(self.options.retryable));
+                }
+                Mode::Panic => panic!("test exporter panicked on purpose"),
+                mode => mode.misbehave(),
             }
-            Mode::Panic => panic!("test exporter panicked on purpose"),
         }
         if let Some(path) = &self.options.path {
             use std::io::Write;
@@ -145,7 +205,7 @@ impl ProviderPlugin for TestProvider {
                 "concurrent call on a non-thread-safe instance",
             ));
         }
-        match self.options.mode {
+        match self.options.mode_for(&request.prompt) {
             Mode::Ok => {
                 let mut response = GenerateResponse::new(format!("test: {}", request.prompt));
                 response.usage = Some(Usage::new(3, 2));
@@ -154,6 +214,10 @@ impl ProviderPlugin for TestProvider {
             }
             Mode::Error => Err(PluginError::rate_limited("upstream says slow down")),
             Mode::Panic => panic!("test provider panicked on purpose"),
+            mode => {
+                mode.misbehave();
+                unreachable!("{mode:?} does not return")
+            }
         }
     }
 }

@@ -4,6 +4,7 @@ mod check_config;
 mod demo;
 mod export;
 mod plugin;
+mod plugin_host;
 mod read;
 mod run;
 mod stdout;
@@ -76,6 +77,9 @@ enum Command {
         #[command(subcommand)]
         command: plugin::PluginCommand,
     },
+    /// Run one plugin for a parent llmtrace process (`isolation = "process"`).
+    #[command(hide = true)]
+    PluginHost(plugin_host::Args),
 }
 
 /// Formats `llmtrace export` writes.
@@ -109,6 +113,7 @@ async fn main() -> ExitCode {
         } => export::run(&file, format, output.as_deref(), strict),
         Command::CheckConfig { file } => check_config::run(&file),
         Command::Plugin { command } => plugin::run(command),
+        Command::PluginHost(args) => plugin_host::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

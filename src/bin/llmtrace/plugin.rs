@@ -34,14 +34,14 @@ fn describe(info: &PluginInfo) -> String {
          kind            {}\n\
          plugin version  {}\n\
          abi version     {}\n\
-         api version     {} (llmtrace-plugin-abi; this host: {})\n\
+         api version     {} (llmtrace-plugin-abi, informational; this host: {})\n\
          thread-safe     {}\n",
         info.name,
         info.path.display(),
         info.kind,
         info.plugin_version,
         info.abi_version,
-        info.api_version,
+        info.api_version.as_deref().unwrap_or("none"),
         llmtrace::plugin::host_api_version(),
         yes_no(info.thread_safe),
     )
