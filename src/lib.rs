@@ -64,6 +64,7 @@ pub mod layer;
 #[allow(unsafe_code)]
 pub mod plugin;
 pub mod provider;
+mod scrub;
 pub mod session;
 pub mod sink;
 pub mod types;
@@ -71,6 +72,7 @@ pub mod types;
 pub use client::{Client, ClientBuilder};
 pub use error::{BoxError, ErrorKind, ProviderError};
 pub use export::{ExportError, ExportFormat, export_traces, summarize_traces};
+pub use scrub::{REDACTED, scrub_secrets};
 pub use session::Session;
 pub use sink::{TraceQuery, TraceStore};
 pub use types::{
