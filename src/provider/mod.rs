@@ -31,6 +31,7 @@ mod http;
 mod ollama;
 mod openai;
 mod options;
+mod sse;
 mod stream;
 
 pub use anthropic::AnthropicProvider;

@@ -5,6 +5,7 @@
 mod anthropic;
 mod config;
 mod errors;
+mod hostile;
 mod ollama;
 mod openai;
 mod support;
