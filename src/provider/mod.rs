@@ -27,6 +27,8 @@
 
 mod anthropic;
 mod echo;
+#[cfg(test)]
+mod fuzz;
 mod http;
 mod ollama;
 mod openai;

@@ -68,8 +68,7 @@ pub(crate) fn ndjson<D>(
 where
     D: Decode<Frame = String>,
 {
-    let codec = JsonLines(LinesCodec::new_with_max_length(MAX_FRAME_BYTES));
-    drive(frames(endpoint, response, codec), decoder)
+    drive(frames(endpoint, response, JsonLines::new()), decoder)
 }
 
 /// The frames `codec` cuts from the body of `response`, read under the endpoint's stall
@@ -170,9 +169,14 @@ where
 
 /// Lines of JSON. A last line without its newline is taken if it is complete JSON, and is
 /// [`FrameError::CutOff`] if not: the connection closed in the middle of it.
-struct JsonLines(LinesCodec);
+pub(crate) struct JsonLines(LinesCodec);
 
 impl JsonLines {
+    /// A decoder rejecting lines longer than [`MAX_FRAME_BYTES`].
+    pub(crate) fn new() -> Self {
+        Self(LinesCodec::new_with_max_length(MAX_FRAME_BYTES))
+    }
+
     fn error(error: LinesCodecError) -> FrameError {
         match error {
             LinesCodecError::MaxLineLengthExceeded => FrameError::LineTooLarge {
