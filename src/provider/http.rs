@@ -18,6 +18,12 @@ use crate::{ErrorKind, ProviderError, scrub_secrets};
 /// Server messages are quoted in errors and traces; beyond this many bytes they are cut.
 const MAX_MESSAGE_BYTES: usize = 2048;
 
+/// Longest complete (non-streamed) answer read; a longer one is an error, not unbounded memory.
+pub(crate) const MAX_ANSWER_BYTES: usize = 64 * 1024 * 1024;
+
+/// Most of an error response's body read: its message is cut far shorter anyway.
+const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
+
 /// How a provider sends its key.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Auth {
@@ -154,11 +160,12 @@ impl HttpEndpoint {
             .body(body);
         if stream {
             // The stream's own deadlines take over once it has started.
-            let started = tokio::time::timeout_at(start + self.timeout, self.send(request)).await;
+            let limit = self.timeout.min(self.stream_timeout);
+            let started = tokio::time::timeout_at(start + limit, self.send(request)).await;
             let mut response = started.map_err(|_| {
                 let message = format!(
-                    "{} did not start the stream within the {:?} timeout",
-                    self.provider, self.timeout
+                    "{} did not start the stream within the {limit:?} timeout",
+                    self.provider
                 );
                 ProviderError::new(ErrorKind::Timeout, message)
             })??;
@@ -175,8 +182,8 @@ impl HttpEndpoint {
         if status.is_success() {
             return Ok(response);
         }
-        let message = match response.bytes().await {
-            Ok(body) => error_message(&body, status, |text| self.scrub(text)),
+        let message = match read_at_most(response, MAX_ERROR_BODY_BYTES).await {
+            Ok(Ok(body) | Err(body)) => error_message(&body, status, |text| self.scrub(text)),
             // The status says what matters; a body cut short adds nothing.
             Err(_) => status.canonical_reason().unwrap_or("no message").to_owned(),
         };
@@ -215,10 +222,13 @@ impl HttpEndpoint {
 
     /// Reads a complete JSON answer.
     pub(crate) async fn read_json(&self, response: Response) -> Result<Value, ProviderError> {
-        let body = response
-            .bytes()
+        let body = read_at_most(response, MAX_ANSWER_BYTES)
             .await
-            .map_err(|e| self.transport_error(e))?;
+            .map_err(|e| self.transport_error(e))?
+            .map_err(|_| {
+                let error = format!("the answer is longer than {MAX_ANSWER_BYTES} bytes");
+                self.malformed(&error, "")
+            })?;
         serde_json::from_slice(&body)
             .map_err(|e| self.malformed(&e, &String::from_utf8_lossy(&body)))
     }
@@ -308,6 +318,22 @@ impl fmt::Debug for HttpEndpoint {
             .field("api_key", &self.key)
             .finish_non_exhaustive()
     }
+}
+
+/// The body of `response`: `Ok` when whole, `Err` with its first `max` bytes when longer.
+async fn read_at_most(
+    mut response: Response,
+    max: usize,
+) -> Result<Result<Vec<u8>, Vec<u8>>, reqwest::Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > max {
+            body.extend_from_slice(&chunk[..max - body.len()]);
+            return Ok(Err(body));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Ok(body))
 }
 
 /// `base` joined with `path`, checked to be an absolute http(s) URL.
