@@ -280,12 +280,14 @@ impl HttpEndpoint {
     pub(crate) fn malformed(&self, error: &dyn fmt::Display, body: &str) -> ProviderError {
         // Scrubbed whole before the cut, which could leave a secret's prefix unrecognisable.
         let body = self.scrub(body.trim().to_owned());
-        let message = format!(
-            "the {} answer is not valid: {}; the answer began with {:?}",
+        let mut message = format!(
+            "the {} answer is not valid: {}",
             self.provider,
-            self.scrub(error.to_string()),
-            truncate(&body, 200),
+            self.scrub(error.to_string())
         );
+        if !body.is_empty() {
+            message += &format!("; the answer began with {:?}", truncate(&body, 200));
+        }
         ProviderError::new(ErrorKind::MalformedResponse, message)
     }
 

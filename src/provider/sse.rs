@@ -31,7 +31,7 @@ pub(crate) struct SseEvent {
 #[derive(Debug, Error)]
 pub(crate) enum FrameError {
     /// An event, counting all its lines, is longer than the cap.
-    #[error("the event ending at line {line} is longer than {max} bytes")]
+    #[error("the event at line {line} is longer than {max} bytes")]
     EventTooLarge {
         /// The line being read when the cap was passed.
         line: u64,
@@ -271,7 +271,7 @@ mod tests {
         let long = format!("data: ok\n\ndata: {}\n\n", "x".repeat(100));
         assert_eq!(
             decode_in_pieces(long.as_bytes(), &[], 64),
-            Err("the event ending at line 3 is longer than 64 bytes".to_owned())
+            Err("the event at line 3 is longer than 64 bytes".to_owned())
         );
         let unterminated = format!("data: {}", "x".repeat(100));
         let cuts: Vec<usize> = (0..unterminated.len()).step_by(7).collect();
