@@ -64,7 +64,8 @@ const SECRET_HEADERS: &[&str] = &[
 /// `ghp_...`, `AIza...`, ...); the values of `name=value` pairs whose name ends in `key`,
 /// `token`, `secret`, `password`, `sig`, `signature`, `credential` or `auth`, as in URL query
 /// strings (`?key=`, `&access_token=`) and form bodies; the same names as quoted JSON keys; and
-/// the value of `Authorization`, `Cookie`, `Set-Cookie`, `X-Api-Key` (and similar) header lines.
+/// the value of `Authorization`, `Cookie`, `Set-Cookie`, `X-Api-Key` (and similar) header lines;
+/// and the password in a URL (`https://user:password@host`).
 ///
 /// Apply it to a whole text before cutting it: a secret cut in two is no longer recognisable.
 /// It works in one pass, in time linear in the text's length.
@@ -115,6 +116,7 @@ fn secret_after_name(bytes: &[u8], start: usize, end: usize) -> Option<(usize, u
     let secret_name = SECRET_NAME_ENDINGS.iter().any(|e| name.ends_with(e));
     let secret_header = SECRET_HEADERS.contains(&name.as_str());
     match bytes.get(end) {
+        Some(b':') if bytes[end..].starts_with(b"://") => url_password(bytes, end + 3),
         Some(b' ') if name == "bearer" || name == "basic" => {
             let from = end + count(&bytes[end..], |b| b == b' ');
             let to = from + count(&bytes[from..], is_credential_byte);
@@ -133,6 +135,17 @@ fn secret_after_name(bytes: &[u8], start: usize, end: usize) -> Option<(usize, u
         Some(b'"') if secret_name || secret_header => quoted_value(bytes, end + 1),
         _ => None,
     }
+}
+
+/// The password of a URL's `user:password@` part, the authority starting at `at`.
+fn url_password(bytes: &[u8], at: usize) -> Option<(usize, usize)> {
+    let authority = count(&bytes[at..], |b| {
+        !b.is_ascii_whitespace() && !matches!(b, b'/' | b'?' | b'#' | b'"' | b'\'')
+    });
+    let authority = &bytes[at..at + authority];
+    let userinfo = &authority[..authority.iter().rposition(|&b| b == b'@')?];
+    let colon = userinfo.iter().position(|&b| b == b':')?;
+    Some((at + colon + 1, at + userinfo.len()))
 }
 
 /// The string value of a JSON member whose key ended just before `at` (`": "value"`).
@@ -252,6 +265,10 @@ mod tests {
         assert_eq!(
             scrub_secrets("api_key_env=OPENAI_API_KEY"),
             "api_key_env=OPENAI_API_KEY"
+        );
+        assert_eq!(
+            scrub_secrets("to https://bob:pa:ss@h:8443/v1 and http://h:80/x@y"),
+            "to https://bob:[redacted]@h:8443/v1 and http://h:80/x@y"
         );
         assert_eq!(
             scrub_secrets("client_secret=s3cr3t sig=ab;"),
