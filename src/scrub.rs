@@ -231,7 +231,52 @@ impl<'a> Redactions<'a> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    /// Pieces of text that steer the scanner into every rule, and characters of every width.
+    const PIECES: &[&str] = &[
+        "key",
+        "=",
+        ":",
+        "\"",
+        " ",
+        "\\",
+        "://",
+        "@",
+        "/",
+        "&",
+        "Bearer ",
+        "Basic ",
+        "Cookie",
+        "sk-",
+        "0123456789abcdef",
+        "\n",
+        "\r",
+        "é",
+        "日本",
+        "🦀",
+        "x",
+    ];
+
+    proptest! {
+        #[test]
+        fn any_text_is_scrubbed_without_panic_and_a_query_token_never_survives(
+            pieces in proptest::collection::vec(proptest::sample::select(PIECES), 0..40),
+            noise in any::<String>(),
+            at in any::<usize>(),
+        ) {
+            let text = pieces.concat() + &noise;
+            let _ = scrub_secrets(&text);
+            let mut cut = at % (text.len() + 1);
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            let planted = format!("{} ?token=S3CR3T-VALUE&x {}", &text[..cut], &text[cut..]);
+            prop_assert!(!scrub_secrets(&planted).contains("S3CR3T"));
+        }
+    }
 
     #[test]
     fn key_formats_are_masked_wherever_they_stand() {
