@@ -143,7 +143,11 @@ impl fmt::Debug for ProviderOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ProviderOptions")
             .field("model", &self.model)
-            .field("base_url", &self.base_url)
+            // A URL can carry a password or a query-string token.
+            .field(
+                "base_url",
+                &self.base_url.as_deref().map(crate::scrub_secrets),
+            )
             .field("api_key_env", &self.api_key_env)
             .field("api_key", &self.api_key.as_ref().map(|_| "[redacted]"))
             .field("timeout", &self.timeout)

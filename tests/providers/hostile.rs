@@ -355,3 +355,18 @@ async fn a_complete_answer_larger_than_the_cap_is_a_malformed_response() {
     );
     assert_eq!(traced_error(&client).0, "malformed_response");
 }
+
+#[test]
+fn credentials_in_a_base_url_stay_out_of_debug_output() {
+    let options =
+        ProviderOptions::new("m").base_url("http://ops:pw-secret@127.0.0.1:1/v1?key=q-secret");
+    let provider = OpenAiProvider::new(options.clone()).expect("valid options");
+
+    for text in [format!("{options:?}"), format!("{provider:?}")] {
+        assert!(text.contains("ops:[redacted]@127.0.0.1:1"), "{text}");
+        assert!(
+            !text.contains("pw-secret") && !text.contains("q-secret"),
+            "{text}"
+        );
+    }
+}
