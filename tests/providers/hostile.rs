@@ -370,3 +370,36 @@ fn credentials_in_a_base_url_stay_out_of_debug_output() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_error_inside_a_stream_is_scrubbed_and_cut_like_an_error_body() {
+    let secret = "sk-proj-AnotherKeyTheServerEchoes0123";
+    let message = format!("{} {secret} refused", "x".repeat(5000));
+    let event = json!({"error": {"message": message, "type": "server_error"}});
+    let server = TestServer::start(Reply::sse(&[event], "")).await;
+    let client = Api::OpenAi.client(&server.url(""), |o| o);
+
+    let (items, _) = stream_items(&client).await;
+
+    let error = items
+        .last()
+        .unwrap()
+        .as_ref()
+        .expect_err("the in-stream error");
+    assert_eq!(error.message().len(), 2048, "{error}");
+    let (_, traced) = traced_error(&client);
+    assert_eq!(traced, error.message());
+
+    // The same secret within the cut is masked, not merely cut off.
+    let message = format!("quota: {secret} refused");
+    let event = json!({"error": {"message": message, "type": "server_error"}});
+    let server = TestServer::start(Reply::sse(&[event], "")).await;
+    let client = Api::OpenAi.client(&server.url(""), |o| o);
+    let (items, _) = stream_items(&client).await;
+    let error = items
+        .last()
+        .unwrap()
+        .as_ref()
+        .expect_err("the in-stream error");
+    assert_eq!(error.message(), "server_error: quota: [redacted] refused");
+}
