@@ -70,6 +70,7 @@ pub mod layer;
 #[allow(unsafe_code)]
 pub mod plugin;
 pub mod provider;
+mod scrub;
 pub mod session;
 pub mod sink;
 pub mod types;
@@ -77,6 +78,7 @@ pub mod types;
 pub use client::{Client, ClientBuilder};
 pub use error::{BoxError, ErrorKind, ProviderError};
 pub use export::{ExportError, ExportFormat, export_traces, summarize_traces};
+pub use scrub::{REDACTED, scrub_secrets};
 pub use session::Session;
 pub use sink::{TraceQuery, TraceStore};
 pub use types::{

@@ -64,6 +64,8 @@ impl Config {
         let options = |http: &HttpProviderConfig| {
             let mut options = ProviderOptions::new(&http.model)
                 .timeout(Duration::from_millis(http.timeout_ms))
+                .stall_timeout(Duration::from_millis(http.stall_timeout_ms))
+                .stream_timeout(Duration::from_millis(http.stream_timeout_ms))
                 .verbatim(verbatim);
             if let Some(url) = &http.base_url {
                 options = options.base_url(url);

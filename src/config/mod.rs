@@ -140,6 +140,10 @@ pub struct HttpProviderConfig {
     pub api_key_env: Option<String>,
     /// Per-request timeout.
     pub timeout_ms: u64,
+    /// Longest a stream may go without a byte; `timeout_ms` unless set.
+    pub stall_timeout_ms: u64,
+    /// Longest a streamed call may take in all.
+    pub stream_timeout_ms: u64,
 }
 
 /// `[exporters.<name>]`: one exporter and how it is fed.

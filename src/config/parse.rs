@@ -92,10 +92,18 @@ fn provider(reader: &mut Reader<'_>) -> Option<ProviderConfig> {
         }
         _ => {
             let model = table.required::<String>("model", "the model to ask for");
+            let timeout_ms = table.int_at_least("timeout_ms", 1, 60_000);
+            let stream_timeout = crate::provider::ProviderOptions::DEFAULT_STREAM_TIMEOUT;
             let http = HttpProviderConfig {
                 base_url: table.get("base_url"),
                 api_key_env: table.get("api_key_env"),
-                timeout_ms: table.int_at_least("timeout_ms", 1, 60_000),
+                timeout_ms,
+                stall_timeout_ms: table.int_at_least("stall_timeout_ms", 1, timeout_ms),
+                stream_timeout_ms: table.int_at_least(
+                    "stream_timeout_ms",
+                    1,
+                    stream_timeout.as_millis() as u64,
+                ),
                 model: model.unwrap_or_default(),
             };
             Some(match kind {

@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use eventsource_stream::Event;
+use super::sse::SseEvent as Event;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use tower::Service;
@@ -408,7 +408,10 @@ fn error_event(endpoint: &HttpEndpoint, value: &Value) -> ProviderError {
         // overloaded_error, api_error, and types this code does not know yet.
         _ => ErrorKind::Server,
     };
-    ProviderError::new(kind, endpoint.scrub(format!("{kind_name}: {message}")))
+    ProviderError::new(
+        kind,
+        endpoint.server_message(format!("{kind_name}: {message}")),
+    )
 }
 
 // ===== stream =====

@@ -5,16 +5,24 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Response, StatusCode, Url};
 use serde::Serialize;
 use serde_json::Value;
 
 use super::{BuildError, ProviderOptions};
-use crate::{ErrorKind, ProviderError};
+use crate::{ErrorKind, ProviderError, scrub_secrets};
 
 /// Server messages are quoted in errors and traces; beyond this many bytes they are cut.
 const MAX_MESSAGE_BYTES: usize = 2048;
+
+/// Longest complete (non-streamed) answer read; a longer one is an error, not unbounded memory.
+pub(crate) const MAX_ANSWER_BYTES: usize = 64 * 1024 * 1024;
+
+/// Most of an error response's body read: its message is cut far shorter anyway.
+const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
 
 /// How a provider sends its key.
 #[derive(Debug, Clone, Copy)]
@@ -52,6 +60,10 @@ impl fmt::Debug for ApiKey {
     }
 }
 
+/// When a call was sent, kept in its response for the stream's overall deadline.
+#[derive(Debug, Clone, Copy)]
+struct CallStart(Instant);
+
 /// One provider URL, ready to be posted to.
 pub(crate) struct HttpEndpoint {
     provider: &'static str,
@@ -59,6 +71,8 @@ pub(crate) struct HttpEndpoint {
     url: Url,
     headers: HeaderMap,
     timeout: Duration,
+    stall_timeout: Duration,
+    stream_timeout: Duration,
     /// Kept only to scrub it from messages the server sends back.
     key: Option<ApiKey>,
 }
@@ -73,8 +87,8 @@ impl HttpEndpoint {
         let base = options.base_url.as_deref().unwrap_or(spec.default_base_url);
         let url = endpoint_url(base, spec.path).map_err(|reason| BuildError::InvalidBaseUrl {
             provider,
-            url: base.to_owned(),
-            reason,
+            url: scrub_secrets(base).into_owned(),
+            reason: scrub_secrets(&reason).into_owned(),
         })?;
 
         let mut headers = HeaderMap::new();
@@ -101,10 +115,9 @@ impl HttpEndpoint {
         let timeout = options.effective_timeout();
         let client = reqwest::Client::builder()
             .user_agent(concat!("llmtrace/", env!("CARGO_PKG_VERSION")))
+            // The other deadlines are set per call (see `post`) and per read of a stream (see
+            // `stream::watched`), where their errors can say which one passed.
             .connect_timeout(timeout)
-            // Bounds the wait for the headers and every stall of a stream; a complete answer
-            // also gets an overall deadline per request (see `post`).
-            .read_timeout(timeout)
             .build()
             .map_err(|e| BuildError::Client(Box::new(e)))?;
 
@@ -114,6 +127,8 @@ impl HttpEndpoint {
             url,
             headers,
             timeout,
+            stall_timeout: options.effective_stall_timeout(),
+            stream_timeout: options.effective_stream_timeout(),
             key: key.map(|(key, _)| key),
         })
     }
@@ -137,41 +152,96 @@ impl HttpEndpoint {
     }
 
     /// Posts `body` as JSON. Resolves to the response when its status is a success, to the
-    /// server's error otherwise. A non-streaming call must also finish reading the body within
-    /// the timeout.
+    /// server's error otherwise, within the timeout: a non-streaming call must also finish
+    /// reading the body within it, a stream must start within it.
     pub(crate) async fn post(
         &self,
         body: Vec<u8>,
         stream: bool,
     ) -> Result<Response, ProviderError> {
-        tracing::debug!(provider = self.provider, url = %self.url, stream, "sending request");
-        let mut request = self
+        tracing::debug!(
+            provider = self.provider,
+            url = %scrub_secrets(self.url.as_str()),
+            stream,
+            "sending request"
+        );
+        let start = Instant::now();
+        let request = self
             .client
             .post(self.url.clone())
             .headers(self.headers.clone())
             .body(body);
-        if !stream {
-            request = request.timeout(self.timeout);
+        if stream {
+            // The stream's own deadlines take over once it has started.
+            let limit = self.timeout.min(self.stream_timeout);
+            let started = tokio::time::timeout_at(start + limit, self.send(request)).await;
+            let mut response = started.map_err(|_| {
+                let message = format!(
+                    "{} did not start the stream within the {limit:?} timeout",
+                    self.provider
+                );
+                ProviderError::new(ErrorKind::Timeout, message)
+            })??;
+            response.extensions_mut().insert(CallStart(start));
+            return Ok(response);
         }
+        self.send(request.timeout(self.timeout)).await
+    }
+
+    /// Sends `request`; an error status becomes the server's error, its body read in full.
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<Response, ProviderError> {
         let response = request.send().await.map_err(|e| self.transport_error(e))?;
         let status = response.status();
         if status.is_success() {
             return Ok(response);
         }
-        let message = match response.bytes().await {
-            Ok(body) => error_message(&body, status),
+        let message = match read_at_most(response, MAX_ERROR_BODY_BYTES).await {
+            Ok(Ok(body) | Err(body)) => error_message(&body, status, |text| self.scrub(text)),
             // The status says what matters; a body cut short adds nothing.
             Err(_) => status.canonical_reason().unwrap_or("no message").to_owned(),
         };
-        Err(ProviderError::http(status.as_u16(), self.scrub(message)))
+        Err(ProviderError::http(status.as_u16(), message))
+    }
+
+    /// How long a stream may go without a byte.
+    pub(crate) fn stall_timeout(&self) -> Duration {
+        self.stall_timeout
+    }
+
+    /// When the streamed call that got `response` must be over.
+    pub(crate) fn stream_deadline(&self, response: &Response) -> Instant {
+        let start = response
+            .extensions()
+            .get::<CallStart>()
+            .map_or_else(Instant::now, |start| start.0);
+        start + self.stream_timeout
+    }
+
+    /// The error of a stream that stalled (`stalled`) or passed its overall deadline.
+    pub(crate) fn stream_timeout_error(&self, stalled: bool) -> ProviderError {
+        let message = if stalled {
+            format!(
+                "the {} stream sent nothing for {:?} (stall timeout)",
+                self.provider, self.stall_timeout
+            )
+        } else {
+            format!(
+                "the {} stream was still going after {:?} (stream timeout)",
+                self.provider, self.stream_timeout
+            )
+        };
+        ProviderError::new(ErrorKind::Timeout, message)
     }
 
     /// Reads a complete JSON answer.
     pub(crate) async fn read_json(&self, response: Response) -> Result<Value, ProviderError> {
-        let body = response
-            .bytes()
+        let body = read_at_most(response, MAX_ANSWER_BYTES)
             .await
-            .map_err(|e| self.transport_error(e))?;
+            .map_err(|e| self.transport_error(e))?
+            .map_err(|_| {
+                let error = format!("the answer is longer than {MAX_ANSWER_BYTES} bytes");
+                self.malformed(&error, "")
+            })?;
         serde_json::from_slice(&body)
             .map_err(|e| self.malformed(&e, &String::from_utf8_lossy(&body)))
     }
@@ -221,19 +291,36 @@ impl HttpEndpoint {
 
     /// An answer that is not what the provider's format promises.
     pub(crate) fn malformed(&self, error: &dyn fmt::Display, body: &str) -> ProviderError {
-        let message = format!(
-            "the {} answer is not valid: {error}; the answer began with {:?}",
+        // Scrubbed whole before the cut, which could leave a secret's prefix unrecognisable.
+        let body = self.scrub(body.trim().to_owned());
+        let mut message = format!(
+            "the {} answer is not valid: {}",
             self.provider,
-            truncate(body.trim(), 200),
+            self.scrub(error.to_string())
         );
-        ProviderError::new(ErrorKind::MalformedResponse, self.scrub(message))
+        if !body.is_empty() {
+            message += &format!("; the answer began with {:?}", truncate(&body, 200));
+        }
+        ProviderError::new(ErrorKind::MalformedResponse, message)
     }
 
-    /// Removes the key from a message the server wrote.
+    /// A message the server wrote, scrubbed of secrets, then cut to a quotable length.
+    pub(crate) fn server_message(&self, message: String) -> String {
+        let mut message = self.scrub(message);
+        message.truncate(truncate(&message, MAX_MESSAGE_BYTES).len());
+        message
+    }
+
+    /// Removes the key and anything that looks like a secret (see [`scrub_secrets`]) from a
+    /// message that quotes the server or the URL.
     pub(crate) fn scrub(&self, message: String) -> String {
-        match &self.key {
+        let message = match &self.key {
             Some(key) if message.contains(&*key.0) => message.replace(&*key.0, "[redacted]"),
             _ => message,
+        };
+        match scrub_secrets(&message) {
+            std::borrow::Cow::Borrowed(_) => message,
+            std::borrow::Cow::Owned(scrubbed) => scrubbed,
         }
     }
 }
@@ -241,11 +328,27 @@ impl HttpEndpoint {
 impl fmt::Debug for HttpEndpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpEndpoint")
-            .field("url", &self.url.as_str())
+            .field("url", &scrub_secrets(self.url.as_str()))
             .field("timeout", &self.timeout)
             .field("api_key", &self.key)
             .finish_non_exhaustive()
     }
+}
+
+/// The body of `response`: `Ok` when whole, `Err` with its first `max` bytes when longer.
+async fn read_at_most(
+    mut response: Response,
+    max: usize,
+) -> Result<Result<Vec<u8>, Vec<u8>>, reqwest::Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > max {
+            body.extend_from_slice(&chunk[..max - body.len()]);
+            return Ok(Err(body));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Ok(body))
 }
 
 /// `base` joined with `path`, checked to be an absolute http(s) URL.
@@ -286,17 +389,21 @@ fn resolve_key(
 /// The error message in an error response body, as the providers write it:
 /// `{"error": {"type", "message"}}` (OpenAI, Anthropic), `{"error": "..."}` (Ollama),
 /// `{"message", "type"}` (vLLM); else the body itself, else the status's reason.
-fn error_message(body: &[u8], status: StatusCode) -> String {
-    if let Ok(value) = serde_json::from_slice::<Value>(body)
-        && let Some(message) = message_in(&value)
-    {
-        return truncate(&message, MAX_MESSAGE_BYTES).to_owned();
+///
+/// `scrub` is applied to the whole message before it is cut to [`MAX_MESSAGE_BYTES`]: a secret
+/// straddling the cut would otherwise leave its prefix behind, unrecognisable.
+fn error_message(body: &[u8], status: StatusCode, scrub: impl Fn(String) -> String) -> String {
+    let message = match serde_json::from_slice::<Value>(body) {
+        Ok(value) => message_in(&value),
+        Err(_) => None,
+    };
+    let message = message.unwrap_or_else(|| String::from_utf8_lossy(body).trim().to_owned());
+    if message.is_empty() {
+        return status.canonical_reason().unwrap_or("no message").to_owned();
     }
-    let text = String::from_utf8_lossy(body);
-    match text.trim() {
-        "" => status.canonical_reason().unwrap_or("no message").to_owned(),
-        text => truncate(text, MAX_MESSAGE_BYTES).to_owned(),
-    }
+    let mut message = scrub(message);
+    message.truncate(truncate(&message, MAX_MESSAGE_BYTES).len());
+    message
 }
 
 /// The message of an error object found in a JSON body, if there is one.
@@ -349,17 +456,23 @@ mod tests {
         let status = StatusCode::BAD_REQUEST;
         let openai = br#"{"error":{"message":"bad model","type":"invalid_request_error"}}"#;
         assert_eq!(
-            error_message(openai, status),
+            error_message(openai, status, |m| m),
             "invalid_request_error: bad model"
         );
         assert_eq!(
-            error_message(br#"{"error":"model not found"}"#, status),
+            error_message(br#"{"error":"model not found"}"#, status, |m| m),
             "model not found"
         );
         let vllm = br#"{"object":"error","message":"too long","type":"BadRequestError"}"#;
-        assert_eq!(error_message(vllm, status), "BadRequestError: too long");
-        assert_eq!(error_message(b"plain failure\n", status), "plain failure");
-        assert_eq!(error_message(b"", status), "Bad Request");
+        assert_eq!(
+            error_message(vllm, status, |m| m),
+            "BadRequestError: too long"
+        );
+        assert_eq!(
+            error_message(b"plain failure\n", status, |m| m),
+            "plain failure"
+        );
+        assert_eq!(error_message(b"", status, |m| m), "Bad Request");
     }
 
     #[test]

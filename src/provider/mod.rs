@@ -13,24 +13,32 @@
 //! The HTTP providers are configured by [`ProviderOptions`] and fail to build with a
 //! [`BuildError`]. Their calls fail with [`ProviderError`]s classified by [`ErrorKind`]:
 //!
-//! - the server cannot be reached: `connect`; no answer within the timeout: `timeout`;
+//! - the server cannot be reached: `connect`; no answer within the timeout, a stream that
+//!   stalls longer than its stall timeout or runs past its overall deadline: `timeout`, the
+//!   message saying which;
 //! - an error status: the kind the status implies (`rate_limited` for 429, `server` for 5xx,
 //!   ...), with the status and the server's error message;
-//! - an answer that is not the provider's JSON: `malformed_response` (not retryable);
+//! - an answer that is not the provider's JSON: `malformed_response` (not retryable); so is a
+//!   complete answer over 64 MiB, and a stream event or line over 8 MiB;
 //! - a stream that breaks off, or ends without the provider's terminator: `stream`; an error the
 //!   server reports inside a stream: the kind its type implies.
 //!
 //! API keys are read from the environment when a provider is built and never appear in a
-//! `Debug` output, an error message or a trace.
+//! `Debug` output, an error message or a trace. What a server writes back is quoted only after
+//! [`scrub_secrets`](crate::scrub_secrets) has masked anything that looks like a credential,
+//! and only then cut to length.
 //!
 //! [`ErrorKind`]: crate::ErrorKind
 
 mod anthropic;
 mod echo;
+#[cfg(test)]
+mod fuzz;
 mod http;
 mod ollama;
 mod openai;
 mod options;
+mod sse;
 mod stream;
 
 pub use anthropic::AnthropicProvider;

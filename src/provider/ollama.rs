@@ -345,7 +345,7 @@ fn parse_answer(endpoint: &HttpEndpoint, value: &Value) -> Result<Answer, Provid
         let message = message_in(value).unwrap_or_else(|| value.to_string());
         return Err(ProviderError::new(
             ErrorKind::Server,
-            endpoint.scrub(message),
+            endpoint.server_message(message),
         ));
     }
     let wire =

@@ -4,7 +4,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use eventsource_stream::Event;
+use super::sse::SseEvent as Event;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tower::Service;
@@ -389,7 +389,7 @@ fn parse_completion(
 /// An `{"error": ...}` object sent in place of an answer (with a success status, or inside a
 /// stream, as vLLM does).
 fn error_in_body(endpoint: &HttpEndpoint, value: &Value) -> ProviderError {
-    let message = endpoint.scrub(message_in(value).unwrap_or_else(|| value.to_string()));
+    let message = endpoint.server_message(message_in(value).unwrap_or_else(|| value.to_string()));
     let status = value
         .pointer("/error/code")
         .and_then(Value::as_u64)

@@ -12,7 +12,7 @@ use crate::BoxError;
 /// [`AnthropicProvider`]).
 ///
 /// They mirror the `[provider]` table of the configuration file (`model`, `base_url`,
-/// `api_key_env`, `timeout_ms`, `verbatim`) one to one. Setters consume and return the options:
+/// `api_key_env`, `timeout_ms`, `stall_timeout_ms`, `stream_timeout_ms`, `verbatim`) one to one. Setters consume and return the options:
 ///
 /// ```
 /// use std::time::Duration;
@@ -40,12 +40,17 @@ pub struct ProviderOptions {
     pub(crate) api_key_env: Option<String>,
     pub(crate) api_key: Option<String>,
     pub(crate) timeout: Option<Duration>,
+    pub(crate) stall_timeout: Option<Duration>,
+    pub(crate) stream_timeout: Option<Duration>,
     pub(crate) verbatim: bool,
 }
 
 impl ProviderOptions {
     /// The timeout used when none is set: 60 seconds.
     pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+    /// The overall deadline of a streamed call when none is set: 10 minutes.
+    pub const DEFAULT_STREAM_TIMEOUT: Duration = Duration::from_secs(600);
 
     /// Options for serving `model`, everything else at its default.
     pub fn new(model: impl Into<String>) -> Self {
@@ -86,10 +91,28 @@ impl ProviderOptions {
     }
 
     /// Sets how long a call may take. A complete (non-streaming) answer must arrive within it;
-    /// a stream must start within it and never stall for longer. Connecting is bounded by it
-    /// too. Defaults to [`DEFAULT_TIMEOUT`](Self::DEFAULT_TIMEOUT).
+    /// a stream must start (send its status and headers) within it. Connecting is bounded by
+    /// it too, and so are a stream's stalls unless [`stall_timeout`](Self::stall_timeout) is
+    /// set. Defaults to [`DEFAULT_TIMEOUT`](Self::DEFAULT_TIMEOUT).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// Sets the longest a started stream may go without sending a byte; the call then fails
+    /// with a `timeout` error saying the stream stalled. Defaults to the
+    /// [`timeout`](Self::timeout).
+    pub fn stall_timeout(mut self, timeout: Duration) -> Self {
+        self.stall_timeout = Some(timeout);
+        self
+    }
+
+    /// Sets the longest a streamed call may take, from sending the request to the stream's
+    /// last byte, however steadily the server sends; the call then fails with a `timeout`
+    /// error saying the deadline passed. Defaults to
+    /// [`DEFAULT_STREAM_TIMEOUT`](Self::DEFAULT_STREAM_TIMEOUT).
+    pub fn stream_timeout(mut self, timeout: Duration) -> Self {
+        self.stream_timeout = Some(timeout);
         self
     }
 
@@ -105,16 +128,31 @@ impl ProviderOptions {
     pub(crate) fn effective_timeout(&self) -> Duration {
         self.timeout.unwrap_or(Self::DEFAULT_TIMEOUT)
     }
+
+    pub(crate) fn effective_stall_timeout(&self) -> Duration {
+        self.stall_timeout
+            .unwrap_or_else(|| self.effective_timeout())
+    }
+
+    pub(crate) fn effective_stream_timeout(&self) -> Duration {
+        self.stream_timeout.unwrap_or(Self::DEFAULT_STREAM_TIMEOUT)
+    }
 }
 
 impl fmt::Debug for ProviderOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ProviderOptions")
             .field("model", &self.model)
-            .field("base_url", &self.base_url)
+            // A URL can carry a password or a query-string token.
+            .field(
+                "base_url",
+                &self.base_url.as_deref().map(crate::scrub_secrets),
+            )
             .field("api_key_env", &self.api_key_env)
             .field("api_key", &self.api_key.as_ref().map(|_| "[redacted]"))
             .field("timeout", &self.timeout)
+            .field("stall_timeout", &self.stall_timeout)
+            .field("stream_timeout", &self.stream_timeout)
             .field("verbatim", &self.verbatim)
             .finish()
     }

@@ -8,20 +8,22 @@
 use std::io;
 use std::sync::Arc;
 
-use eventsource_stream::{Event, EventStreamError, Eventsource};
 use futures_core::Stream;
 use futures_util::{StreamExt, TryStreamExt};
 use reqwest::Response;
 use serde::de::IgnoredAny;
-use tokio_util::bytes::BytesMut;
+use tokio::time::{Instant, timeout_at};
+use tokio_util::bytes::{Bytes, BytesMut};
 use tokio_util::codec::{Decoder, FramedRead, LinesCodec, LinesCodecError};
 use tokio_util::io::StreamReader;
 
 use super::http::HttpEndpoint;
+use super::sse::{FrameError, SseCodec, SseEvent};
 use crate::{ErrorKind, ProviderError, ResponseStream, StreamChunk};
 
-/// Longest NDJSON line accepted; longer ones are an error rather than unbounded memory.
-const MAX_LINE_BYTES: usize = 8 * 1024 * 1024;
+/// Longest NDJSON line, or SSE event with all its lines, accepted; a longer one is an error
+/// rather than unbounded memory.
+pub(crate) const MAX_FRAME_BYTES: usize = 8 * 1024 * 1024;
 
 /// What one frame of a stream amounts to.
 #[derive(Debug)]
@@ -36,7 +38,7 @@ pub(crate) enum Step {
 
 /// A provider's reading of its stream format, one frame at a time.
 pub(crate) trait Decode: Send + 'static {
-    /// An SSE [`Event`] or an NDJSON line.
+    /// An [`SseEvent`] or an NDJSON line.
     type Frame;
 
     /// The terminator's name, for the error when the stream ends without it.
@@ -49,18 +51,12 @@ pub(crate) trait Decode: Send + 'static {
 /// Reads `response` as server-sent events.
 pub(crate) fn sse<D>(endpoint: Arc<HttpEndpoint>, response: Response, decoder: D) -> ResponseStream
 where
-    D: Decode<Frame = Event>,
+    D: Decode<Frame = SseEvent>,
 {
-    let errors = endpoint.clone();
-    let events = response
-        .bytes_stream()
-        .eventsource()
-        .map_err(move |error| match error {
-            EventStreamError::Transport(error) => errors.transport_error(error),
-            EventStreamError::Utf8(error) => errors.malformed(&error, ""),
-            EventStreamError::Parser(error) => errors.malformed(&error, &error.input),
-        });
-    drive(events, decoder)
+    drive(
+        frames(endpoint, response, SseCodec::new(MAX_FRAME_BYTES)),
+        decoder,
+    )
 }
 
 /// Reads `response` as newline-delimited JSON, one line per frame.
@@ -72,36 +68,71 @@ pub(crate) fn ndjson<D>(
 where
     D: Decode<Frame = String>,
 {
-    let bytes = response.bytes_stream().map_err(io::Error::other);
-    let codec = JsonLines(LinesCodec::new_with_max_length(MAX_LINE_BYTES));
-    let lines = FramedRead::new(StreamReader::new(bytes), codec).map_err(move |error| {
-        let io = match error {
-            LinesCodecError::Io(io) => io,
-            LinesCodecError::MaxLineLengthExceeded => {
-                let message = format!("a line is longer than {MAX_LINE_BYTES} bytes");
-                return endpoint.malformed(&message, "");
-            }
-        };
-        match io.kind() {
-            io::ErrorKind::UnexpectedEof => ProviderError::new(
-                ErrorKind::Stream,
-                format!(
-                    "the {} stream ended in the middle of a line",
-                    endpoint.provider()
-                ),
-            ),
-            io::ErrorKind::InvalidData => endpoint.malformed(&io, ""),
-            _ => match io
-                .into_inner()
-                .map(|inner| inner.downcast::<reqwest::Error>())
-            {
-                Some(Ok(error)) => endpoint.transport_error(*error),
-                Some(Err(other)) => ProviderError::new(ErrorKind::Stream, other.to_string()),
-                None => ProviderError::new(ErrorKind::Stream, "the stream failed"),
-            },
+    drive(frames(endpoint, response, JsonLines::new()), decoder)
+}
+
+/// The frames `codec` cuts from the body of `response`, read under the endpoint's stall
+/// timeout and the call's overall deadline.
+fn frames<C>(
+    endpoint: Arc<HttpEndpoint>,
+    response: Response,
+    codec: C,
+) -> impl Stream<Item = Result<C::Item, ProviderError>> + Send + 'static
+where
+    C: Decoder<Error = FrameError> + Send + 'static,
+    C::Item: Send,
+{
+    let errors = endpoint.clone();
+    let bytes = StreamReader::new(watched(endpoint, response));
+    FramedRead::new(bytes, codec).map_err(move |error| frame_error(&errors, error))
+}
+
+/// The body of `response`, ended by an error when no byte arrives within the stall timeout or
+/// the call's overall deadline passes. The errors are [`ProviderError`]s inside `io::Error`s,
+/// for [`StreamReader`]; [`frame_error`] takes them out.
+fn watched(
+    endpoint: Arc<HttpEndpoint>,
+    response: Response,
+) -> impl Stream<Item = io::Result<Bytes>> + Send + 'static {
+    let deadline = endpoint.stream_deadline(&response);
+    let body = Box::pin(response.bytes_stream());
+    futures_util::stream::unfold(Some(body), move |body| {
+        let endpoint = endpoint.clone();
+        async move {
+            let mut body = body?;
+            let stall_end = Instant::now() + endpoint.stall_timeout();
+            let item = match timeout_at(stall_end.min(deadline), body.next()).await {
+                Ok(Some(Ok(bytes))) => return Some((Ok(bytes), Some(body))),
+                Ok(None) => return None,
+                Ok(Some(Err(error))) => endpoint.transport_error(error),
+                Err(_) => endpoint.stream_timeout_error(stall_end <= deadline),
+            };
+            Some((Err(io::Error::other(item)), None))
         }
-    });
-    drive(lines, decoder)
+    })
+}
+
+/// The [`ProviderError`] a failure to read frames amounts to.
+fn frame_error(endpoint: &HttpEndpoint, error: FrameError) -> ProviderError {
+    let io = match error {
+        FrameError::Io(io) => io,
+        FrameError::CutOff => {
+            let message = format!(
+                "the {} stream ended in the middle of a line",
+                endpoint.provider()
+            );
+            return ProviderError::new(ErrorKind::Stream, message);
+        }
+        too_large_or_not_text => return endpoint.malformed(&too_large_or_not_text, ""),
+    };
+    match io
+        .into_inner()
+        .map(|inner| inner.downcast::<ProviderError>())
+    {
+        Some(Ok(error)) => *error,
+        Some(Err(other)) => ProviderError::new(ErrorKind::Stream, other.to_string()),
+        None => ProviderError::new(ErrorKind::Stream, "the stream failed"),
+    }
 }
 
 /// Runs `decoder` over `frames` until the terminator, the first error, or the end of input
@@ -136,30 +167,50 @@ where
     }))
 }
 
-/// Lines of JSON. A last line without its newline is taken if it is complete JSON, and is an
-/// `UnexpectedEof` error if not: the connection closed in the middle of it.
-struct JsonLines(LinesCodec);
+/// Lines of JSON. A last line without its newline is taken if it is complete JSON, and is
+/// [`FrameError::CutOff`] if not: the connection closed in the middle of it.
+pub(crate) struct JsonLines(LinesCodec);
+
+impl JsonLines {
+    /// A decoder rejecting lines longer than [`MAX_FRAME_BYTES`].
+    pub(crate) fn new() -> Self {
+        Self(LinesCodec::new_with_max_length(MAX_FRAME_BYTES))
+    }
+
+    fn error(error: LinesCodecError) -> FrameError {
+        match error {
+            LinesCodecError::MaxLineLengthExceeded => FrameError::LineTooLarge {
+                max: MAX_FRAME_BYTES,
+            },
+            // LinesCodec's only own I/O error: a line that is not UTF-8.
+            LinesCodecError::Io(io) if io.kind() == io::ErrorKind::InvalidData => {
+                FrameError::LineNotUtf8
+            }
+            LinesCodecError::Io(io) => FrameError::Io(io),
+        }
+    }
+}
 
 impl Decoder for JsonLines {
     type Item = String;
-    type Error = LinesCodecError;
+    type Error = FrameError;
 
-    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<String>, LinesCodecError> {
-        self.0.decode(buf)
+    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<String>, FrameError> {
+        self.0.decode(buf).map_err(Self::error)
     }
 
-    fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<String>, LinesCodecError> {
-        if let Some(line) = self.0.decode(buf)? {
+    fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<String>, FrameError> {
+        if let Some(line) = self.decode(buf)? {
             return Ok(Some(line));
         }
-        let Some(line) = self.0.decode_eof(buf)? else {
+        let Some(line) = self.0.decode_eof(buf).map_err(Self::error)? else {
             return Ok(None);
         };
         let complete = line.trim().is_empty() || serde_json::from_str::<IgnoredAny>(&line).is_ok();
         if complete {
             Ok(Some(line))
         } else {
-            Err(io::Error::from(io::ErrorKind::UnexpectedEof).into())
+            Err(FrameError::CutOff)
         }
     }
 }

@@ -159,6 +159,33 @@ fn check_config_prints_the_effective_config_with_secrets_masked() {
 }
 
 #[test]
+fn check_config_masks_every_header_value_and_url_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("app.toml"),
+        "[exporters.hook]\ntype = \"webhook\"\nurl = \"http://ops:pw-secret@127.0.0.1:9/in?token=url-secret&team=a\"\n\
+         [exporters.hook.headers]\nX-Honeycomb-Team = \"hc-literal\"\n\
+         [exporters.spans]\ntype = \"otlp\"\nendpoint = \"http://127.0.0.1:4318\"\n\
+         [exporters.spans.headers]\nDD-Trace = \"dd-literal\"\n",
+    )
+    .unwrap();
+
+    let output = llmtrace(dir.path(), &["check-config", "app.toml"]);
+
+    let text = stdout(&output);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(text.contains("X-Honeycomb-Team = \"********\""), "{text}");
+    assert!(text.contains("DD-Trace = \"********\""), "{text}");
+    assert!(
+        text.contains("ops:[redacted]@127.0.0.1:9/in?token=[redacted]&team=a"),
+        "{text}"
+    );
+    for secret in ["hc-literal", "dd-literal", "url-secret", "pw-secret"] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+}
+
+#[test]
 fn check_config_lists_every_problem_and_fails() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(

@@ -6,7 +6,7 @@ use llmtrace::{Client, TraceQuery, Usage};
 use serde_json::json;
 
 use crate::openai::{completion, text_chunks};
-use crate::support::{Reply, TestServer, refused_base_url};
+use crate::support::{Part, Reply, TestServer, refused_base_url};
 
 fn client_for(base_url: &str) -> (Client, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("a temp dir");
@@ -83,4 +83,54 @@ async fn failed_calls_of_a_configured_server_are_traced_too() {
     assert!(trace.response.is_none());
     let refused = &unreachable.get_traces(TraceQuery::all())[0];
     assert_eq!(refused.error.as_ref().unwrap().kind, "connect");
+}
+
+#[tokio::test]
+async fn configured_stream_deadlines_end_a_dripping_stream_as_a_traced_timeout() {
+    // A token every 50 ms for 30 s.
+    let Reply::Stream {
+        content_type,
+        parts,
+    } = Reply::sse(&text_chunks()[..1], "")
+    else {
+        unreachable!("sse streams");
+    };
+    let parts = parts
+        .into_iter()
+        .cycle()
+        .take(1200)
+        .map(|part| match part {
+            Part::Pause(_) => Part::Pause(std::time::Duration::from_millis(50)),
+            other => other,
+        })
+        .collect();
+    let server = TestServer::start(Reply::Stream {
+        content_type,
+        parts,
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = dir.path().join("llmtrace.toml");
+    let base = server.url("/v1");
+    let toml = format!(
+        "[provider]\ntype = \"openai\"\nmodel = \"m\"\nbase_url = \"{base}\"\n\
+         stall_timeout_ms = 5000\nstream_timeout_ms = 700\n"
+    );
+    std::fs::write(&path, toml).expect("write the config");
+    let client = Client::from_config(&path).expect("a valid config");
+
+    let items: Vec<_> = client
+        .stream("Hello")
+        .await
+        .expect("a stream")
+        .collect()
+        .await;
+
+    let error = items.last().unwrap().as_ref().expect_err("the deadline");
+    assert!(
+        error.message().contains("after 700ms (stream timeout)"),
+        "{error}"
+    );
+    let trace = &client.get_traces(TraceQuery::all())[0];
+    assert_eq!(trace.error.as_ref().unwrap().kind, "timeout");
 }

@@ -5,6 +5,7 @@
 mod anthropic;
 mod config;
 mod errors;
+mod hostile;
 mod identity;
 mod ollama;
 mod openai;
