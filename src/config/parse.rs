@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use figment::Figment;
-use figment::value::{Dict, Value};
+use figment::value::Value;
 
 use super::error::ConfigIssue;
 use super::reader::{Reader, Table, describe};
@@ -32,17 +32,12 @@ pub(super) fn parse(figment: &Figment) -> Result<Config, Vec<ConfigIssue>> {
 
 /// Reads everything; `Err` only when the sources themselves cannot be read (TOML syntax).
 pub(super) fn read(reader: &mut Reader<'_>) -> Result<Config, Vec<ConfigIssue>> {
-    let root: Dict = reader.figment.extract().map_err(|error| {
-        error
-            .into_iter()
-            .map(|e| ConfigIssue {
-                key: String::new(),
-                message: e.to_string(),
-                origin: super::Origin::Nowhere,
-            })
-            .collect::<Vec<_>>()
-    })?;
-    for section in root.keys().filter(|k| !SECTIONS.contains(&k.as_str())) {
+    let root = reader.load()?;
+    let unknown: Vec<String> = (root.keys())
+        .filter(|k| !SECTIONS.contains(&k.as_str()))
+        .cloned()
+        .collect();
+    for section in &unknown {
         reader.issue(
             section,
             format!(

@@ -1,5 +1,8 @@
 //! Reads one configuration table key by key, collecting every problem instead of stopping at
 //! the first (serde stops at the first), and noticing keys nobody asked for.
+//!
+//! The sources are merged once into one tree, which is then walked: asking figment for each key
+//! re-merges the whole tree per lookup, which made loading quadratic in the number of keys.
 
 use std::collections::BTreeSet;
 
@@ -12,9 +15,11 @@ use super::error::{ConfigIssue, Origin};
 /// The environment variable prefix; `__` separates nested keys.
 pub(crate) const ENV_PREFIX: &str = "LLMTRACE_";
 
-/// Figment plus the problems found so far.
+/// Figment, its merged tree, and the problems found so far.
 pub(crate) struct Reader<'f> {
     pub(crate) figment: &'f Figment,
+    /// Every source merged, read once by [`load`](Reader::load).
+    root: Dict,
     pub(crate) issues: Vec<ConfigIssue>,
     /// Every key path asked for, present or not: what the configuration format consists of.
     pub(crate) asked: BTreeSet<String>,
@@ -24,16 +29,53 @@ impl<'f> Reader<'f> {
     pub(crate) fn new(figment: &'f Figment) -> Self {
         Self {
             figment,
+            root: Dict::new(),
             issues: Vec::new(),
             asked: BTreeSet::new(),
         }
     }
 
+    /// Merges every source into the tree the reader walks.
+    ///
+    /// # Errors
+    /// When a source cannot be read (a TOML syntax error, an unreadable file): one issue per
+    /// error figment reports.
+    pub(crate) fn load(&mut self) -> Result<&Dict, Vec<ConfigIssue>> {
+        // The empty path is the whole merged tree, which figment always builds as a table.
+        match self.figment.find_value("") {
+            Ok(Value::Dict(_, root)) => self.root = root,
+            Ok(_) => {}
+            Err(error) => {
+                return Err(error
+                    .into_iter()
+                    .map(|e| ConfigIssue {
+                        key: String::new(),
+                        message: e.to_string(),
+                        origin: Origin::Nowhere,
+                    })
+                    .collect());
+            }
+        }
+        Ok(&self.root)
+    }
+
+    /// The value at the dotted path `key`.
+    fn find(&self, key: &str) -> Option<&Value> {
+        let mut parts = key.split('.');
+        let first = self.root.get(parts.next()?)?;
+        parts.try_fold(first, |value, part| value.as_dict()?.get(part))
+    }
+
     /// Where the value at `key` was set.
     pub(crate) fn origin(&self, key: &str) -> Origin {
-        let Ok(value) = self.figment.find_value(key) else {
-            return Origin::Nowhere;
-        };
+        match self.find(key) {
+            Some(value) => self.origin_of(value, key),
+            None => Origin::Nowhere,
+        }
+    }
+
+    /// Where `value`, found at `key`, was set.
+    fn origin_of(&self, value: &Value, key: &str) -> Origin {
         match self.figment.get_metadata(value.tag()) {
             Some(metadata) => match &metadata.source {
                 Some(figment::Source::File(path)) => Origin::File(path.clone()),
@@ -49,26 +91,31 @@ impl<'f> Reader<'f> {
 
     pub(crate) fn issue(&mut self, key: &str, message: impl Into<String>) {
         let origin = self.origin(key);
+        self.push(key, message.into(), origin);
+    }
+
+    fn push(&mut self, key: &str, message: String, origin: Origin) {
         self.issues.push(ConfigIssue {
             key: key.to_owned(),
-            message: message.into(),
+            message,
             origin,
         });
     }
 
     /// The table at `key` (empty when absent; an issue when it is not a table).
     pub(crate) fn table<'r>(&'r mut self, key: &str) -> Table<'r, 'f> {
-        let dict = match self.figment.find_value(key) {
-            Ok(Value::Dict(_, dict)) => dict,
-            Ok(other) => {
-                self.issue(key, format!("expected a table, found {}", describe(&other)));
+        let dict = match self.find(key) {
+            Some(Value::Dict(_, dict)) => dict.clone(),
+            Some(other) => {
+                let message = format!("expected a table, found {}", describe(other));
+                self.issue(key, message);
                 Dict::new()
             }
-            Err(_) => Dict::new(),
+            None => Dict::new(),
         };
         Table {
             prefix: key.to_owned(),
-            present: dict.keys().cloned().collect(),
+            dict,
             used: BTreeSet::new(),
             reader: self,
         }
@@ -79,7 +126,9 @@ impl<'f> Reader<'f> {
 pub(crate) struct Table<'r, 'f> {
     reader: &'r mut Reader<'f>,
     prefix: String,
-    present: BTreeSet<String>,
+    /// The table's own values: keys are looked up here, never by a dotted path, so a quoted
+    /// key holding a dot is still one key.
+    dict: Dict,
     used: BTreeSet<String>,
 }
 
@@ -90,22 +139,28 @@ impl Table<'_, '_> {
 
     pub(crate) fn issue(&mut self, key: &str, message: impl Into<String>) {
         let path = self.path(key);
-        self.reader.issue(&path, message);
+        // `key` may be nested (`headers.X-Team`): fall back to the whole path.
+        let origin = match self.dict.get(key) {
+            Some(value) => self.reader.origin_of(value, &path),
+            None => self.reader.origin(&path),
+        };
+        self.reader.push(&path, message.into(), origin);
     }
 
     /// The keys present in the table.
     pub(crate) fn keys(&self) -> Vec<String> {
-        self.present.iter().cloned().collect()
+        self.dict.keys().cloned().collect()
+    }
+
+    fn present(&self, key: &str) -> bool {
+        self.dict.contains_key(key)
     }
 
     fn raw(&mut self, key: &str) -> Option<Value> {
-        let path = self.path(key);
-        self.reader.asked.insert(path.clone());
-        if !self.present.contains(key) {
-            return None;
-        }
+        self.reader.asked.insert(self.path(key));
+        let value = self.dict.get(key)?.clone();
         self.used.insert(key.to_owned());
-        self.reader.figment.find_value(&path).ok()
+        Some(value)
     }
 
     /// The value at `key` as `T`; `None` when absent or invalid (the problem is recorded).
@@ -122,7 +177,7 @@ impl Table<'_, '_> {
 
     /// Like [`get`](Self::get), recording a "missing" problem when absent.
     pub(crate) fn required<T: DeserializeOwned>(&mut self, key: &str, why: &str) -> Option<T> {
-        if !self.present.contains(key) {
+        if !self.present(key) {
             self.raw(key);
             // Nothing was set: point at where the table itself was written.
             let origin = self.reader.origin(&self.prefix);
@@ -168,7 +223,7 @@ impl Table<'_, '_> {
         choices: &[&'static str],
         default: &'static str,
     ) -> Option<&'static str> {
-        if !self.present.contains(key) {
+        if !self.present(key) {
             self.raw(key);
             return Some(default);
         }
@@ -199,22 +254,27 @@ impl Table<'_, '_> {
     }
 
     /// Records every key nobody read as unknown; `context` says what the table is.
-    pub(crate) fn finish(self, context: &str) {
-        let unknown: Vec<String> = self.present.difference(&self.used).cloned().collect();
+    pub(crate) fn finish(mut self, context: &str) {
+        let unknown: Vec<String> = (self.dict.keys())
+            .filter(|key| !self.used.contains(*key))
+            .cloned()
+            .collect();
+        if unknown.is_empty() {
+            return;
+        }
+        let prefix = format!("{}.", self.prefix);
+        // The keys asked for in this table sort together right after `prefix`.
+        let known: Vec<&str> = (self.reader.asked.range(prefix.clone()..))
+            .map_while(|path| path.strip_prefix(&prefix))
+            .filter(|key| !key.contains('.'))
+            .collect();
+        let expected = if known.is_empty() {
+            String::new()
+        } else {
+            format!("; expected one of {}", known.join(", "))
+        };
         for key in unknown {
-            let path = format!("{}.{key}", self.prefix);
-            let mut message = format!("unknown key {key:?} {context}");
-            let known: Vec<&str> = self
-                .reader
-                .asked
-                .iter()
-                .filter_map(|p| p.strip_prefix(&format!("{}.", self.prefix)))
-                .filter(|k| !k.contains('.'))
-                .collect();
-            if !known.is_empty() {
-                message.push_str(&format!("; expected one of {}", known.join(", ")));
-            }
-            self.reader.issue(&path, message);
+            self.issue(&key, format!("unknown key {key:?} {context}{expected}"));
         }
     }
 }

@@ -11,6 +11,7 @@ mod build;
 mod errors;
 mod files;
 mod precedence;
+mod scale;
 
 use std::path::Path;
 
