@@ -28,6 +28,7 @@
 
 mod build;
 mod error;
+mod limits;
 mod parse;
 mod reader;
 #[cfg(test)]

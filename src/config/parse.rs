@@ -7,6 +7,7 @@ use figment::Figment;
 use figment::value::Value;
 
 use super::error::ConfigIssue;
+use super::limits;
 use super::reader::{Reader, Table, describe};
 use super::{
     Config, ExporterConfig, ExporterKind, HttpProviderConfig, ProviderConfig, TracingConfig,
@@ -66,13 +67,14 @@ fn provider(reader: &mut Reader<'_>) -> Option<ProviderConfig> {
             model: table
                 .get("model")
                 .unwrap_or_else(|| crate::provider::EchoProvider::DEFAULT_MODEL.to_owned()),
-            latency_ms: table.int_at_least("latency_ms", 0, 0),
+            latency_ms: table.int_in("latency_ms", 0, limits::MILLIS, 0),
         }),
         "plugin" => {
             let path = table.required::<PathBuf>("path", "the plugin library to load");
-            let max_concurrency = table.int_at_least(
+            let max_concurrency = table.int_in(
                 "max_concurrency",
                 1,
+                limits::MAX_CONCURRENCY,
                 crate::plugin::PluginProvider::DEFAULT_MAX_CONCURRENCY as u64,
             ) as usize;
             let options = table.get("options").unwrap_or_default();
@@ -87,7 +89,7 @@ fn provider(reader: &mut Reader<'_>) -> Option<ProviderConfig> {
             let http = HttpProviderConfig {
                 base_url: table.get("base_url"),
                 api_key_env: table.get("api_key_env"),
-                timeout_ms: table.int_at_least("timeout_ms", 1, 60_000),
+                timeout_ms: table.int_in("timeout_ms", 1, limits::MILLIS, 60_000),
                 model: model.unwrap_or_default(),
             };
             Some(match kind {
@@ -106,7 +108,12 @@ fn tracing(reader: &mut Reader<'_>) -> TracingConfig {
     let mut table = reader.table("tracing");
     let config = TracingConfig {
         enabled: table.get("enabled").unwrap_or(defaults.enabled),
-        max_traces: table.int_at_least("max_traces", 0, defaults.max_traces as u64) as usize,
+        max_traces: table.int_in(
+            "max_traces",
+            0,
+            limits::MAX_TRACES,
+            defaults.max_traces as u64,
+        ) as usize,
         verbatim: table.get("verbatim").unwrap_or(defaults.verbatim),
         events: table.get("events").unwrap_or(defaults.events),
     };
@@ -193,7 +200,8 @@ fn exporter(table: &mut Table<'_, '_>, kind: &str) -> Option<ExporterConfig> {
                 }
                 (n >= 1).then_some(n as u64)
             });
-            let max_files = table.int_at_least("max_files", 0, 5) as u32;
+            // At most MAX_FILES, so the cast cannot truncate.
+            let max_files = table.int_in("max_files", 0, limits::MAX_FILES, 5) as u32;
             path.map(|path| ExporterKind::Jsonl {
                 path,
                 max_bytes,
@@ -219,7 +227,7 @@ fn exporter(table: &mut Table<'_, '_>, kind: &str) -> Option<ExporterConfig> {
                 capture_content: table
                     .get("capture_content")
                     .unwrap_or(defaults.capture_content),
-                timeout_ms: table.int_at_least("timeout_ms", 1, defaults.timeout_ms),
+                timeout_ms: table.int_in("timeout_ms", 1, limits::MILLIS, defaults.timeout_ms),
                 headers: string_map(table, "headers"),
                 secret_headers: string_map(table, "secret_headers"),
                 resource_attributes: string_map(table, "resource_attributes"),
@@ -229,7 +237,7 @@ fn exporter(table: &mut Table<'_, '_>, kind: &str) -> Option<ExporterConfig> {
             let url = table.required::<String>("url", "where to POST the traces");
             let headers = string_map(table, "headers");
             let secret_headers = string_map(table, "secret_headers");
-            let timeout_ms = table.int_at_least("timeout_ms", 1, 10_000);
+            let timeout_ms = table.int_in("timeout_ms", 1, limits::MILLIS, 10_000);
             url.map(|url| ExporterKind::Webhook {
                 url,
                 headers,
@@ -242,25 +250,53 @@ fn exporter(table: &mut Table<'_, '_>, kind: &str) -> Option<ExporterConfig> {
         Some("wait") => Overflow::Wait,
         _ => Overflow::Drop,
     };
+    let queue_size = table.int_in(
+        "queue_size",
+        1,
+        limits::QUEUE_SIZE,
+        defaults.queue_size as u64,
+    );
+    let mut batch_size = table.int_in(
+        "batch_size",
+        1,
+        limits::BATCH_SIZE,
+        defaults.batch_size as u64,
+    );
+    if batch_size > queue_size {
+        // A batch larger than the queue could never fill.
+        table.issue(
+            "batch_size",
+            format!("must be at most queue_size ({queue_size}), found {batch_size}"),
+        );
+        batch_size = queue_size;
+    }
     let config = ExporterConfig {
-        queue_size: table.int_at_least("queue_size", 1, defaults.queue_size as u64) as usize,
-        batch_size: table.int_at_least("batch_size", 1, defaults.batch_size as u64) as usize,
-        batch_interval_ms: table.int_at_least(
+        queue_size: queue_size as usize,
+        batch_size: batch_size as usize,
+        batch_interval_ms: table.int_in(
             "batch_interval_ms",
             1,
+            limits::MILLIS,
             defaults.batch_interval.as_millis() as u64,
         ),
         overflow,
-        max_retries: table.int_at_least("max_retries", 0, u64::from(defaults.retry.max_retries))
-            as u32,
-        retry_initial_backoff_ms: table.int_at_least(
+        // At most MAX_RETRIES, so the cast cannot truncate.
+        max_retries: table.int_in(
+            "max_retries",
+            0,
+            limits::MAX_RETRIES,
+            u64::from(defaults.retry.max_retries),
+        ) as u32,
+        retry_initial_backoff_ms: table.int_in(
             "retry_initial_backoff_ms",
             1,
+            limits::MILLIS,
             defaults.retry.initial_backoff.as_millis() as u64,
         ),
-        retry_max_backoff_ms: table.int_at_least(
+        retry_max_backoff_ms: table.int_in(
             "retry_max_backoff_ms",
             1,
+            limits::MILLIS,
             defaults.retry.max_backoff.as_millis() as u64,
         ),
         kind: kind?,

@@ -191,25 +191,30 @@ impl Table<'_, '_> {
         self.get(key)
     }
 
-    /// An integer of at least `min`, or `default` when absent.
-    pub(crate) fn int_at_least(&mut self, key: &str, min: i64, default: u64) -> u64 {
+    /// An integer from `min` to `max`, or `default` when absent or out of range (the problem is
+    /// recorded, with the bound, so that nothing is silently clamped or truncated).
+    pub(crate) fn int_in(&mut self, key: &str, min: u64, max: u64, default: u64) -> u64 {
         let Some(value) = self.raw(key) else {
             return default;
         };
-        let Ok(found) = value.deserialize::<i64>() else {
+        // TOML integers are i64; an environment variable may give a u64 past i64::MAX.
+        let found = (value.deserialize::<i64>().ok().map(i128::from))
+            .or_else(|| value.deserialize::<u64>().ok().map(i128::from));
+        let Some(found) = found else {
             self.issue(
                 key,
                 format!("expected an integer, found {}", describe(&value)),
             );
             return default;
         };
-        if found >= min {
-            return found as u64;
-        }
-        let rule = if min == 0 {
+        let rule = if found < i128::from(min) && min == 0 {
             "must not be negative".to_owned()
-        } else {
+        } else if found < i128::from(min) {
             format!("must be at least {min}")
+        } else if found > i128::from(max) {
+            format!("must be at most {max}")
+        } else {
+            return found as u64;
         };
         self.issue(key, format!("{rule}, found {found}"));
         default

@@ -7,6 +7,7 @@
 // `Jail::expect_with` closures must return figment's own (large) error type.
 #![allow(clippy::result_large_err)]
 
+mod bounds;
 mod build;
 mod errors;
 mod files;
