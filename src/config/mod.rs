@@ -5,9 +5,12 @@
 //! (`LLMTRACE_TRACING__MAX_TRACES=500`, `LLMTRACE_EXPORTERS__ARCHIVE__PATH=/var/log/t.jsonl`).
 //!
 //! Loading is strict: unknown keys, values of the wrong type, unknown `type`s, missing required
-//! keys, sizes that must be positive, and a missing file are all rejected before anything is
-//! built, and every problem is reported at once, each with its key path, the bad value and
-//! where it was set. `config/default.toml` lists every option at its default.
+//! keys, sizes and durations out of their bounds, URLs that are not http(s) with a host, names
+//! of environment variables that are not names (or look like the secret itself), and a missing
+//! file are all rejected before anything is built, and every problem is reported at once, each
+//! with its key path, the bad value (unless it may be a secret) and where it was set.
+//! [`Config::check_environment`] then reports the secret variables that are not set.
+//! `config/default.toml` lists every option at its default, with its bound.
 //!
 //! ```
 //! use llmtrace::config::Config;
@@ -31,8 +34,10 @@ mod error;
 mod limits;
 mod parse;
 mod reader;
+mod secrets;
 #[cfg(test)]
 mod tests;
+mod validate;
 
 pub use error::{ConfigError, ConfigIssue, Origin};
 

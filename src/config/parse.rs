@@ -9,6 +9,7 @@ use figment::value::Value;
 use super::error::ConfigIssue;
 use super::limits;
 use super::reader::{Reader, Table, describe};
+use super::validate;
 use super::{
     Config, ExporterConfig, ExporterKind, HttpProviderConfig, ProviderConfig, TracingConfig,
 };
@@ -86,9 +87,11 @@ fn provider(reader: &mut Reader<'_>) -> Option<ProviderConfig> {
         }
         _ => {
             let model = table.required::<String>("model", "the model to ask for");
+            let base_url = table.get("base_url");
+            let api_key_env = table.get("api_key_env");
             let http = HttpProviderConfig {
-                base_url: table.get("base_url"),
-                api_key_env: table.get("api_key_env"),
+                base_url: table.checked("base_url", base_url, validate::http_url),
+                api_key_env: table.checked("api_key_env", api_key_env, validate::env_name),
                 timeout_ms: table.int_in("timeout_ms", 1, limits::MILLIS, 60_000),
                 model: model.unwrap_or_default(),
             };
@@ -221,22 +224,25 @@ fn exporter(table: &mut Table<'_, '_>, kind: &str) -> Option<ExporterConfig> {
         }
         "otlp" => {
             let defaults = OtlpOptions::default();
+            let endpoint = table.get("endpoint");
             Some(ExporterKind::Otlp(OtlpOptions {
-                endpoint: table.get("endpoint").unwrap_or(defaults.endpoint),
+                endpoint: (table.checked("endpoint", endpoint, validate::http_url))
+                    .unwrap_or(defaults.endpoint),
                 service_name: table.get("service_name").unwrap_or(defaults.service_name),
                 capture_content: table
                     .get("capture_content")
                     .unwrap_or(defaults.capture_content),
                 timeout_ms: table.int_in("timeout_ms", 1, limits::MILLIS, defaults.timeout_ms),
                 headers: string_map(table, "headers"),
-                secret_headers: string_map(table, "secret_headers"),
+                secret_headers: secret_headers(table),
                 resource_attributes: string_map(table, "resource_attributes"),
             }))
         }
         _ => {
             let url = table.required::<String>("url", "where to POST the traces");
+            let url = table.checked("url", url, validate::http_url);
             let headers = string_map(table, "headers");
-            let secret_headers = string_map(table, "secret_headers");
+            let secret_headers = secret_headers(table);
             let timeout_ms = table.int_in("timeout_ms", 1, limits::MILLIS, 10_000);
             url.map(|url| ExporterKind::Webhook {
                 url,
@@ -319,4 +325,14 @@ fn string_map(table: &mut Table<'_, '_>, key: &str) -> BTreeMap<String, String> 
         }
     }
     map
+}
+
+/// `secret_headers`: header -> name of the environment variable holding its value.
+fn secret_headers(table: &mut Table<'_, '_>) -> BTreeMap<String, String> {
+    (string_map(table, "secret_headers").into_iter())
+        .filter_map(|(header, var)| {
+            let key = format!("secret_headers.{header}");
+            Some((header, table.checked(&key, Some(var), validate::env_name)?))
+        })
+        .collect()
 }

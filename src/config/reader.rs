@@ -220,6 +220,24 @@ impl Table<'_, '_> {
         default
     }
 
+    /// `value`, read at `key`, when it passes `check`; `None` when it does not (the problem,
+    /// as `check` words it, is recorded).
+    pub(crate) fn checked(
+        &mut self,
+        key: &str,
+        value: Option<String>,
+        check: fn(&str) -> Result<(), String>,
+    ) -> Option<String> {
+        let value = value?;
+        match check(&value) {
+            Ok(()) => Some(value),
+            Err(message) => {
+                self.issue(key, message);
+                None
+            }
+        }
+    }
+
     /// One of `choices`, or `default` when absent; `None` when the value is not a choice (the
     /// problem is recorded).
     pub(crate) fn choice(

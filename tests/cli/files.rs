@@ -181,3 +181,24 @@ fn check_config_lists_every_problem_and_fails() {
     );
     assert!(text.contains("tracing.enabled"), "{text}");
 }
+
+#[test]
+fn check_config_reports_secret_variables_not_set_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("app.toml"),
+        "[provider]\ntype = \"anthropic\"\nmodel = \"claude\"\napi_key_env = \"CHECK_CONFIG_TEST_UNSET_KEY\"\n",
+    )
+    .unwrap();
+
+    let output = llmtrace(dir.path(), &["check-config", "app.toml"]);
+
+    assert!(!output.status.success());
+    let text = stderr(&output);
+    assert!(
+        text.contains(
+            "provider.api_key_env: environment variable CHECK_CONFIG_TEST_UNSET_KEY is not set"
+        ),
+        "{text}"
+    );
+}

@@ -13,6 +13,7 @@ mod errors;
 mod files;
 mod precedence;
 mod scale;
+mod values;
 
 use std::path::Path;
 
