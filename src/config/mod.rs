@@ -226,16 +226,11 @@ impl Config {
     pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
         let mut figment = Figment::new();
         if let Some(path) = path {
-            if !path.is_file() {
-                let message = if path.exists() {
-                    "is not a file"
-                } else {
-                    "does not exist"
-                };
+            if let Err(message) = check_file(path) {
                 return Err(ConfigError::single(
                     Some(path.to_owned()),
                     "",
-                    format!("{} {message}", path.display()),
+                    message,
                     Origin::Nowhere,
                 ));
             }
@@ -266,6 +261,29 @@ impl Config {
         let mut value = serde_json::to_value(self).unwrap_or_default();
         mask_secrets(&mut value);
         toml::to_string_pretty(&value).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
+    }
+}
+
+/// Checks that `path` is a file that can be read, saying why not: `Path::is_file` folds every
+/// failure (a symlink loop, a denied permission) into "does not exist".
+fn check_file(path: &Path) -> Result<(), String> {
+    /// `ELOOP`, too many levels of symbolic links: 40 on Linux, 62 on macOS and the BSDs.
+    const ELOOP: i32 = if cfg!(any(target_os = "linux", target_os = "android")) {
+        40
+    } else {
+        62
+    };
+    let shown = path.display();
+    match std::fs::metadata(path) {
+        Ok(metadata) if metadata.is_file() => Ok(()),
+        Ok(_) => Err(format!("{shown} is not a file")),
+        Err(error) if error.raw_os_error() == Some(ELOOP) => {
+            Err(format!("symlink loop at {shown}"))
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            Err(format!("{shown} does not exist"))
+        }
+        Err(error) => Err(format!("cannot read {shown}: {error}")),
     }
 }
 

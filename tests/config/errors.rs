@@ -240,3 +240,21 @@ fn webhook_headers_must_be_strings() {
         Ok(())
     });
 }
+
+#[cfg(unix)]
+#[test]
+fn a_symlink_loop_is_reported_as_such() {
+    Jail::expect_with(|jail| {
+        let dir = jail.directory();
+        std::os::unix::fs::symlink(dir.join("b.toml"), dir.join("a.toml")).unwrap();
+        std::os::unix::fs::symlink(dir.join("a.toml"), dir.join("b.toml")).unwrap();
+
+        let error = load("a.toml").unwrap_err();
+
+        assert_eq!(
+            error.to_string(),
+            "invalid configuration a.toml: 1 problem\n  - symlink loop at a.toml"
+        );
+        Ok(())
+    });
+}
