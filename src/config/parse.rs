@@ -8,7 +8,7 @@ use figment::value::Value;
 
 use super::error::ConfigIssue;
 use super::limits;
-use super::reader::{Reader, Table, describe};
+use super::reader::{Reader, Table, describe, join};
 use super::validate;
 use super::{
     Config, ExporterConfig, ExporterKind, HttpProviderConfig, ProviderConfig, TracingConfig,
@@ -41,7 +41,7 @@ pub(super) fn read(reader: &mut Reader<'_>) -> Result<Config, Vec<ConfigIssue>> 
         .collect();
     for section in &unknown {
         reader.issue(
-            section,
+            &join("", section),
             format!(
                 "unknown section {section:?}; expected one of {}",
                 SECTIONS.join(", ")
@@ -140,7 +140,7 @@ fn exporters(reader: &mut Reader<'_>) -> BTreeMap<String, ExporterConfig> {
     let names = reader.table("exporters").keys();
     let mut exporters = BTreeMap::new();
     for name in names {
-        let key = format!("exporters.{name}");
+        let key = join("exporters", &name);
         let valid_name = !name.is_empty()
             && name
                 .chars()
@@ -318,8 +318,9 @@ fn string_map(table: &mut Table<'_, '_>, key: &str) -> BTreeMap<String, String> 
             Value::String(_, text) => {
                 map.insert(name, text);
             }
-            other => table.issue(
-                &format!("{key}.{name}"),
+            other => table.issue_in(
+                key,
+                &name,
                 format!("expected a string, found {}", describe(&other)),
             ),
         }
@@ -330,9 +331,12 @@ fn string_map(table: &mut Table<'_, '_>, key: &str) -> BTreeMap<String, String> 
 /// `secret_headers`: header -> name of the environment variable holding its value.
 fn secret_headers(table: &mut Table<'_, '_>) -> BTreeMap<String, String> {
     (string_map(table, "secret_headers").into_iter())
-        .filter_map(|(header, var)| {
-            let key = format!("secret_headers.{header}");
-            Some((header, table.checked(&key, Some(var), validate::env_name)?))
+        .filter_map(|(header, var)| match validate::env_name(&var) {
+            Ok(()) => Some((header, var)),
+            Err(message) => {
+                table.issue_in("secret_headers", &header, message);
+                None
+            }
         })
         .collect()
 }

@@ -133,16 +133,30 @@ pub(crate) struct Table<'r, 'f> {
 }
 
 impl Table<'_, '_> {
+    /// The dotted path of `key`, one key of this table.
     pub(crate) fn path(&self, key: &str) -> String {
-        format!("{}.{key}", self.prefix)
+        join(&self.prefix, key)
     }
 
+    /// Records a problem with `key`, one key of this table.
     pub(crate) fn issue(&mut self, key: &str, message: impl Into<String>) {
         let path = self.path(key);
-        // `key` may be nested (`headers.X-Team`): fall back to the whole path.
         let origin = match self.dict.get(key) {
             Some(value) => self.reader.origin_of(value, &path),
-            None => self.reader.origin(&path),
+            None => self.reader.origin(&self.prefix),
+        };
+        self.reader.push(&path, message.into(), origin);
+    }
+
+    /// Records a problem with `key` of the sub-table `table` (a header of `headers`).
+    pub(crate) fn issue_in(&mut self, table: &str, key: &str, message: impl Into<String>) {
+        let path = join(&self.path(table), key);
+        let value = (self.dict.get(table))
+            .and_then(Value::as_dict)
+            .and_then(|dict| dict.get(key));
+        let origin = match value {
+            Some(value) => self.reader.origin_of(value, &path),
+            None => self.reader.origin(&self.prefix),
         };
         self.reader.push(&path, message.into(), origin);
     }
@@ -299,6 +313,21 @@ impl Table<'_, '_> {
         for key in unknown {
             self.issue(&key, format!("unknown key {key:?} {context}{expected}"));
         }
+    }
+}
+
+/// `prefix.key`, with `key` quoted as TOML would when it is not a bare key (empty, or holding
+/// a dot or a space), so that every problem names a key that can be found.
+pub(crate) fn join(prefix: &str, key: &str) -> String {
+    let bare = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    match (prefix.is_empty(), bare) {
+        (true, true) => key.to_owned(),
+        (true, false) => format!("{key:?}"),
+        (false, true) => format!("{prefix}.{key}"),
+        (false, false) => format!("{prefix}.{key:?}"),
     }
 }
 

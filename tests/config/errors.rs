@@ -258,3 +258,23 @@ fn a_symlink_loop_is_reported_as_such() {
         Ok(())
     });
 }
+
+#[test]
+fn keys_that_are_not_bare_are_named_quoted() {
+    // Found by tests/config/fuzz.rs: an empty key was reported with no key at all.
+    let error = llmtrace::config::Config::from_toml_str(
+        "\"\" = 1\n[tracing]\n\"max.traces\" = 1\n[exporters.hook]\ntype = \"webhook\"\nurl = \"http://127.0.0.1:9/\"\nheaders = { \"\" = 2 }\n",
+    )
+    .unwrap_err();
+
+    let keys: Vec<&str> = error.issues.iter().map(|i| i.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "\"\"",
+            "tracing.\"max.traces\"",
+            "exporters.hook.headers.\"\""
+        ],
+        "{error}"
+    );
+}

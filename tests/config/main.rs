@@ -11,6 +11,7 @@ mod bounds;
 mod build;
 mod errors;
 mod files;
+mod fuzz;
 mod precedence;
 mod scale;
 mod values;
