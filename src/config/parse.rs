@@ -256,6 +256,7 @@ fn exporter(table: &mut Table<'_, '_>, kind: &str) -> Option<ExporterConfig> {
         Some("wait") => Overflow::Wait,
         _ => Overflow::Drop,
     };
+    let problems = table.problems();
     let queue_size = table.int_in(
         "queue_size",
         1,
@@ -268,7 +269,8 @@ fn exporter(table: &mut Table<'_, '_>, kind: &str) -> Option<ExporterConfig> {
         limits::BATCH_SIZE,
         defaults.batch_size as u64,
     );
-    if batch_size > queue_size {
+    // Compared only with a queue_size that was valid, not with the default put in its place.
+    if batch_size > queue_size && table.problems() == problems {
         // A batch larger than the queue could never fill.
         table.issue(
             "batch_size",

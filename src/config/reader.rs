@@ -161,6 +161,11 @@ impl Table<'_, '_> {
         self.reader.push(&path, message.into(), origin);
     }
 
+    /// How many problems have been recorded so far, to tell whether a read value was valid.
+    pub(crate) fn problems(&self) -> usize {
+        self.reader.issues.len()
+    }
+
     /// The keys present in the table.
     pub(crate) fn keys(&self) -> Vec<String> {
         self.dict.keys().cloned().collect()

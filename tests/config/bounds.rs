@@ -129,6 +129,22 @@ fn a_batch_larger_than_its_queue_is_rejected() {
 }
 
 #[test]
+fn a_batch_is_not_compared_with_an_invalid_queue_size() {
+    Jail::expect_with(|jail| {
+        jail.create_file(
+            "a.toml",
+            "[exporters.archive]\ntype = \"jsonl\"\npath = \"a.jsonl\"\nqueue_size = 2000000\nbatch_size = 5000\n",
+        )?;
+
+        let error = load("a.toml").unwrap_err();
+
+        assert_eq!(error.issues.len(), 1, "{error}");
+        assert_eq!(error.issues[0].key, "exporters.archive.queue_size");
+        Ok(())
+    });
+}
+
+#[test]
 fn a_bound_broken_from_the_environment_names_the_variable() {
     Jail::expect_with(|jail| {
         jail.create_file(
