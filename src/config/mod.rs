@@ -30,6 +30,7 @@
 //! ```
 
 mod build;
+mod env;
 mod error;
 mod limits;
 mod parse;
@@ -45,7 +46,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use figment::Figment;
-use figment::providers::{Env, Format, Toml};
+use figment::providers::{Format, Toml};
 use serde::Serialize;
 
 use crate::Metadata;
@@ -236,8 +237,18 @@ impl Config {
             }
             figment = figment.merge(Toml::file_exact(path));
         }
-        figment = figment.merge(Env::prefixed(reader::ENV_PREFIX).split("__"));
-        Self::from_figment(&figment, path.map(Path::to_path_buf))
+        let (env, env_issues) = env::provider();
+        let loaded = Self::from_figment(&figment.merge(env), path.map(Path::to_path_buf));
+        if env_issues.is_empty() {
+            return loaded;
+        }
+        // The variables left out are problems too, reported with any others.
+        let mut error = loaded.err().unwrap_or_else(|| ConfigError {
+            file: path.map(Path::to_path_buf),
+            issues: Vec::new(),
+        });
+        error.issues.extend(env_issues);
+        Err(error)
     }
 
     /// Parses TOML text alone (no file, no environment), for tests and embedding.

@@ -278,3 +278,26 @@ fn keys_that_are_not_bare_are_named_quoted() {
         "{error}"
     );
 }
+
+#[test]
+fn an_escape_after_non_ascii_text_in_a_variable_is_a_problem_not_a_panic() {
+    // Found by tests/config/fuzz.rs: figment's value parser panics on this value.
+    Jail::expect_with(|jail| {
+        jail.set_env("LLMTRACE_METADATA__TEAM", "\"équipe\\n\"");
+        jail.set_env("LLMTRACE_TRACING__MAX_TRACES", "-1");
+
+        let error = llmtrace::config::Config::load(None).unwrap_err();
+
+        let bad = issue(&error, "metadata.team");
+        assert!(bad.message.contains("backslash escape"), "{}", bad.message);
+        assert_eq!(bad.origin, Origin::Env("LLMTRACE_METADATA__TEAM".into()));
+        assert!(!error.to_string().contains("équipe"), "{error}");
+        assert!(
+            issue(&error, "tracing.max_traces")
+                .message
+                .contains("negative")
+        );
+        assert_eq!(error.issues.len(), 2, "{error}");
+        Ok(())
+    });
+}

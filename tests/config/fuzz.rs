@@ -5,8 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use figment::Figment;
 use figment::providers::{Format, Toml};
+use figment::{Figment, Jail};
 use llmtrace::config::{Config, ConfigError};
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -153,6 +153,25 @@ fn document() -> impl Strategy<Value = String> {
     })
 }
 
+/// An `LLMTRACE_*` variable: a real section and key, or any nesting.
+fn env_name() -> impl Strategy<Value = String> {
+    let section = select(
+        &[
+            "PROVIDER",
+            "TRACING",
+            "METADATA",
+            "EXPORTERS__A",
+            "EXPORTERS",
+        ][..],
+    );
+    prop_oneof![
+        4 => (section, select(KEYS)).prop_map(|(section, key)| {
+            format!("LLMTRACE_{section}__{}", key.to_uppercase())
+        }),
+        1 => "LLMTRACE_[A-Z_]{0,20}",
+    ]
+}
+
 /// Lines of anything, TOML-ish: mostly syntax errors, which must be named too.
 fn lines() -> impl Strategy<Value = String> {
     let line = prop_oneof![
@@ -221,6 +240,20 @@ proptest! {
     #[test]
     fn toml_ish_lines_load_or_every_problem_is_named(text in lines()) {
         assert_named(Config::from_toml_str(&text), None);
+    }
+
+    #[test]
+    fn arbitrary_environment_variables_load_or_are_named(
+        vars in prop::collection::btree_map(env_name(), any::<String>(), 0..8)
+    ) {
+        Jail::expect_with(|jail| {
+            for (name, value) in &vars {
+                // The environment cannot hold NUL.
+                jail.set_env(name, value.replace('\0', ""));
+            }
+            assert_named(Config::load(None), None);
+            Ok(())
+        });
     }
 
     #[test]
