@@ -5,9 +5,12 @@
 //! (`LLMTRACE_TRACING__MAX_TRACES=500`, `LLMTRACE_EXPORTERS__ARCHIVE__PATH=/var/log/t.jsonl`).
 //!
 //! Loading is strict: unknown keys, values of the wrong type, unknown `type`s, missing required
-//! keys, sizes that must be positive, and a missing file are all rejected before anything is
-//! built, and every problem is reported at once, each with its key path, the bad value and
-//! where it was set. `config/default.toml` lists every option at its default.
+//! keys, sizes and durations out of their bounds, URLs that are not http(s) with a host, names
+//! of environment variables that are not names (or look like the secret itself), and a missing
+//! file are all rejected before anything is built, and every problem is reported at once, each
+//! with its key path, the bad value (unless it may be a secret) and where it was set.
+//! [`Config::check_environment`] then reports the secret variables that are not set.
+//! `config/default.toml` lists every option at its default, with its bound.
 //!
 //! ```
 //! use llmtrace::config::Config;
@@ -27,11 +30,15 @@
 //! ```
 
 mod build;
+mod env;
 mod error;
+mod limits;
 mod parse;
 mod reader;
+mod secrets;
 #[cfg(test)]
 mod tests;
+mod validate;
 
 pub use error::{ConfigError, ConfigIssue, Origin};
 
@@ -39,7 +46,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use figment::Figment;
-use figment::providers::{Env, Format, Toml};
+use figment::providers::{Format, Toml};
 use serde::Serialize;
 
 use crate::Metadata;
@@ -264,23 +271,28 @@ impl Config {
     pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
         let mut figment = Figment::new();
         if let Some(path) = path {
-            if !path.is_file() {
-                let message = if path.exists() {
-                    "is not a file"
-                } else {
-                    "does not exist"
-                };
+            if let Err(message) = check_file(path) {
                 return Err(ConfigError::single(
                     Some(path.to_owned()),
                     "",
-                    format!("{} {message}", path.display()),
+                    message,
                     Origin::Nowhere,
                 ));
             }
             figment = figment.merge(Toml::file_exact(path));
         }
-        figment = figment.merge(Env::prefixed(reader::ENV_PREFIX).split("__"));
-        Self::from_figment(&figment, path.map(Path::to_path_buf))
+        let (env, env_issues) = env::provider();
+        let loaded = Self::from_figment(&figment.merge(env), path.map(Path::to_path_buf));
+        if env_issues.is_empty() {
+            return loaded;
+        }
+        // The variables left out are problems too, reported with any others.
+        let mut error = loaded.err().unwrap_or_else(|| ConfigError {
+            file: path.map(Path::to_path_buf),
+            issues: Vec::new(),
+        });
+        error.issues.extend(env_issues);
+        Err(error)
     }
 
     /// Parses TOML text alone (no file, no environment), for tests and embedding.
@@ -304,6 +316,29 @@ impl Config {
         let mut value = serde_json::to_value(self).unwrap_or_default();
         mask_secrets(&mut value);
         toml::to_string_pretty(&value).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
+    }
+}
+
+/// Checks that `path` is a file that can be read, saying why not: `Path::is_file` folds every
+/// failure (a symlink loop, a denied permission) into "does not exist".
+fn check_file(path: &Path) -> Result<(), String> {
+    /// `ELOOP`, too many levels of symbolic links: 40 on Linux, 62 on macOS and the BSDs.
+    const ELOOP: i32 = if cfg!(any(target_os = "linux", target_os = "android")) {
+        40
+    } else {
+        62
+    };
+    let shown = path.display();
+    match std::fs::metadata(path) {
+        Ok(metadata) if metadata.is_file() => Ok(()),
+        Ok(_) => Err(format!("{shown} is not a file")),
+        Err(error) if error.raw_os_error() == Some(ELOOP) => {
+            Err(format!("symlink loop at {shown}"))
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            Err(format!("{shown} does not exist"))
+        }
+        Err(error) => Err(format!("cannot read {shown}: {error}")),
     }
 }
 

@@ -4,10 +4,12 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use figment::Figment;
-use figment::value::{Dict, Value};
+use figment::value::Value;
 
 use super::error::ConfigIssue;
-use super::reader::{Reader, Table, describe};
+use super::limits;
+use super::reader::{Reader, Table, describe, join};
+use super::validate;
 use super::{
     Config, ExporterConfig, ExporterKind, HttpProviderConfig, PluginIsolation, ProviderConfig,
     TracingConfig,
@@ -33,19 +35,14 @@ pub(super) fn parse(figment: &Figment) -> Result<Config, Vec<ConfigIssue>> {
 
 /// Reads everything; `Err` only when the sources themselves cannot be read (TOML syntax).
 pub(super) fn read(reader: &mut Reader<'_>) -> Result<Config, Vec<ConfigIssue>> {
-    let root: Dict = reader.figment.extract().map_err(|error| {
-        error
-            .into_iter()
-            .map(|e| ConfigIssue {
-                key: String::new(),
-                message: e.to_string(),
-                origin: super::Origin::Nowhere,
-            })
-            .collect::<Vec<_>>()
-    })?;
-    for section in root.keys().filter(|k| !SECTIONS.contains(&k.as_str())) {
+    let root = reader.load()?;
+    let unknown: Vec<String> = (root.keys())
+        .filter(|k| !SECTIONS.contains(&k.as_str()))
+        .cloned()
+        .collect();
+    for section in &unknown {
         reader.issue(
-            section,
+            &join("", section),
             format!(
                 "unknown section {section:?}; expected one of {}",
                 SECTIONS.join(", ")
@@ -72,13 +69,14 @@ fn provider(reader: &mut Reader<'_>) -> Option<ProviderConfig> {
             model: table
                 .get("model")
                 .unwrap_or_else(|| crate::provider::EchoProvider::DEFAULT_MODEL.to_owned()),
-            latency_ms: table.int_at_least("latency_ms", 0, 0),
+            latency_ms: table.int_in("latency_ms", 0, limits::MILLIS, 0),
         }),
         "plugin" => {
             let path = table.required::<PathBuf>("path", "the plugin library to load");
-            let max_concurrency = table.int_at_least(
+            let max_concurrency = table.int_in(
                 "max_concurrency",
                 1,
+                limits::MAX_CONCURRENCY,
                 crate::plugin::PluginProvider::DEFAULT_MAX_CONCURRENCY as u64,
             ) as usize;
             let options = table.get("options").unwrap_or_default();
@@ -92,16 +90,19 @@ fn provider(reader: &mut Reader<'_>) -> Option<ProviderConfig> {
         }
         _ => {
             let model = table.required::<String>("model", "the model to ask for");
-            let timeout_ms = table.int_at_least("timeout_ms", 1, 60_000);
+            let timeout_ms = table.int_in("timeout_ms", 1, limits::MILLIS, 60_000);
             let stream_timeout = crate::provider::ProviderOptions::DEFAULT_STREAM_TIMEOUT;
+            let base_url = table.get("base_url");
+            let api_key_env = table.get("api_key_env");
             let http = HttpProviderConfig {
-                base_url: table.get("base_url"),
-                api_key_env: table.get("api_key_env"),
+                base_url: table.checked("base_url", base_url, validate::http_url),
+                api_key_env: table.checked("api_key_env", api_key_env, validate::env_name),
                 timeout_ms,
-                stall_timeout_ms: table.int_at_least("stall_timeout_ms", 1, timeout_ms),
-                stream_timeout_ms: table.int_at_least(
+                stall_timeout_ms: table.int_in("stall_timeout_ms", 1, limits::MILLIS, timeout_ms),
+                stream_timeout_ms: table.int_in(
                     "stream_timeout_ms",
                     1,
+                    limits::MILLIS,
                     stream_timeout.as_millis() as u64,
                 ),
                 model: model.unwrap_or_default(),
@@ -122,7 +123,12 @@ fn tracing(reader: &mut Reader<'_>) -> TracingConfig {
     let mut table = reader.table("tracing");
     let config = TracingConfig {
         enabled: table.get("enabled").unwrap_or(defaults.enabled),
-        max_traces: table.int_at_least("max_traces", 0, defaults.max_traces as u64) as usize,
+        max_traces: table.int_in(
+            "max_traces",
+            0,
+            limits::MAX_TRACES,
+            defaults.max_traces as u64,
+        ) as usize,
         verbatim: table.get("verbatim").unwrap_or(defaults.verbatim),
         events: table.get("events").unwrap_or(defaults.events),
     };
@@ -146,7 +152,7 @@ fn exporters(reader: &mut Reader<'_>) -> BTreeMap<String, ExporterConfig> {
     let names = reader.table("exporters").keys();
     let mut exporters = BTreeMap::new();
     for name in names {
-        let key = format!("exporters.{name}");
+        let key = join("exporters", &name);
         let valid_name = !name.is_empty()
             && name
                 .chars()
@@ -209,7 +215,8 @@ fn exporter(table: &mut Table<'_, '_>, kind: &str) -> Option<ExporterConfig> {
                 }
                 (n >= 1).then_some(n as u64)
             });
-            let max_files = table.int_at_least("max_files", 0, 5) as u32;
+            // At most MAX_FILES, so the cast cannot truncate.
+            let max_files = table.int_in("max_files", 0, limits::MAX_FILES, 5) as u32;
             path.map(|path| ExporterKind::Jsonl {
                 path,
                 max_bytes,
@@ -234,24 +241,27 @@ fn exporter(table: &mut Table<'_, '_>, kind: &str) -> Option<ExporterConfig> {
         }
         "otlp" => {
             let defaults = OtlpOptions::default();
+            let endpoint = table.get("endpoint");
             Some(ExporterKind::Otlp(OtlpOptions {
-                endpoint: table.get("endpoint").unwrap_or(defaults.endpoint),
+                endpoint: (table.checked("endpoint", endpoint, validate::http_url))
+                    .unwrap_or(defaults.endpoint),
                 service_name: table.get("service_name").unwrap_or(defaults.service_name),
                 project_name: table.get("project_name"),
                 capture_content: table
                     .get("capture_content")
                     .unwrap_or(defaults.capture_content),
-                timeout_ms: table.int_at_least("timeout_ms", 1, defaults.timeout_ms),
+                timeout_ms: table.int_in("timeout_ms", 1, limits::MILLIS, defaults.timeout_ms),
                 headers: string_map(table, "headers"),
-                secret_headers: string_map(table, "secret_headers"),
+                secret_headers: secret_headers(table),
                 resource_attributes: string_map(table, "resource_attributes"),
             }))
         }
         _ => {
             let url = table.required::<String>("url", "where to POST the traces");
+            let url = table.checked("url", url, validate::http_url);
             let headers = string_map(table, "headers");
-            let secret_headers = string_map(table, "secret_headers");
-            let timeout_ms = table.int_at_least("timeout_ms", 1, 10_000);
+            let secret_headers = secret_headers(table);
+            let timeout_ms = table.int_in("timeout_ms", 1, limits::MILLIS, 10_000);
             url.map(|url| ExporterKind::Webhook {
                 url,
                 headers,
@@ -264,25 +274,55 @@ fn exporter(table: &mut Table<'_, '_>, kind: &str) -> Option<ExporterConfig> {
         Some("wait") => Overflow::Wait,
         _ => Overflow::Drop,
     };
+    let problems = table.problems();
+    let queue_size = table.int_in(
+        "queue_size",
+        1,
+        limits::QUEUE_SIZE,
+        defaults.queue_size as u64,
+    );
+    let mut batch_size = table.int_in(
+        "batch_size",
+        1,
+        limits::BATCH_SIZE,
+        defaults.batch_size as u64,
+    );
+    // Compared only with a queue_size that was valid, not with the default put in its place.
+    if batch_size > queue_size && table.problems() == problems {
+        // A batch larger than the queue could never fill.
+        table.issue(
+            "batch_size",
+            format!("must be at most queue_size ({queue_size}), found {batch_size}"),
+        );
+        batch_size = queue_size;
+    }
     let config = ExporterConfig {
-        queue_size: table.int_at_least("queue_size", 1, defaults.queue_size as u64) as usize,
-        batch_size: table.int_at_least("batch_size", 1, defaults.batch_size as u64) as usize,
-        batch_interval_ms: table.int_at_least(
+        queue_size: queue_size as usize,
+        batch_size: batch_size as usize,
+        batch_interval_ms: table.int_in(
             "batch_interval_ms",
             1,
+            limits::MILLIS,
             defaults.batch_interval.as_millis() as u64,
         ),
         overflow,
-        max_retries: table.int_at_least("max_retries", 0, u64::from(defaults.retry.max_retries))
-            as u32,
-        retry_initial_backoff_ms: table.int_at_least(
+        // At most MAX_RETRIES, so the cast cannot truncate.
+        max_retries: table.int_in(
+            "max_retries",
+            0,
+            limits::MAX_RETRIES,
+            u64::from(defaults.retry.max_retries),
+        ) as u32,
+        retry_initial_backoff_ms: table.int_in(
             "retry_initial_backoff_ms",
             1,
+            limits::MILLIS,
             defaults.retry.initial_backoff.as_millis() as u64,
         ),
-        retry_max_backoff_ms: table.int_at_least(
+        retry_max_backoff_ms: table.int_in(
             "retry_max_backoff_ms",
             1,
+            limits::MILLIS,
             defaults.retry.max_backoff.as_millis() as u64,
         ),
         kind: kind?,
@@ -290,15 +330,16 @@ fn exporter(table: &mut Table<'_, '_>, kind: &str) -> Option<ExporterConfig> {
     Some(config)
 }
 
-/// A table of string values (HTTP headers).
 /// `isolation`, `memory_limit_mb` and `call_timeout_ms` of a plugin component.
 fn plugin_isolation(table: &mut Table<'_, '_>) -> PluginIsolation {
     let mode = table.choice("isolation", &["in_process", "process"], "in_process");
     // 0 (the default) is no limit.
-    let memory_limit_mb = Some(table.int_at_least("memory_limit_mb", 1, 0)).filter(|&mb| mb > 0);
-    let call_timeout_ms = table.int_at_least(
+    let memory_limit_mb =
+        Some(table.int_in("memory_limit_mb", 1, limits::MEMORY_LIMIT_MB, 0)).filter(|&mb| mb > 0);
+    let call_timeout_ms = table.int_in(
         "call_timeout_ms",
         1,
+        limits::MILLIS,
         crate::plugin::ProcessIsolation::DEFAULT_CALL_TIMEOUT.as_millis() as u64,
     );
     match mode {
@@ -310,6 +351,7 @@ fn plugin_isolation(table: &mut Table<'_, '_>) -> PluginIsolation {
     }
 }
 
+/// A table of string values (HTTP headers).
 fn string_map(table: &mut Table<'_, '_>, key: &str) -> BTreeMap<String, String> {
     let mut map = BTreeMap::new();
     for (name, value) in table.dict(key) {
@@ -317,11 +359,25 @@ fn string_map(table: &mut Table<'_, '_>, key: &str) -> BTreeMap<String, String> 
             Value::String(_, text) => {
                 map.insert(name, text);
             }
-            other => table.issue(
-                &format!("{key}.{name}"),
+            other => table.issue_in(
+                key,
+                &name,
                 format!("expected a string, found {}", describe(&other)),
             ),
         }
     }
     map
+}
+
+/// `secret_headers`: header -> name of the environment variable holding its value.
+fn secret_headers(table: &mut Table<'_, '_>) -> BTreeMap<String, String> {
+    (string_map(table, "secret_headers").into_iter())
+        .filter_map(|(header, var)| match validate::env_name(&var) {
+            Ok(()) => Some((header, var)),
+            Err(message) => {
+                table.issue_in("secret_headers", &header, message);
+                None
+            }
+        })
+        .collect()
 }

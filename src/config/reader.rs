@@ -1,5 +1,8 @@
 //! Reads one configuration table key by key, collecting every problem instead of stopping at
 //! the first (serde stops at the first), and noticing keys nobody asked for.
+//!
+//! The sources are merged once into one tree, which is then walked: asking figment for each key
+//! re-merges the whole tree per lookup, which made loading quadratic in the number of keys.
 
 use std::collections::BTreeSet;
 
@@ -12,9 +15,11 @@ use super::error::{ConfigIssue, Origin};
 /// The environment variable prefix; `__` separates nested keys.
 pub(crate) const ENV_PREFIX: &str = "LLMTRACE_";
 
-/// Figment plus the problems found so far.
+/// Figment, its merged tree, and the problems found so far.
 pub(crate) struct Reader<'f> {
     pub(crate) figment: &'f Figment,
+    /// Every source merged, read once by [`load`](Reader::load).
+    root: Dict,
     pub(crate) issues: Vec<ConfigIssue>,
     /// Every key path asked for, present or not: what the configuration format consists of.
     pub(crate) asked: BTreeSet<String>,
@@ -24,16 +29,53 @@ impl<'f> Reader<'f> {
     pub(crate) fn new(figment: &'f Figment) -> Self {
         Self {
             figment,
+            root: Dict::new(),
             issues: Vec::new(),
             asked: BTreeSet::new(),
         }
     }
 
+    /// Merges every source into the tree the reader walks.
+    ///
+    /// # Errors
+    /// When a source cannot be read (a TOML syntax error, an unreadable file): one issue per
+    /// error figment reports.
+    pub(crate) fn load(&mut self) -> Result<&Dict, Vec<ConfigIssue>> {
+        // The empty path is the whole merged tree, which figment always builds as a table.
+        match self.figment.find_value("") {
+            Ok(Value::Dict(_, root)) => self.root = root,
+            Ok(_) => {}
+            Err(error) => {
+                return Err(error
+                    .into_iter()
+                    .map(|e| ConfigIssue {
+                        key: String::new(),
+                        message: e.to_string(),
+                        origin: Origin::Nowhere,
+                    })
+                    .collect());
+            }
+        }
+        Ok(&self.root)
+    }
+
+    /// The value at the dotted path `key`.
+    fn find(&self, key: &str) -> Option<&Value> {
+        let mut parts = key.split('.');
+        let first = self.root.get(parts.next()?)?;
+        parts.try_fold(first, |value, part| value.as_dict()?.get(part))
+    }
+
     /// Where the value at `key` was set.
     pub(crate) fn origin(&self, key: &str) -> Origin {
-        let Ok(value) = self.figment.find_value(key) else {
-            return Origin::Nowhere;
-        };
+        match self.find(key) {
+            Some(value) => self.origin_of(value, key),
+            None => Origin::Nowhere,
+        }
+    }
+
+    /// Where `value`, found at `key`, was set.
+    fn origin_of(&self, value: &Value, key: &str) -> Origin {
         match self.figment.get_metadata(value.tag()) {
             Some(metadata) => match &metadata.source {
                 Some(figment::Source::File(path)) => Origin::File(path.clone()),
@@ -49,26 +91,31 @@ impl<'f> Reader<'f> {
 
     pub(crate) fn issue(&mut self, key: &str, message: impl Into<String>) {
         let origin = self.origin(key);
+        self.push(key, message.into(), origin);
+    }
+
+    fn push(&mut self, key: &str, message: String, origin: Origin) {
         self.issues.push(ConfigIssue {
             key: key.to_owned(),
-            message: message.into(),
+            message,
             origin,
         });
     }
 
     /// The table at `key` (empty when absent; an issue when it is not a table).
     pub(crate) fn table<'r>(&'r mut self, key: &str) -> Table<'r, 'f> {
-        let dict = match self.figment.find_value(key) {
-            Ok(Value::Dict(_, dict)) => dict,
-            Ok(other) => {
-                self.issue(key, format!("expected a table, found {}", describe(&other)));
+        let dict = match self.find(key) {
+            Some(Value::Dict(_, dict)) => dict.clone(),
+            Some(other) => {
+                let message = format!("expected a table, found {}", describe(other));
+                self.issue(key, message);
                 Dict::new()
             }
-            Err(_) => Dict::new(),
+            None => Dict::new(),
         };
         Table {
             prefix: key.to_owned(),
-            present: dict.keys().cloned().collect(),
+            dict,
             used: BTreeSet::new(),
             reader: self,
         }
@@ -79,33 +126,60 @@ impl<'f> Reader<'f> {
 pub(crate) struct Table<'r, 'f> {
     reader: &'r mut Reader<'f>,
     prefix: String,
-    present: BTreeSet<String>,
+    /// The table's own values: keys are looked up here, never by a dotted path, so a quoted
+    /// key holding a dot is still one key.
+    dict: Dict,
     used: BTreeSet<String>,
 }
 
 impl Table<'_, '_> {
+    /// The dotted path of `key`, one key of this table.
     pub(crate) fn path(&self, key: &str) -> String {
-        format!("{}.{key}", self.prefix)
+        join(&self.prefix, key)
     }
 
+    /// Records a problem with `key`, one key of this table.
     pub(crate) fn issue(&mut self, key: &str, message: impl Into<String>) {
         let path = self.path(key);
-        self.reader.issue(&path, message);
+        let origin = match self.dict.get(key) {
+            Some(value) => self.reader.origin_of(value, &path),
+            None => self.reader.origin(&self.prefix),
+        };
+        self.reader.push(&path, message.into(), origin);
+    }
+
+    /// Records a problem with `key` of the sub-table `table` (a header of `headers`).
+    pub(crate) fn issue_in(&mut self, table: &str, key: &str, message: impl Into<String>) {
+        let path = join(&self.path(table), key);
+        let value = (self.dict.get(table))
+            .and_then(Value::as_dict)
+            .and_then(|dict| dict.get(key));
+        let origin = match value {
+            Some(value) => self.reader.origin_of(value, &path),
+            None => self.reader.origin(&self.prefix),
+        };
+        self.reader.push(&path, message.into(), origin);
+    }
+
+    /// How many problems have been recorded so far, to tell whether a read value was valid.
+    pub(crate) fn problems(&self) -> usize {
+        self.reader.issues.len()
     }
 
     /// The keys present in the table.
     pub(crate) fn keys(&self) -> Vec<String> {
-        self.present.iter().cloned().collect()
+        self.dict.keys().cloned().collect()
+    }
+
+    fn present(&self, key: &str) -> bool {
+        self.dict.contains_key(key)
     }
 
     fn raw(&mut self, key: &str) -> Option<Value> {
-        let path = self.path(key);
-        self.reader.asked.insert(path.clone());
-        if !self.present.contains(key) {
-            return None;
-        }
+        self.reader.asked.insert(self.path(key));
+        let value = self.dict.get(key)?.clone();
         self.used.insert(key.to_owned());
-        self.reader.figment.find_value(&path).ok()
+        Some(value)
     }
 
     /// The value at `key` as `T`; `None` when absent or invalid (the problem is recorded).
@@ -122,7 +196,7 @@ impl Table<'_, '_> {
 
     /// Like [`get`](Self::get), recording a "missing" problem when absent.
     pub(crate) fn required<T: DeserializeOwned>(&mut self, key: &str, why: &str) -> Option<T> {
-        if !self.present.contains(key) {
+        if !self.present(key) {
             self.raw(key);
             // Nothing was set: point at where the table itself was written.
             let origin = self.reader.origin(&self.prefix);
@@ -136,28 +210,59 @@ impl Table<'_, '_> {
         self.get(key)
     }
 
-    /// An integer of at least `min`, or `default` when absent.
-    pub(crate) fn int_at_least(&mut self, key: &str, min: i64, default: u64) -> u64 {
+    /// An integer from `min` to `max`, or `default` when absent or out of range (the problem is
+    /// recorded, with the bound, so that nothing is silently clamped or truncated).
+    pub(crate) fn int_in(&mut self, key: &str, min: u64, max: u64, default: u64) -> u64 {
         let Some(value) = self.raw(key) else {
             return default;
         };
-        let Ok(found) = value.deserialize::<i64>() else {
+        // TOML integers are i64; an environment variable may give a u64 past i64::MAX.
+        let found = (value.deserialize::<i64>().ok().map(i128::from))
+            .or_else(|| value.deserialize::<u64>().ok().map(i128::from));
+        let Some(found) = found else {
             self.issue(
                 key,
                 format!("expected an integer, found {}", describe(&value)),
             );
             return default;
         };
-        if found >= min {
-            return found as u64;
-        }
-        let rule = if min == 0 {
+        let rule = if found < i128::from(min) && min == 0 {
             "must not be negative".to_owned()
-        } else {
+        } else if found < i128::from(min) {
             format!("must be at least {min}")
+        } else if found > i128::from(max) {
+            format!("must be at most {max}")
+        } else {
+            return found as u64;
         };
         self.issue(key, format!("{rule}, found {found}"));
         default
+    }
+
+    /// `value`, read at `key`, when it passes `check`; `None` when it does not (the problem,
+    /// as `check` words it, is recorded).
+    pub(crate) fn checked(
+        &mut self,
+        key: &str,
+        value: Option<String>,
+        check: fn(&str) -> Result<(), String>,
+    ) -> Option<String> {
+        let value = value?;
+        match check(&value) {
+            Ok(()) => Some(value),
+            Err(message) => {
+                self.issue(key, message);
+                None
+            }
+        }
+    }
+
+    /// An integer of at least `min` with no bound but the type's, or `default` when absent.
+    /// Prefer [`int_in`](Self::int_in) with a bound from `limits`: kept for keys being added
+    /// alongside it.
+    #[allow(dead_code)]
+    pub(crate) fn int_at_least(&mut self, key: &str, min: i64, default: u64) -> u64 {
+        self.int_in(key, min.max(0) as u64, i64::MAX as u64, default)
     }
 
     /// One of `choices`, or `default` when absent; `None` when the value is not a choice (the
@@ -168,7 +273,7 @@ impl Table<'_, '_> {
         choices: &[&'static str],
         default: &'static str,
     ) -> Option<&'static str> {
-        if !self.present.contains(key) {
+        if !self.present(key) {
             self.raw(key);
             return Some(default);
         }
@@ -199,23 +304,43 @@ impl Table<'_, '_> {
     }
 
     /// Records every key nobody read as unknown; `context` says what the table is.
-    pub(crate) fn finish(self, context: &str) {
-        let unknown: Vec<String> = self.present.difference(&self.used).cloned().collect();
-        for key in unknown {
-            let path = format!("{}.{key}", self.prefix);
-            let mut message = format!("unknown key {key:?} {context}");
-            let known: Vec<&str> = self
-                .reader
-                .asked
-                .iter()
-                .filter_map(|p| p.strip_prefix(&format!("{}.", self.prefix)))
-                .filter(|k| !k.contains('.'))
-                .collect();
-            if !known.is_empty() {
-                message.push_str(&format!("; expected one of {}", known.join(", ")));
-            }
-            self.reader.issue(&path, message);
+    pub(crate) fn finish(mut self, context: &str) {
+        let unknown: Vec<String> = (self.dict.keys())
+            .filter(|key| !self.used.contains(*key))
+            .cloned()
+            .collect();
+        if unknown.is_empty() {
+            return;
         }
+        let prefix = format!("{}.", self.prefix);
+        // The keys asked for in this table sort together right after `prefix`.
+        let known: Vec<&str> = (self.reader.asked.range(prefix.clone()..))
+            .map_while(|path| path.strip_prefix(&prefix))
+            .filter(|key| !key.contains('.'))
+            .collect();
+        let expected = if known.is_empty() {
+            String::new()
+        } else {
+            format!("; expected one of {}", known.join(", "))
+        };
+        for key in unknown {
+            self.issue(&key, format!("unknown key {key:?} {context}{expected}"));
+        }
+    }
+}
+
+/// `prefix.key`, with `key` quoted as TOML would when it is not a bare key (empty, or holding
+/// a dot or a space), so that every problem names a key that can be found.
+pub(crate) fn join(prefix: &str, key: &str) -> String {
+    let bare = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    match (prefix.is_empty(), bare) {
+        (true, true) => key.to_owned(),
+        (true, false) => format!("{key:?}"),
+        (false, true) => format!("{prefix}.{key}"),
+        (false, false) => format!("{prefix}.{key:?}"),
     }
 }
 

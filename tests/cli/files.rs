@@ -343,3 +343,24 @@ async fn an_export_that_runs_out_of_space_names_the_file_and_keeps_the_old_one()
     let names = std::fs::read_dir(dir.path()).unwrap().count();
     assert_eq!(names, 2, "no temporary file is left");
 }
+
+#[test]
+fn check_config_reports_secret_variables_not_set_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("app.toml"),
+        "[provider]\ntype = \"anthropic\"\nmodel = \"claude\"\napi_key_env = \"CHECK_CONFIG_TEST_UNSET_KEY\"\n",
+    )
+    .unwrap();
+
+    let output = llmtrace(dir.path(), &["check-config", "app.toml"]);
+
+    assert!(!output.status.success());
+    let text = stderr(&output);
+    assert!(
+        text.contains(
+            "provider.api_key_env: environment variable CHECK_CONFIG_TEST_UNSET_KEY is not set"
+        ),
+        "{text}"
+    );
+}

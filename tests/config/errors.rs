@@ -240,3 +240,64 @@ fn webhook_headers_must_be_strings() {
         Ok(())
     });
 }
+
+#[cfg(unix)]
+#[test]
+fn a_symlink_loop_is_reported_as_such() {
+    Jail::expect_with(|jail| {
+        let dir = jail.directory();
+        std::os::unix::fs::symlink(dir.join("b.toml"), dir.join("a.toml")).unwrap();
+        std::os::unix::fs::symlink(dir.join("a.toml"), dir.join("b.toml")).unwrap();
+
+        let error = load("a.toml").unwrap_err();
+
+        assert_eq!(
+            error.to_string(),
+            "invalid configuration a.toml: 1 problem\n  - symlink loop at a.toml"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn keys_that_are_not_bare_are_named_quoted() {
+    // Found by tests/config/fuzz.rs: an empty key was reported with no key at all.
+    let error = llmtrace::config::Config::from_toml_str(
+        "\"\" = 1\n[tracing]\n\"max.traces\" = 1\n[exporters.hook]\ntype = \"webhook\"\nurl = \"http://127.0.0.1:9/\"\nheaders = { \"\" = 2 }\n",
+    )
+    .unwrap_err();
+
+    let keys: Vec<&str> = error.issues.iter().map(|i| i.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "\"\"",
+            "tracing.\"max.traces\"",
+            "exporters.hook.headers.\"\""
+        ],
+        "{error}"
+    );
+}
+
+#[test]
+fn an_escape_after_non_ascii_text_in_a_variable_is_a_problem_not_a_panic() {
+    // Found by tests/config/fuzz.rs: figment's value parser panics on this value.
+    Jail::expect_with(|jail| {
+        jail.set_env("LLMTRACE_METADATA__TEAM", "\"équipe\\n\"");
+        jail.set_env("LLMTRACE_TRACING__MAX_TRACES", "-1");
+
+        let error = llmtrace::config::Config::load(None).unwrap_err();
+
+        let bad = issue(&error, "metadata.team");
+        assert!(bad.message.contains("backslash escape"), "{}", bad.message);
+        assert_eq!(bad.origin, Origin::Env("LLMTRACE_METADATA__TEAM".into()));
+        assert!(!error.to_string().contains("équipe"), "{error}");
+        assert!(
+            issue(&error, "tracing.max_traces")
+                .message
+                .contains("negative")
+        );
+        assert_eq!(error.issues.len(), 2, "{error}");
+        Ok(())
+    });
+}

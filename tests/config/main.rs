@@ -7,10 +7,14 @@
 // `Jail::expect_with` closures must return figment's own (large) error type.
 #![allow(clippy::result_large_err)]
 
+mod bounds;
 mod build;
 mod errors;
 mod files;
+mod fuzz;
 mod precedence;
+mod scale;
+mod values;
 
 use std::path::Path;
 

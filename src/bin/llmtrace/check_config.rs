@@ -11,6 +11,8 @@ const MASK: &str = "********";
 
 pub(crate) fn run(file: &Path) -> Result<(), BoxError> {
     let config = Config::load(Some(file))?;
+    // A missing API key or header secret would only surface when the stack is built.
+    config.check_environment(Some(file))?;
     println!(
         "# {} is valid; effective configuration (secrets masked):\n",
         file.display()
