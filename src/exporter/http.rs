@@ -1,5 +1,5 @@
-//! What the HTTP exporters (webhook, OTLP) share: a client that never follows redirects, and
-//! the failure a redirect answer is.
+//! What the HTTP exporters (webhook, OTLP) share: a client that never follows redirects, the
+//! failure a redirect answer is, and the failure any other error answer is.
 //!
 //! Following a redirect is never right for a delivery: on 301, 302 and 303 the client turns
 //! the POST into a GET without a body, so the batch is lost while the final 200 counts it
@@ -44,6 +44,34 @@ pub(super) fn redirect_error(url: &str, status: StatusCode, headers: &HeaderMap)
     ))
 }
 
+/// How much of an error answer a failure quotes.
+const QUOTED_CHARS: usize = 200;
+
+/// The failure of a POST to `url` answered with the error `status` and `detail` (what the
+/// server said): retryable or not as the exporter decides. Secrets are masked in the URL and in
+/// the whole detail before it is cut, so a token straddling the cut leaks no prefix.
+pub(super) fn rejection(
+    url: &str,
+    status: StatusCode,
+    detail: &str,
+    retryable: bool,
+) -> ExporterError {
+    let detail: String = crate::scrub_secrets(detail)
+        .chars()
+        .take(QUOTED_CHARS)
+        .collect();
+    let message = format!(
+        "{} answered HTTP {}: {detail}",
+        crate::scrub_secrets(url),
+        status.as_u16()
+    );
+    if retryable {
+        ExporterError::retryable(message)
+    } else {
+        ExporterError::permanent(message)
+    }
+}
+
 /// `location` resolved against `base`, without userinfo, query or fragment: a redirect
 /// target may carry a token there, and error messages are logged.
 fn resolve(base: &str, location: &str) -> Option<Url> {
@@ -73,6 +101,27 @@ mod tests {
         );
         assert!(!error.is_retryable());
         error.to_string()
+    }
+
+    #[test]
+    fn a_rejection_masks_secrets_before_cutting_the_servers_answer() {
+        let key = "sk-proj-abcdefghijklmnopqrstuvwxyz0123456789";
+        // The key straddles the cut: cut first, its prefix would survive unrecognised.
+        let straddling = format!("{} {key}", "x".repeat(QUOTED_CHARS - 10));
+        for answer in [straddling.as_str(), "Set-Cookie: session=s3cret"] {
+            let error = rejection(
+                "http://127.0.0.1:9/hook?token=t0ken",
+                StatusCode::UNAUTHORIZED,
+                answer,
+                false,
+            );
+            let text = error.to_string();
+            assert!(!error.is_retryable());
+            assert!(text.contains("answered HTTP 401"), "{text}");
+            for secret in ["sk-proj", "t0ken", "s3cret"] {
+                assert!(!text.contains(secret), "{text}");
+            }
+        }
     }
 
     #[test]

@@ -89,13 +89,7 @@ impl Exporter for WebhookExporter {
             return Err(http::redirect_error(&self.url, status, response.headers()));
         }
         let body = response.text().await.unwrap_or_default();
-        let snippet: String = body.chars().take(200).collect();
-        let message = format!("{} answered HTTP {}: {snippet}", self.url, status.as_u16());
         let retryable = status.is_server_error() || matches!(status.as_u16(), 408 | 429);
-        Err(if retryable {
-            ExporterError::retryable(message)
-        } else {
-            ExporterError::permanent(message)
-        })
+        Err(http::rejection(&self.url, status, &body, retryable))
     }
 }

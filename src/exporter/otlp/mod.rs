@@ -241,8 +241,8 @@ struct RpcStatus {
     message: String,
 }
 
-/// What an error response says: the `Status.message` of a protobuf body, else the start of
-/// the body as text.
+/// What an error response says: the `Status.message` of a protobuf body, else the body as
+/// text (cut, after scrubbing, by [`http::rejection`]).
 fn error_detail(headers: &HeaderMap, body: &[u8]) -> String {
     let protobuf = headers
         .get(CONTENT_TYPE)
@@ -251,7 +251,7 @@ fn error_detail(headers: &HeaderMap, body: &[u8]) -> String {
     if protobuf && let Ok(status) = RpcStatus::decode(body) {
         return status.message;
     }
-    String::from_utf8_lossy(body).chars().take(200).collect()
+    String::from_utf8_lossy(body).into_owned()
 }
 
 impl fmt::Debug for OtlpExporter {
@@ -309,12 +309,12 @@ impl Exporter for OtlpExporter {
             return Err(http::redirect_error(&self.url, status, &headers));
         }
         let detail = error_detail(&headers, &body.unwrap_or_default());
-        let message = format!("{} answered HTTP {}: {detail}", self.url, status.as_u16());
-        Err(if is_retryable(status) {
-            ExporterError::retryable(message)
-        } else {
-            ExporterError::permanent(message)
-        })
+        Err(http::rejection(
+            &self.url,
+            status,
+            &detail,
+            is_retryable(status),
+        ))
     }
 }
 
