@@ -268,6 +268,11 @@ fn exporter(table: &mut Table<'_, '_>, kind: &str) -> Option<ExporterConfig> {
             1,
             defaults.retry.max_backoff.as_millis() as u64,
         ),
+        shutdown_timeout_ms: table.int_at_least(
+            "shutdown_timeout_ms",
+            1,
+            defaults.shutdown_timeout.as_millis() as u64,
+        ),
         kind: kind?,
     };
     Some(config)
