@@ -19,14 +19,16 @@
 //! asks [`Queue::poll_room`], which registers the task's waker when the queue is full; the
 //! worker wakes the waiters whenever it takes records out. A call already admitted never
 //! waits on completion: if the queue filled meanwhile, its record goes to a small overflow
-//! list (locked only then) that the worker drains along with the queue.
+//! list (locked only then) that the worker drains along with the queue. A thread outside
+//! any async runtime that calls `record` directly has no `poll_ready` to wait in: it parks
+//! until the worker makes room.
 
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{JoinHandle, Thread};
 use std::time::{Duration, Instant};
 
@@ -87,33 +89,66 @@ impl Queue {
             drop(self.spent.pop());
         }
         self.counters.offered.fetch_add(1, Ordering::Relaxed);
-        if self.closed.load(Ordering::Acquire) {
-            self.count_dropped(1);
-            return;
-        }
-        match self.records.push(record) {
-            Ok(()) => {
-                // Pairs with the fence in `mark_drained`: see the module docs.
-                fence(Ordering::SeqCst);
-                if self.drained.load(Ordering::Relaxed) {
-                    self.reclaim();
-                } else if self.records.len() >= self.batch_size {
-                    worker.unpark();
-                }
+        let mut record = record;
+        loop {
+            if self.closed.load(Ordering::Acquire) {
+                self.count_dropped(1);
+                return;
             }
-            Err(record) if self.mode == Overflow::Wait => {
-                let mut overflow = self.overflow.lock().unwrap_or_else(PoisonError::into_inner);
-                if self.drained.load(Ordering::Relaxed) {
-                    drop(overflow);
+            match self.records.push(record) {
+                Ok(()) => {
+                    // Pairs with the fence in `mark_drained`: see the module docs.
+                    fence(Ordering::SeqCst);
+                    if self.drained.load(Ordering::Relaxed) {
+                        self.reclaim();
+                    } else if self.records.len() >= self.batch_size {
+                        worker.unpark();
+                    }
+                    return;
+                }
+                Err(_) if self.mode == Overflow::Drop => {
                     self.count_dropped(1);
-                } else {
-                    overflow.push_back(record);
-                    self.overflow_len.store(overflow.len(), Ordering::Relaxed);
-                    drop(overflow);
-                    worker.unpark();
+                    return;
+                }
+                Err(back) if tokio::runtime::Handle::try_current().is_ok() => {
+                    self.push_overflow(back, worker);
+                    return;
+                }
+                Err(back) => {
+                    record = back;
+                    self.wait_for_room(worker);
                 }
             }
-            Err(_) => self.count_dropped(1),
+        }
+    }
+
+    /// [`Overflow::Wait`] on a runtime thread, which must not block: the call was admitted
+    /// by `poll_room`, so its record is kept in the overflow list.
+    fn push_overflow(&self, record: Arc<TraceRecord>, worker: &Thread) {
+        let mut overflow = self.overflow.lock().unwrap_or_else(PoisonError::into_inner);
+        if self.drained.load(Ordering::Relaxed) {
+            drop(overflow);
+            self.count_dropped(1);
+        } else {
+            overflow.push_back(record);
+            self.overflow_len.store(overflow.len(), Ordering::Relaxed);
+            drop(overflow);
+            worker.unpark();
+        }
+    }
+
+    /// [`Overflow::Wait`] on a thread outside any async runtime, which may block: parks until
+    /// the worker takes records out or shutdown begins.
+    fn wait_for_room(&self, worker: &Thread) {
+        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+        self.waiters
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(waker);
+        worker.unpark();
+        // Registered under the lock the worker takes after making room: no lost wake-up.
+        if self.records.is_full() && !self.closed.load(Ordering::Acquire) {
+            std::thread::park();
         }
     }
 
@@ -228,6 +263,15 @@ impl Queue {
         let record = overflow.pop_front();
         self.overflow_len.store(overflow.len(), Ordering::Relaxed);
         record
+    }
+}
+
+/// Wakes a thread parked in `wait_for_room`.
+struct Unpark(Thread);
+
+impl Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
     }
 }
 

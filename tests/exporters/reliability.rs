@@ -351,3 +351,39 @@ async fn retry_backoff_stops_waiting_when_shutdown_begins() {
     assert_eq!((stats.failed, stats.retries), (1, 3), "{stats:?}");
     assert_eq!(flaky.0.load(Ordering::SeqCst), 4);
 }
+
+#[test]
+fn overflow_wait_parks_a_thread_outside_any_runtime_until_there_is_room() {
+    let (gated, open) = Gated::new();
+    let options = ExportOptions {
+        queue_size: 1,
+        batch_size: 1,
+        overflow: Overflow::Wait,
+        ..quick()
+    };
+    let sink = ExportSink::builder()
+        .exporter("gated", gated.clone(), options)
+        .build()
+        .unwrap();
+    let pushed = Arc::new(AtomicU64::new(0));
+    let producer = std::thread::spawn({
+        let (sink, pushed) = (sink.clone(), pushed.clone());
+        move || {
+            for _ in 0..3 {
+                sink.record(&record());
+                pushed.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    });
+    wait_until("the exporter is busy and the queue full", || {
+        gated.entered.load(Ordering::SeqCst) == 1 && pushed.load(Ordering::SeqCst) == 2
+    });
+    for _ in 0..3 {
+        open.send(()).unwrap();
+    }
+    producer.join().unwrap();
+    sink.shutdown_blocking();
+
+    let stats = sink.stats()[0].1;
+    assert_eq!((stats.offered, stats.exported, stats.dropped), (3, 3, 0));
+}
