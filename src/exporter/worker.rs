@@ -251,8 +251,12 @@ impl Queue {
         std::mem::take(&mut *self.controls.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
-    /// The next record: from the queue, else from the overflow list.
+    /// The next record: from the queue, else from the overflow list. None once abandoned:
+    /// what is left belongs to the abandoning shutdown (or `Exit`) to count as dropped.
     fn pop(&self) -> Option<Arc<TraceRecord>> {
+        if self.abandoned.load(Ordering::Acquire) {
+            return None;
+        }
         if let Some(record) = self.records.pop() {
             return Some(record);
         }
