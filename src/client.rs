@@ -146,7 +146,8 @@ impl Client {
         self.inner.tracing
     }
 
-    /// Each exporter's name and counters (exported, dropped, failed, retries).
+    /// Each exporter's name and counters (offered, exported, dropped, failed, retries); after
+    /// [`shutdown`](Self::shutdown), `exported + dropped + failed == offered`.
     pub fn exporter_stats(&self) -> Vec<(String, ExporterStats)> {
         self.inner.exporters.stats()
     }
@@ -156,9 +157,12 @@ impl Client {
         self.inner.exporters.flush().await;
     }
 
-    /// Delivers every queued trace and stops the exporters. Safe to call more than once;
-    /// generations still work afterwards, but their traces are no longer exported (they are
-    /// counted as dropped).
+    /// Delivers every queued trace and stops the exporters, waiting for each at most its
+    /// [`shutdown_timeout`](crate::exporter::ExportOptions::shutdown_timeout) (what is left
+    /// then is counted as dropped). Safe to call more than once; generations still work
+    /// afterwards, but their traces are no longer exported (they are counted as dropped).
+    ///
+    /// Dropping the last `Client` handle starts the same shutdown without waiting for it.
     pub async fn shutdown(&self) {
         self.inner.exporters.shutdown().await;
     }

@@ -139,6 +139,7 @@ fn options(config: &ExporterConfig) -> ExportOptions {
             initial_backoff: Duration::from_millis(config.retry_initial_backoff_ms),
             max_backoff: Duration::from_millis(config.retry_max_backoff_ms),
         },
+        shutdown_timeout: Duration::from_millis(config.shutdown_timeout_ms),
     }
 }
 

@@ -173,6 +173,8 @@ pub struct ExporterConfig {
     pub retry_initial_backoff_ms: u64,
     /// Longest retry delay.
     pub retry_max_backoff_ms: u64,
+    /// Longest wait at shutdown for this exporter's queue; what is left is dropped.
+    pub shutdown_timeout_ms: u64,
 }
 
 /// The exporter types and their own settings.

@@ -325,6 +325,12 @@ fn exporter(table: &mut Table<'_, '_>, kind: &str) -> Option<ExporterConfig> {
             limits::MILLIS,
             defaults.retry.max_backoff.as_millis() as u64,
         ),
+        shutdown_timeout_ms: table.int_in(
+            "shutdown_timeout_ms",
+            1,
+            limits::MILLIS,
+            defaults.shutdown_timeout.as_millis() as u64,
+        ),
         kind: kind?,
     };
     Some(config)

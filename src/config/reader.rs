@@ -257,14 +257,6 @@ impl Table<'_, '_> {
         }
     }
 
-    /// An integer of at least `min` with no bound but the type's, or `default` when absent.
-    /// Prefer [`int_in`](Self::int_in) with a bound from `limits`: kept for keys being added
-    /// alongside it.
-    #[allow(dead_code)]
-    pub(crate) fn int_at_least(&mut self, key: &str, min: i64, default: u64) -> u64 {
-        self.int_in(key, min.max(0) as u64, i64::MAX as u64, default)
-    }
-
     /// One of `choices`, or `default` when absent; `None` when the value is not a choice (the
     /// problem is recorded).
     pub(crate) fn choice(

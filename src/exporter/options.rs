@@ -8,8 +8,10 @@ pub enum Overflow {
     /// The request path never waits. The default.
     #[default]
     Drop,
-    /// Block the generating thread until the queue has room: no record is lost, at the price
-    /// of back-pressure on the request path while the exporter is behind.
+    /// Make new calls wait until the queue has room: no record is lost, at the price of
+    /// back-pressure on the request path while the exporter is behind. The wait is
+    /// asynchronous (the trace layer's `poll_ready` is pending; no thread is blocked), and
+    /// ends when shutdown begins (records are then counted as dropped).
     Wait,
 }
 
@@ -57,6 +59,9 @@ pub struct ExportOptions {
     pub overflow: Overflow,
     /// Retries of retryable failures.
     pub retry: RetryPolicy,
+    /// Longest time shutdown waits for this exporter to deliver its queue; what is left then
+    /// is counted as dropped. Default 10 s.
+    pub shutdown_timeout: Duration,
 }
 
 impl Default for ExportOptions {
@@ -67,6 +72,7 @@ impl Default for ExportOptions {
             batch_interval: Duration::from_secs(1),
             overflow: Overflow::Drop,
             retry: RetryPolicy::default(),
+            shutdown_timeout: Duration::from_secs(10),
         }
     }
 }

@@ -2,20 +2,28 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
 use std::thread::{JoinHandle, Thread};
 use std::time::{Duration, Instant};
 
 use super::worker::{self, Control, Queue};
-use super::{ExportOptions, Exporter, Overflow};
+use super::{ExportOptions, Exporter};
 use crate::TraceRecord;
 use crate::sink::RecordSink;
 
 /// How many records one exporter has handled, and why it last failed.
+///
+/// Every record offered is counted once more as exported, dropped or failed, so once
+/// [`ExportSink::shutdown`] has returned, `exported + dropped + failed == offered` holds for
+/// every exporter (before that, the difference is what is queued or being delivered).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ExporterStats {
+    /// Records given to the exporter's queue (every record traced since the sink was built).
+    pub offered: u64,
     /// Delivered successfully.
     pub exported: u64,
-    /// Dropped because the queue was full (or the exporter was shut down).
+    /// Dropped because the queue was full, the exporter was shut down, or shutdown's deadline
+    /// passed before they were delivered.
     pub dropped: u64,
     /// Given up on after a permanent failure or the last retry.
     pub failed: u64,
@@ -28,6 +36,7 @@ pub struct ExporterStats {
 
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
+    pub(crate) offered: AtomicU64,
     pub(crate) exported: AtomicU64,
     pub(crate) dropped: AtomicU64,
     pub(crate) failed: AtomicU64,
@@ -49,10 +58,13 @@ impl Counters {
 /// The record sink that feeds exporters: one bounded queue and worker thread per exporter.
 ///
 /// Cloning gives another handle to the same exporters. Records are queued without blocking
-/// (unless an exporter is configured with [`Overflow::Wait`]) and without waking the worker
-/// until a batch is full; [`shutdown`](Self::shutdown) delivers everything queued. When the
-/// last handle is dropped, the queues are drained on a best-effort basis (up to 10 seconds);
-/// call `shutdown` to be sure.
+/// and without waking the worker until a batch is full. An exporter configured with
+/// [`Overflow::Wait`] applies back-pressure asynchronously: the trace layer's `poll_ready` is
+/// pending while its queue is full. [`shutdown`](Self::shutdown) delivers everything queued,
+/// waiting at most each exporter's
+/// [`shutdown_timeout`](super::ExportOptions::shutdown_timeout). Dropping the last handle
+/// never blocks: it starts the same shutdown and lets the workers finish on their own
+/// threads; call `shutdown` to be sure everything was delivered.
 #[derive(Clone)]
 pub struct ExportSink {
     inner: Arc<Inner>,
@@ -65,7 +77,7 @@ struct Inner {
 struct Handle {
     name: String,
     queue: Arc<Queue>,
-    overflow: Overflow,
+    shutdown_timeout: Duration,
     /// The worker thread, to wake it.
     worker: Thread,
     join: Mutex<Option<JoinHandle<()>>>,
@@ -90,6 +102,7 @@ impl ExportSink {
             .map(|handle| {
                 let c = &handle.queue.counters;
                 let stats = ExporterStats {
+                    offered: c.offered.load(Ordering::Relaxed),
                     exported: c.exported.load(Ordering::Relaxed),
                     dropped: c.dropped.load(Ordering::Relaxed),
                     failed: c.failed.load(Ordering::Relaxed),
@@ -108,57 +121,90 @@ impl ExportSink {
     /// Delivers every record queued so far and flushes every exporter.
     pub async fn flush(&self) {
         let inner = self.inner.clone();
-        let _ = tokio::task::spawn_blocking(move || inner.signal(Control::Flush, None)).await;
+        let _ = tokio::task::spawn_blocking(move || inner.flush()).await;
     }
 
     /// Delivers every queued record, flushes, and stops the workers. Records arriving later
-    /// are counted as dropped. Safe to call more than once.
+    /// are counted as dropped. An exporter still busy after its
+    /// [`shutdown_timeout`](super::ExportOptions::shutdown_timeout) is abandoned: what it had
+    /// queued or was delivering is counted as dropped and logged with its name. Safe to call
+    /// more than once.
     pub async fn shutdown(&self) {
         let inner = self.inner.clone();
-        let _ = tokio::task::spawn_blocking(move || inner.shutdown(None)).await;
+        let _ = tokio::task::spawn_blocking(move || inner.shutdown()).await;
     }
 
     /// [`shutdown`](Self::shutdown) for code outside an async context.
     pub fn shutdown_blocking(&self) {
-        self.inner.shutdown(None);
+        self.inner.shutdown();
     }
 }
 
 impl Inner {
-    /// Sends a control to every worker and waits for the answers (until `deadline`, if any).
-    fn signal(&self, control: fn(mpsc::Sender<()>) -> Control, deadline: Option<Instant>) {
+    fn flush(&self) {
         let (done, answers) = mpsc::channel();
         let expected = self
             .exporters
             .iter()
-            .filter(|handle| handle.queue.control(control(done.clone()), &handle.worker))
+            .filter(|handle| {
+                handle
+                    .queue
+                    .control(Control::Flush(done.clone()), &handle.worker)
+            })
             .count();
         drop(done);
         for _ in 0..expected {
-            let answered = match deadline {
-                Some(deadline) => answers
-                    .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-                    .is_ok(),
-                None => answers.recv().is_ok(),
-            };
-            if !answered {
+            if answers.recv().is_err() {
                 break;
             }
         }
     }
 
-    fn shutdown(&self, deadline: Option<Instant>) {
+    /// Closes every queue and asks every worker to stop; returns, per exporter, the channel
+    /// its answer comes on (`None` when its worker has already exited).
+    fn begin_shutdown(&self) -> Vec<Option<mpsc::Receiver<()>>> {
         for handle in &self.exporters {
             handle.queue.close();
         }
-        self.signal(Control::Shutdown, deadline);
-        for handle in &self.exporters {
+        self.exporters
+            .iter()
+            .map(|handle| {
+                let (done, answer) = mpsc::channel();
+                let sent = handle
+                    .queue
+                    .control(Control::Shutdown(done), &handle.worker);
+                sent.then_some(answer)
+            })
+            .collect()
+    }
+
+    fn shutdown(&self) {
+        let started = Instant::now();
+        let answers = self.begin_shutdown();
+        for (handle, answer) in self.exporters.iter().zip(answers) {
+            let deadline = started + handle.shutdown_timeout;
+            let answered = answer.is_none_or(|answer| {
+                // A closed channel means the worker exited: nothing left to wait for.
+                !matches!(
+                    answer.recv_timeout(deadline.saturating_duration_since(Instant::now())),
+                    Err(mpsc::RecvTimeoutError::Timeout)
+                )
+            });
+            if !answered {
+                let dropped = handle.queue.abandon();
+                tracing::warn!(
+                    exporter = %handle.name, dropped, timeout_ms = handle.shutdown_timeout.as_millis() as u64,
+                    "Exporter did not finish within its shutdown timeout; dropping its remaining traces."
+                );
+                continue;
+            }
             let join = handle
                 .join
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .take();
-            if let Some(join) = join.filter(|j| deadline.is_none() || j.is_finished()) {
+            if let Some(join) = join {
+                // The worker answered: it is returning, so this join is immediate.
                 let _ = join.join();
             }
         }
@@ -167,38 +213,28 @@ impl Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        // The last handle is gone: give the workers a bounded time to deliver their queues.
-        self.shutdown(Some(Instant::now() + Duration::from_secs(10)));
+        // The last handle is gone, often on an executor thread: start the shutdown and let
+        // the workers finish on their own threads, without waiting for them.
+        drop(self.begin_shutdown());
     }
 }
 
 impl RecordSink for ExportSink {
-    fn record(&self, record: &Arc<TraceRecord>) {
+    fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut ready = Poll::Ready(());
         for handle in &self.inner.exporters {
-            if !handle
-                .queue
-                .push(record.clone(), handle.overflow, &handle.worker)
-            {
-                let dropped = handle
-                    .queue
-                    .counters
-                    .dropped
-                    .fetch_add(1, Ordering::Relaxed)
-                    + 1;
-                // Say so on the first drop and then at every power of ten, not on every record.
-                if is_power_of_ten(dropped) {
-                    tracing::warn!(exporter = %handle.name, dropped, "Export queue full; dropping traces.");
-                }
+            if handle.queue.poll_room(cx, &handle.worker).is_pending() {
+                ready = Poll::Pending;
             }
         }
+        ready
     }
-}
 
-fn is_power_of_ten(mut n: u64) -> bool {
-    while n >= 10 && n.is_multiple_of(10) {
-        n /= 10;
+    fn record(&self, record: &Arc<TraceRecord>) {
+        for handle in &self.inner.exporters {
+            handle.queue.push(record.clone(), &handle.worker);
+        }
     }
-    n == 1
 }
 
 impl fmt::Debug for ExportSink {
@@ -245,7 +281,7 @@ impl ExportSinkBuilder {
             exporters.push(Handle {
                 name,
                 queue,
-                overflow: options.overflow,
+                shutdown_timeout: options.shutdown_timeout,
                 worker: join.thread().clone(),
                 join: Mutex::new(Some(join)),
             });

@@ -34,6 +34,7 @@ pub use tracing_events::TracingEvents;
 
 use std::fmt;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use crate::TraceRecord;
 
@@ -41,20 +42,48 @@ use crate::TraceRecord;
 ///
 /// `record` runs on the request path, once per generation: it must not block or do I/O.
 /// Sinks that do I/O hand the record to a background worker (see the exporters).
+///
+/// A sink that can fall behind (an exporter with [`Overflow::Wait`]) applies back-pressure
+/// through [`poll_ready`](Self::poll_ready), which the trace layer polls before admitting a
+/// call: waiting happens there, asynchronously, never in `record`.
+///
+/// [`Overflow::Wait`]: crate::exporter::Overflow::Wait
 pub trait RecordSink: Send + Sync + 'static {
     /// Observes one record. Clone the `Arc` to keep it.
     fn record(&self, record: &Arc<TraceRecord>);
+
+    /// Ready when the sink can take another record without falling behind; when pending, the
+    /// task in `cx` is woken once it can. Ready by default.
+    fn poll_ready(&self, _cx: &mut Context<'_>) -> Poll<()> {
+        Poll::Ready(())
+    }
+}
+
+/// Polls every sink (so that each registers the waker), ready when all are.
+fn all_ready(polls: impl IntoIterator<Item = Poll<()>>) -> Poll<()> {
+    polls.into_iter().fold(
+        Poll::Ready(()),
+        |all, poll| if poll.is_pending() { poll } else { all },
+    )
 }
 
 impl<S: RecordSink + ?Sized> RecordSink for Arc<S> {
     fn record(&self, record: &Arc<TraceRecord>) {
         (**self).record(record);
     }
+
+    fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<()> {
+        (**self).poll_ready(cx)
+    }
 }
 
 impl<S: RecordSink + ?Sized> RecordSink for Box<S> {
     fn record(&self, record: &Arc<TraceRecord>) {
         (**self).record(record);
+    }
+
+    fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<()> {
+        (**self).poll_ready(cx)
     }
 }
 
@@ -64,6 +93,11 @@ impl<S: RecordSink> RecordSink for Option<S> {
             sink.record(record);
         }
     }
+
+    fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<()> {
+        self.as_ref()
+            .map_or(Poll::Ready(()), |sink| sink.poll_ready(cx))
+    }
 }
 
 impl<S: RecordSink> RecordSink for Vec<S> {
@@ -72,12 +106,20 @@ impl<S: RecordSink> RecordSink for Vec<S> {
             sink.record(record);
         }
     }
+
+    fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<()> {
+        all_ready(self.iter().map(|sink| sink.poll_ready(cx)))
+    }
 }
 
 impl<A: RecordSink, B: RecordSink> RecordSink for (A, B) {
     fn record(&self, record: &Arc<TraceRecord>) {
         self.0.record(record);
         self.1.record(record);
+    }
+
+    fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<()> {
+        all_ready([self.0.poll_ready(cx), self.1.poll_ready(cx)])
     }
 }
 
@@ -86,6 +128,14 @@ impl<A: RecordSink, B: RecordSink, C: RecordSink> RecordSink for (A, B, C) {
         self.0.record(record);
         self.1.record(record);
         self.2.record(record);
+    }
+
+    fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<()> {
+        all_ready([
+            self.0.poll_ready(cx),
+            self.1.poll_ready(cx),
+            self.2.poll_ready(cx),
+        ])
     }
 }
 

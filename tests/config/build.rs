@@ -137,3 +137,32 @@ fn client_from_config_names_the_file_in_its_errors() {
         Ok(())
     });
 }
+
+#[test]
+fn shutdown_timeout_ms_sets_how_long_shutdown_waits_for_an_exporter() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.toml");
+    let toml = format!(
+        r#"
+        [exporters.archive]
+        type = "jsonl"
+        path = "{dir}/traces.jsonl"
+        shutdown_timeout_ms = 250
+
+        [exporters.default]
+        type = "jsonl"
+        path = "{dir}/other.jsonl"
+        "#,
+        dir = dir.path().display()
+    );
+    std::fs::write(&path, toml).unwrap();
+    let mut loaded = None;
+    Jail::expect_with(|_| {
+        loaded = Some(Config::load(Some(&path)).unwrap());
+        Ok(())
+    });
+    let exporters = loaded.unwrap().exporters;
+
+    assert_eq!(exporters["archive"].shutdown_timeout_ms, 250);
+    assert_eq!(exporters["default"].shutdown_timeout_ms, 10_000);
+}

@@ -4,6 +4,7 @@
 mod files;
 mod pipeline;
 mod receiver;
+mod reliability;
 mod webhook;
 
 use std::time::Duration;

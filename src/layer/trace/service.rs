@@ -1,6 +1,6 @@
 use std::fmt;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
 use tower::Service;
 
@@ -48,7 +48,11 @@ where
     type Error = S::Error;
     type Future = ResponseFuture<S::Future>;
 
+    /// Pending while a sink applies back-pressure (an exporter queue in
+    /// [`Overflow::Wait`](crate::exporter::Overflow::Wait) mode is full), then the inner
+    /// service's readiness.
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        ready!(self.shared.sink.poll_ready(cx));
         self.inner.poll_ready(cx)
     }
 
