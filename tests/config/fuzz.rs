@@ -225,8 +225,17 @@ fn scratch_file(name: &str) -> (tempfile::TempDir, PathBuf) {
     (dir, path)
 }
 
+/// `default` cases per property, unless `PROPTEST_CASES` says otherwise (scripts/fuzz.sh).
+fn cases(default: u32) -> ProptestConfig {
+    let mut config = ProptestConfig::default();
+    if std::env::var_os("PROPTEST_CASES").is_none() {
+        config.cases = default;
+    }
+    config
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2000))]
+    #![proptest_config(cases(2000))]
 
     #[test]
     fn generated_configs_load_or_every_problem_is_named(text in document()) {
@@ -235,7 +244,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(500))]
+    #![proptest_config(cases(500))]
 
     #[test]
     fn toml_ish_lines_load_or_every_problem_is_named(text in lines()) {
