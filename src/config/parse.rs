@@ -112,11 +112,21 @@ fn tracing(reader: &mut Reader<'_>) -> TracingConfig {
     let config = TracingConfig {
         enabled: table.get("enabled").unwrap_or(defaults.enabled),
         max_traces: table.int_at_least("max_traces", 0, defaults.max_traces as u64) as usize,
+        max_bytes: positive(&mut table, "max_bytes"),
+        max_age_ms: positive(&mut table, "max_age_ms"),
         verbatim: table.get("verbatim").unwrap_or(defaults.verbatim),
         events: table.get("events").unwrap_or(defaults.events),
     };
     table.finish("in [tracing]");
     config
+}
+
+/// An optional integer of at least 1 (absent: `None`, the bound is off).
+fn positive(table: &mut Table<'_, '_>, key: &str) -> Option<u64> {
+    match table.int_at_least(key, 1, 0) {
+        0 => None,
+        n => Some(n),
+    }
 }
 
 fn metadata(reader: &mut Reader<'_>) -> Metadata {

@@ -9,6 +9,7 @@
 
 mod build;
 mod errors;
+mod eviction;
 mod files;
 mod precedence;
 
