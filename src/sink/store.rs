@@ -31,11 +31,12 @@ use crate::TraceRecord;
 #[derive(Clone)]
 pub struct TraceStore {
     ring: Arc<Mutex<Ring>>,
+    /// Fixed for the store's life, so it is read (and the clock with it) outside the lock.
+    policy: EvictionPolicy,
     clock: Arc<dyn Clock>,
 }
 
 struct Ring {
-    policy: EvictionPolicy,
     records: VecDeque<Entry>,
     /// trace id -> sequence number; position in `records` = seq - `front_seq`.
     index: HashMap<Uuid, u64>,
@@ -143,12 +144,12 @@ impl TraceStore {
         let capacity = policy.max_traces.min(1024);
         Self {
             ring: Arc::new(Mutex::new(Ring {
-                policy,
                 records: VecDeque::with_capacity(capacity),
                 index: HashMap::with_capacity(capacity),
                 front_seq: 0,
                 stats: StoreStats::default(),
             })),
+            policy,
             clock,
         }
     }
@@ -160,10 +161,10 @@ impl TraceStore {
     }
 
     /// The ring, with expired records swept from its front, and the expiry cutoff. The clock
-    /// is read only when the policy has an age bound.
+    /// is read only when the policy has an age bound, and before taking the lock.
     fn swept(&self, evicted: &mut Evicted) -> (MutexGuard<'_, Ring>, Option<DateTime<Utc>>) {
+        let cutoff = self.policy.cutoff(&*self.clock);
         let mut ring = self.ring();
-        let cutoff = ring.policy.cutoff(&*self.clock);
         ring.expire(cutoff, evicted);
         (ring, cutoff)
     }
@@ -173,7 +174,7 @@ impl TraceStore {
         let size = estimated_size(&record);
         let mut evicted = Evicted::default();
         let (mut ring, cutoff) = self.swept(&mut evicted);
-        let policy = ring.policy;
+        let policy = self.policy;
         let refused = if policy.max_traces == 0 {
             Some(Bound::Count)
         } else if policy.max_bytes.is_some_and(|max| size > max) {
@@ -217,12 +218,18 @@ impl TraceStore {
 
     /// The `n` most recent records, oldest first (all of them when fewer are stored).
     pub fn last(&self, n: usize) -> Vec<Arc<TraceRecord>> {
-        self.query(&TraceQuery::last(n))
+        let mut evicted = Evicted::default();
+        let (ring, cutoff) = self.swept(&mut evicted);
+        // Sized up front: this is the dashboard's poll, keep it to one allocation.
+        let mut found = Vec::with_capacity(n.min(ring.records.len()));
+        found.extend(ring.live(cutoff).rev().take(n).cloned());
+        found.reverse();
+        found
     }
 
     /// Every stored record, oldest first.
     pub fn all(&self) -> Vec<Arc<TraceRecord>> {
-        self.query(&TraceQuery::all())
+        self.last(usize::MAX)
     }
 
     /// The stored records matching `query`, oldest first.
@@ -253,12 +260,12 @@ impl TraceStore {
 
     /// The most records this store keeps.
     pub fn capacity(&self) -> usize {
-        self.ring().policy.max_traces
+        self.policy.max_traces
     }
 
     /// What this store keeps.
     pub fn policy(&self) -> EvictionPolicy {
-        self.ring().policy
+        self.policy
     }
 
     /// What is held, and what each bound has evicted since the store was made.
@@ -292,7 +299,7 @@ impl fmt::Debug for TraceStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ring = self.ring();
         f.debug_struct("TraceStore")
-            .field("policy", &ring.policy)
+            .field("policy", &self.policy)
             .field("len", &ring.records.len())
             .finish()
     }
