@@ -12,7 +12,7 @@ use crate::exporter::{ExportSink, ExporterStats};
 use crate::layer::{InjectMetadataLayer, TraceLayer};
 use crate::provider::{EchoProvider, Provider, ProviderInfo};
 use crate::session::{Session, SessionRegistry};
-use crate::sink::{RecordSink, TraceQuery, TraceStore};
+use crate::sink::{Clock, EvictionPolicy, RecordSink, SystemClock, TraceQuery, TraceStore};
 use crate::{
     GenerateRequest, GenerateResponse, Generation, Metadata, ProviderError, ResponseStream,
     TraceRecord,
@@ -74,7 +74,8 @@ impl Client {
             })
     }
 
-    /// A builder with the defaults: echo provider, tracing on, `max_traces` 100.
+    /// A builder with the defaults: echo provider, tracing on, `max_traces` 100, no byte or
+    /// age bound.
     pub fn builder() -> ClientBuilder {
         ClientBuilder::default()
     }
@@ -189,6 +190,10 @@ impl fmt::Debug for Client {
     }
 }
 
+/// The fewest traces a session's own list keeps by default (see
+/// [`ClientBuilder::session_eviction`]).
+pub const SESSION_MAX_TRACES: usize = 10_000;
+
 type WrapProvider = Box<
     dyn FnOnce(ServiceBuilder<InjectMetadataLayerStack>, Option<TraceLayer>) -> ClientService
         + Send,
@@ -199,7 +204,9 @@ type InjectMetadataLayerStack =
 /// Configures and builds a [`Client`].
 pub struct ClientBuilder {
     provider: Option<(ProviderInfo, WrapProvider)>,
-    max_traces: usize,
+    eviction: EvictionPolicy,
+    session_eviction: Option<EvictionPolicy>,
+    clock: Arc<dyn Clock>,
     metadata: Metadata,
     tracing: bool,
     sinks: Vec<Box<dyn RecordSink>>,
@@ -210,7 +217,9 @@ impl Default for ClientBuilder {
     fn default() -> Self {
         Self {
             provider: None,
-            max_traces: 100,
+            eviction: EvictionPolicy::default(),
+            session_eviction: None,
+            clock: Arc::new(SystemClock),
             metadata: Metadata::new(),
             tracing: true,
             sinks: Vec::new(),
@@ -248,7 +257,45 @@ impl ClientBuilder {
     /// How many traces the ring buffer keeps. Defaults to 100; 0 keeps none (responses still
     /// carry trace ids, and sinks still see every record).
     pub fn max_traces(mut self, max_traces: usize) -> Self {
-        self.max_traces = max_traces;
+        self.eviction = self.eviction.max_traces(max_traces);
+        self
+    }
+
+    /// Bounds the ring buffer by its records' [estimated size](crate::sink::estimated_size)
+    /// too, so that a burst of huge prompts cannot exhaust memory. Defaults to no byte bound.
+    pub fn max_bytes(mut self, max_bytes: u64) -> Self {
+        self.eviction = self.eviction.max_bytes(max_bytes);
+        self
+    }
+
+    /// Drops buffered traces older than `max_age` (by their timestamp) when the buffer is next
+    /// appended to or read. Defaults to no age bound.
+    pub fn max_age(mut self, max_age: std::time::Duration) -> Self {
+        self.eviction = self.eviction.max_age(max_age);
+        self
+    }
+
+    /// Sets the ring buffer's whole eviction policy at once (replacing `max_traces`,
+    /// `max_bytes` and `max_age` set before).
+    pub fn eviction(mut self, policy: EvictionPolicy) -> Self {
+        self.eviction = policy;
+        self
+    }
+
+    /// Bounds each [`Session`]'s own trace list by `policy`.
+    ///
+    /// By default a session's list takes the ring buffer's `max_bytes` and `max_age`, and keeps
+    /// at least [`SESSION_MAX_TRACES`] traces (more when `max_traces` is larger): a session
+    /// keeps its traces after the ring buffer evicted them, but no longer without bound.
+    pub fn session_eviction(mut self, policy: EvictionPolicy) -> Self {
+        self.session_eviction = Some(policy);
+        self
+    }
+
+    /// The clock the age bounds are measured on. Defaults to [`SystemClock`]; tests age traces
+    /// with a [`ManualClock`](crate::sink::ManualClock).
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
         self
     }
 
@@ -285,8 +332,12 @@ impl ClientBuilder {
             None => self.provider(EchoProvider::new()),
         };
         let (provider, wrap) = this.provider.take().expect("the provider was just set");
-        let store = TraceStore::new(this.max_traces);
-        let sessions = SessionRegistry::default();
+        let store = TraceStore::with_clock(this.eviction, this.clock.clone());
+        let session_eviction = this.session_eviction.unwrap_or_else(|| {
+            let max_traces = this.eviction.max_traces.max(SESSION_MAX_TRACES);
+            this.eviction.max_traces(max_traces)
+        });
+        let sessions = SessionRegistry::new(session_eviction, this.clock);
         let exporters = match this.exporters {
             Some(exporters) => exporters,
             None => ExportSink::builder()
@@ -319,7 +370,8 @@ impl fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientBuilder")
             .field("provider", &self.provider.as_ref().map(|(info, _)| info))
-            .field("max_traces", &self.max_traces)
+            .field("eviction", &self.eviction)
+            .field("session_eviction", &self.session_eviction)
             .field("metadata", &self.metadata)
             .field("tracing", &self.tracing)
             .field("sinks", &self.sinks.len())

@@ -7,19 +7,22 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, Weak};
 use tower::{Layer, ServiceExt};
 
 use crate::layer::SetSessionLayer;
-use crate::sink::RecordSink;
+use crate::sink::{Clock, EvictionPolicy, RecordSink, TraceStore};
 use crate::{Client, GenerateRequest, GenerateResponse, Message, ProviderError, TraceRecord};
 
-type TraceList = Mutex<Vec<Arc<TraceRecord>>>;
+type TraceList = TraceStore;
 
 /// A conversation: message history, a session id, a default system prompt, and the traces of
 /// its own calls.
 ///
 /// Every request goes through [`SetSession`](crate::layer::SetSession) in front of the client's
 /// stack, so its trace carries `session_id`, `step_type` (default `chat`) and `attempt_number`
-/// (default 1) next to the caller's own metadata. The session keeps every trace of its calls —
+/// (default 1) next to the caller's own metadata. The session keeps the traces of its calls —
 /// failures included — even after the client's ring buffer has evicted them; each session sees
-/// only its own.
+/// only its own. Its list is bounded by an [`EvictionPolicy`] like the client's store: by
+/// default the client's byte and age bounds and at least
+/// [`SESSION_MAX_TRACES`](crate::client::SESSION_MAX_TRACES) traces, or the policy given to
+/// [`ClientBuilder::session_eviction`](crate::ClientBuilder::session_eviction).
 ///
 /// ```
 /// use llmtrace::{Client, GenerateRequest};
@@ -127,12 +130,17 @@ impl Session {
     ///
     /// Empty when the client does not trace.
     pub fn traces(&self) -> Vec<Arc<TraceRecord>> {
-        lock(&self.traces).clone()
+        self.traces.all()
+    }
+
+    /// The session's trace list, with its policy and eviction counters.
+    pub fn trace_store(&self) -> &TraceStore {
+        &self.traces
     }
 
     /// Forgets the traces collected so far (for example, after exporting them).
     pub fn clear_traces(&self) {
-        lock(&self.traces).clear();
+        self.traces.clear();
     }
 }
 
@@ -148,7 +156,7 @@ impl fmt::Debug for Session {
             .field("id", &self.id)
             .field("system_prompt", &self.system_prompt)
             .field("turns", &lock(&self.history).len())
-            .field("traces", &lock(&self.traces).len())
+            .field("traces", &self.traces.len())
             .finish_non_exhaustive()
     }
 }
@@ -160,19 +168,31 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// The record sink that routes each record to the live sessions with its `session_id`.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub(crate) struct SessionRegistry {
     live: Arc<RwLock<HashMap<Arc<str>, Weak<TraceList>>>>,
+    /// What each session's list keeps, and the clock its age bound reads.
+    policy: EvictionPolicy,
+    clock: Arc<dyn Clock>,
 }
 
 impl SessionRegistry {
+    /// A registry whose sessions keep what `policy` allows.
+    pub(crate) fn new(policy: EvictionPolicy, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            live: Arc::default(),
+            policy,
+            clock,
+        }
+    }
+
     /// The trace list of session `id`: the live one, or a new one.
     fn join(&self, id: &Arc<str>) -> Arc<TraceList> {
         let mut live = self.live.write().unwrap_or_else(PoisonError::into_inner);
         if let Some(traces) = live.get(id).and_then(Weak::upgrade) {
             return traces;
         }
-        let traces = Arc::default();
+        let traces = Arc::new(TraceStore::with_clock(self.policy, self.clock.clone()));
         live.insert(id.clone(), Arc::downgrade(&traces));
         traces
     }
@@ -194,7 +214,7 @@ impl RecordSink for SessionRegistry {
         };
         let live = self.live.read().unwrap_or_else(PoisonError::into_inner);
         if let Some(traces) = live.get(id).and_then(Weak::upgrade) {
-            lock(&traces).push(record.clone());
+            traces.push(record.clone());
         }
     }
 }

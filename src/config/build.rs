@@ -27,7 +27,7 @@ impl Config {
     pub fn build(&self) -> Result<Client, ConfigError> {
         let mut issues = Vec::new();
         let mut builder = Client::builder()
-            .max_traces(self.tracing.max_traces)
+            .eviction(self.tracing.eviction())
             .tracing(self.tracing.enabled);
         if self.tracing.events {
             builder = builder.sink(TracingEvents::new());

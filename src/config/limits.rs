@@ -15,6 +15,10 @@ pub(crate) const BATCH_SIZE: u64 = 100_000;
 pub(crate) const MAX_RETRIES: u64 = 100;
 /// `exporters.*.max_files`: rotated files kept.
 pub(crate) const MAX_FILES: u64 = 1_000;
+/// `tracing.max_bytes`: the ring buffer's estimated size, 1 TiB.
+pub(crate) const MAX_BYTES: u64 = 1 << 40;
+/// `tracing.max_age_ms`: a year (an age, not a deadline: longer than the other durations).
+pub(crate) const MAX_AGE_MS: u64 = 365 * 86_400_000;
 /// `provider.max_concurrency`: plugin calls in flight.
 pub(crate) const MAX_CONCURRENCY: u64 = 10_000;
 /// `memory_limit_mb` of an isolated plugin: 1 TiB.

@@ -86,6 +86,12 @@ pub struct TracingConfig {
     pub enabled: bool,
     /// Ring buffer size; 0 keeps none (exporters still get every trace).
     pub max_traces: usize,
+    /// Bound on the buffered records' estimated size in bytes; absent: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_bytes: Option<u64>,
+    /// Buffered records older than this many milliseconds are dropped; absent: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_age_ms: Option<u64>,
     /// Keep the provider's raw response in traces.
     pub verbatim: bool,
     /// Also emit one `tracing` event per generation (target `llmtrace`).
@@ -97,9 +103,25 @@ impl Default for TracingConfig {
         Self {
             enabled: true,
             max_traces: 100,
+            max_bytes: None,
+            max_age_ms: None,
             verbatim: false,
             events: false,
         }
+    }
+}
+
+impl TracingConfig {
+    /// The ring buffer's eviction policy these keys describe.
+    pub fn eviction(&self) -> crate::sink::EvictionPolicy {
+        let mut policy = crate::sink::EvictionPolicy::new(self.max_traces);
+        if let Some(max_bytes) = self.max_bytes {
+            policy = policy.max_bytes(max_bytes);
+        }
+        if let Some(max_age_ms) = self.max_age_ms {
+            policy = policy.max_age(std::time::Duration::from_millis(max_age_ms));
+        }
+        policy
     }
 }
 

@@ -129,11 +129,18 @@ fn tracing(reader: &mut Reader<'_>) -> TracingConfig {
             limits::MAX_TRACES,
             defaults.max_traces as u64,
         ) as usize,
+        max_bytes: optional_in(&mut table, "max_bytes", limits::MAX_BYTES),
+        max_age_ms: optional_in(&mut table, "max_age_ms", limits::MAX_AGE_MS),
         verbatim: table.get("verbatim").unwrap_or(defaults.verbatim),
         events: table.get("events").unwrap_or(defaults.events),
     };
     table.finish("in [tracing]");
     config
+}
+
+/// An optional bound: absent (or 0, the reader's default) is `None`, else between 1 and `max`.
+fn optional_in(table: &mut Table<'_, '_>, key: &str, max: u64) -> Option<u64> {
+    Some(table.int_in(key, 1, max, 0)).filter(|&n| n > 0)
 }
 
 fn metadata(reader: &mut Reader<'_>) -> Metadata {

@@ -26,9 +26,11 @@
 //!
 //! [`TraceRecord`]: crate::TraceRecord
 
+mod eviction;
 mod store;
 mod tracing_events;
 
+pub use eviction::{Clock, EvictionPolicy, ManualClock, StoreStats, SystemClock, estimated_size};
 pub use store::{TraceQuery, TraceStore};
 pub use tracing_events::TracingEvents;
 

@@ -3,6 +3,7 @@
 #[cfg(unix)]
 mod crash;
 mod demo;
+mod eviction;
 mod files;
 mod reading;
 mod run;

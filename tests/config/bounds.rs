@@ -198,6 +198,8 @@ fn default_toml_states_every_bound() {
         ("max_retries", "100"),
         ("max_files", "1000"),
         ("batch_interval_ms", "86400000"),
+        ("max_bytes", "1099511627776"),
+        ("max_age_ms", "31536000000"),
     ];
     for (key, bound) in bounds {
         let line = text

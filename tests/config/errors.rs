@@ -98,7 +98,7 @@ fn an_unknown_key_lists_the_keys_that_exist() {
 
         let message = &issue(&error, "tracing.max_trace").message;
         assert!(
-            message.contains("enabled, events, max_traces, verbatim"),
+            message.contains("enabled, events, max_age_ms, max_bytes, max_traces, verbatim"),
             "{message}"
         );
         Ok(())

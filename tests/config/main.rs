@@ -10,6 +10,7 @@
 mod bounds;
 mod build;
 mod errors;
+mod eviction;
 mod files;
 mod fuzz;
 mod precedence;

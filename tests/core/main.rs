@@ -6,6 +6,7 @@
 
 mod concurrency;
 mod content;
+mod eviction;
 mod export;
 mod layers;
 mod provider_tracing;
