@@ -4,6 +4,7 @@ mod check_config;
 mod demo;
 mod export;
 mod plugin;
+mod proxy;
 mod read;
 mod run;
 mod stdout;
@@ -71,6 +72,9 @@ enum Command {
         /// The TOML file.
         file: PathBuf,
     },
+    /// Serve the configured stack as an OpenAI- and Anthropic-compatible HTTP gateway: every
+    /// request any client sends is traced.
+    Proxy(proxy::Args),
     /// Inspect plugin libraries.
     Plugin {
         #[command(subcommand)]
@@ -109,6 +113,7 @@ async fn main() -> ExitCode {
         } => export::run(&file, format, output.as_deref(), strict),
         Command::CheckConfig { file } => check_config::run(&file),
         Command::Plugin { command } => plugin::run(command),
+        Command::Proxy(args) => proxy::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
