@@ -69,10 +69,8 @@ fn error_response<A: Api>(status: u16, message: &str, trace_id: Option<Uuid>) ->
 }
 
 fn set_trace_header(response: &mut Response, trace_id: Option<Uuid>) {
-    if let Some(id) = trace_id {
-        if let Ok(value) = HeaderValue::from_str(&id.to_string()) {
-            response.headers_mut().insert(TRACE_ID_HEADER, value);
-        }
+    if let Some(Ok(value)) = trace_id.map(|id| HeaderValue::from_str(&id.to_string())) {
+        response.headers_mut().insert(TRACE_ID_HEADER, value);
     }
 }
 
