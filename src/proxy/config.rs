@@ -18,7 +18,7 @@ use super::ProxyError;
 /// ```toml
 /// [proxy]
 /// listen = "127.0.0.1:4000"
-/// client_key_env = "LLMTRACE_PROXY_KEY"
+/// client_key_env = "PROXY_CLIENT_KEY"
 ///
 /// [proxy.routes]
 /// "claude-sonnet-4" = "anthropic.toml"   # another llmtrace config, relative to this file
