@@ -36,6 +36,8 @@ cleanup() {
 }
 trap cleanup EXIT
 export BENCH_UPSTREAM_KEY=sk-bench LITELLM_LOG=ERROR
+# LiteLLM refuses to start without a strong master key; the others ignore the header.
+bench_key=sk-bench-3f9a1c2e7d5b4a60e8c1
 
 wait_http() { # url
     for _ in $(seq 1 600); do
@@ -54,7 +56,7 @@ row() { # setup target mode load-args...
     local flag=()
     [ "$mode" = stream ] && flag=(--stream)
     local out
-    out="$("$loadgen" "$@" "${flag[@]}" --key bench)"
+    out="$("$loadgen" "$@" "${flag[@]}" --key "$bench_key")"
     # "rate=500 ok=.. failed=.. throughput=../s p50_ms=.. p99_ms=.. p999_ms=.."
     echo "$out" | awk -v s="$setup" -v t="$target" -v m="$mode" '{
         load=$1; if ($1 == "max") load="max (" $2 ")";
@@ -100,6 +102,8 @@ $2
 litellm_settings:
   set_verbose: false
   telemetry: false
+general_settings:
+  master_key: $bench_key
 YAML
     target/litellm-venv/bin/litellm --config "$work/$1.yaml" --host 127.0.0.1 --port 4200 \
         >"$work/$1.litellm.log" 2>&1 &
