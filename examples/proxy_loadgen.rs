@@ -97,8 +97,8 @@ async fn answer(State(latency_ms): State<u64>, body: axum::body::Bytes) -> Respo
         tokio::time::sleep(Duration::from_millis(latency_ms)).await;
     }
     let usage = json!({"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8});
-    let stream = serde_json::from_slice::<serde_json::Value>(&body)
-        .is_ok_and(|b| b["stream"] == true);
+    let stream =
+        serde_json::from_slice::<serde_json::Value>(&body).is_ok_and(|b| b["stream"] == true);
     if !stream {
         return axum::Json(json!({
             "id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": "up",
@@ -208,7 +208,12 @@ async fn load(url: &str, rate: u64, seconds: u64, stream: bool, key: &str, timeo
         let _ = task.await;
     }
     let (latencies, failed) = std::mem::take(&mut *results.lock().expect("results"));
-    report(&format!("rate={rate}"), latencies, failed, started.elapsed());
+    report(
+        &format!("rate={rate}"),
+        latencies,
+        failed,
+        started.elapsed(),
+    );
 }
 
 async fn max(url: &str, connections: usize, seconds: u64, stream: bool, key: &str) {
