@@ -505,3 +505,47 @@ fn proxy_section_parses_with_defaults_and_rejects_unknown_keys() {
     // The core configuration accepts the section it does not read.
     assert!(llmtrace::config::Config::from_toml_str("[proxy]\nlisten = \"127.0.0.1:1\"").is_ok());
 }
+
+#[test]
+fn the_cli_refuses_a_non_loopback_address_without_a_client_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("llmtrace.toml");
+    std::fs::write(&file, "[proxy]\nlisten = \"0.0.0.0:0\"\n").unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_llmtrace"))
+        .args(["proxy", "-c"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("refusing to listen on 0.0.0.0:0 without a client key"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn routes_name_config_files_relative_to_the_main_one() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("routed.toml"),
+        "[provider]\ntype = \"echo\"\nmodel = \"echo-routed\"\n",
+    )
+    .unwrap();
+    let main = dir.path().join("llmtrace.toml");
+    std::fs::write(&main, "[proxy.routes]\n\"special\" = \"routed.toml\"\n").unwrap();
+    let config = ProxyConfig::load(&main).unwrap();
+    let proxy = Proxy::from_config(Client::builder().build(), &config).unwrap();
+    let proxy = serve(proxy).await;
+    let models = json_of(
+        reqwest::get(format!("{}/v1/models", proxy.base))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(models["data"][0]["id"], "special");
+    let body = br#"{"model":"special","messages":[{"role":"user","content":"hi"}]}"#;
+    let answer =
+        json_of(post(&format!("{}/v1/chat/completions", proxy.base), &[], body).await).await;
+    assert_eq!(answer["model"], "echo-routed");
+}
