@@ -70,6 +70,7 @@ pub mod layer;
 #[allow(unsafe_code)]
 pub mod plugin;
 pub mod provider;
+pub mod proxy;
 mod scrub;
 pub mod session;
 pub mod sink;

@@ -21,7 +21,8 @@ pub(super) const PROVIDER_TYPES: &[&str] = &["echo", "openai", "ollama", "anthro
 pub(super) const EXPORTER_TYPES: &[&str] = &[
     "stdout", "jsonl", "json", "markdown", "webhook", "otlp", "plugin",
 ];
-const SECTIONS: &[&str] = &["provider", "tracing", "metadata", "exporters"];
+// `proxy` is read by `crate::proxy::ProxyConfig`, not here.
+const SECTIONS: &[&str] = &["provider", "tracing", "metadata", "exporters", "proxy"];
 
 pub(super) fn parse(figment: &Figment) -> Result<Config, Vec<ConfigIssue>> {
     let mut reader = Reader::new(figment);

@@ -15,6 +15,7 @@ pub use message::{Message, Role, Tool, ToolCall};
 pub(crate) use record::rfc3339;
 pub use record::{TraceError, TraceRecord, TraceResponse};
 pub use request::{GenerateRequest, Parameters};
+pub(crate) use response::trace_id_in;
 pub use response::{GenerateResponse, Generation, Usage};
 pub(crate) use stream::BoxChunkStream;
 pub use stream::{ResponseStream, StreamChunk};

@@ -5,6 +5,7 @@ mod demo;
 mod export;
 mod plugin;
 mod plugin_host;
+mod proxy;
 mod read;
 mod run;
 mod stdout;
@@ -72,6 +73,9 @@ enum Command {
         /// The TOML file.
         file: PathBuf,
     },
+    /// Serve the configured stack as an OpenAI- and Anthropic-compatible HTTP gateway: every
+    /// request any client sends is traced.
+    Proxy(proxy::Args),
     /// Inspect plugin libraries.
     Plugin {
         #[command(subcommand)]
@@ -114,6 +118,7 @@ async fn main() -> ExitCode {
         Command::CheckConfig { file } => check_config::run(&file),
         Command::Plugin { command } => plugin::run(command),
         Command::PluginHost(args) => plugin_host::run(args).await,
+        Command::Proxy(args) => proxy::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

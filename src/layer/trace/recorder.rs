@@ -44,11 +44,18 @@ impl Recorder {
     /// Starts timing `request` and copies what the record needs, except its metadata, which
     /// it takes: metadata is for the trace, not the model, and moving it saves a copy of
     /// every key and value on each call.
+    ///
+    /// A `trace_id` already in the metadata (a UUID string) becomes the trace's id, so a caller
+    /// such as the proxy can name the trace before the call, even if it fails.
     pub(crate) fn start(shared: Arc<Shared>, request: &mut GenerateRequest) -> Self {
+        let preset = crate::types::trace_id_in(&request.metadata);
+        if preset.is_some() {
+            request.metadata.remove("trace_id");
+        }
         Self {
             shared,
             started: Instant::now(),
-            trace_id: Uuid::new_v4(),
+            trace_id: preset.unwrap_or_else(Uuid::new_v4),
             request: Some(RequestPart {
                 // Truncated to what the serialized form keeps, so a record read back from a
                 // file equals the one in memory.

@@ -1,0 +1,72 @@
+//! What each client API (OpenAI, Anthropic) supplies to the shared request path.
+
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::{ErrorKind, GenerateRequest, GenerateResponse, ProviderError, StreamChunk};
+
+/// One client-facing wire format.
+pub(crate) trait Api: Send + 'static {
+    /// The request body.
+    type Body: DeserializeOwned;
+    /// Writes a streamed answer as server-sent events.
+    type Encoder: Encoder;
+
+    /// Our request, the model the client asked for, and the parameters our request has no
+    /// field for (recorded in the trace, not forwarded).
+    fn request(body: Self::Body) -> (GenerateRequest, String, Map<String, Value>);
+    /// A complete answer in this API's shape.
+    fn response(response: &GenerateResponse, model: &str) -> Value;
+    /// A fresh encoder for one streamed answer.
+    fn encoder(model: &str) -> Self::Encoder;
+    /// An error body in this API's shape.
+    fn error(status: u16, message: &str) -> Value;
+}
+
+/// Writes the server-sent events of one streamed answer.
+pub(crate) trait Encoder: Send + 'static {
+    /// The events for one chunk.
+    fn chunk(&mut self, chunk: &StreamChunk, out: &mut String);
+    /// The event for an error that broke the stream (the last event).
+    fn error(&mut self, error: &ProviderError, status: u16, out: &mut String);
+    /// The events closing a complete answer.
+    fn end(&mut self, out: &mut String);
+}
+
+/// The error `type` both APIs use for an HTTP status.
+pub(crate) fn error_type(status: u16) -> &'static str {
+    match status {
+        401 => "authentication_error",
+        403 => "permission_error",
+        404 => "not_found_error",
+        413 => "request_too_large",
+        429 => "rate_limit_error",
+        529 => "overloaded_error",
+        400..=499 => "invalid_request_error",
+        _ => "api_error",
+    }
+}
+
+/// The status a failed generation is answered with: the upstream's own when it sent one, so a
+/// 429 stays a 429.
+pub(crate) fn status_of(error: &ProviderError) -> u16 {
+    if let Some(status) = error.status() {
+        return status;
+    }
+    match error.kind() {
+        ErrorKind::Timeout => 504,
+        ErrorKind::Connect | ErrorKind::MalformedResponse | ErrorKind::Stream => 502,
+        ErrorKind::RateLimited => 429,
+        ErrorKind::InvalidRequest => 400,
+        ErrorKind::Authentication => 401,
+        ErrorKind::Server => 502,
+        _ => 500,
+    }
+}
+
+/// Seconds since the Unix epoch, for OpenAI's `created`.
+pub(crate) fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}

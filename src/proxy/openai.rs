@@ -1,0 +1,345 @@
+//! The OpenAI chat completions wire format, both ways: request in, answer and chunks out.
+
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::api::{Api, Encoder, error_type, unix_now};
+use crate::{
+    GenerateRequest, GenerateResponse, Message, ProviderError, Role, StreamChunk, Tool, ToolCall,
+};
+
+/// `POST /v1/chat/completions`.
+#[derive(Debug)]
+pub(crate) struct OpenAi;
+
+#[derive(Deserialize)]
+pub(crate) struct ChatRequest {
+    model: String,
+    messages: Vec<InMessage>,
+    #[serde(default)]
+    tools: Vec<InTool>,
+    #[serde(default)]
+    stream: bool,
+    temperature: Option<f64>,
+    max_tokens: Option<u32>,
+    max_completion_tokens: Option<u32>,
+    seed: Option<u64>,
+    top_p: Option<f64>,
+    stop: Option<Stop>,
+    /// Everything our request type has no field for (`tool_choice`, `n`, penalties, ...).
+    #[serde(flatten)]
+    extra: Map<String, Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Stop {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Deserialize)]
+struct InMessage {
+    role: String,
+    #[serde(default)]
+    content: Option<Content>,
+    #[serde(default)]
+    tool_calls: Vec<InToolCall>,
+    #[serde(default)]
+    tool_call_id: Option<String>,
+}
+
+/// Message content: a string, or an array of parts of which the text ones are kept.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Content {
+    Text(String),
+    Parts(Vec<Part>),
+}
+
+#[derive(Deserialize)]
+struct Part {
+    #[serde(default)]
+    text: Option<String>,
+}
+
+impl Content {
+    fn into_text(self) -> String {
+        match self {
+            Content::Text(text) => text,
+            Content::Parts(parts) => parts.into_iter().filter_map(|p| p.text).collect(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct InToolCall {
+    #[serde(default)]
+    id: Option<String>,
+    function: InFunctionCall,
+}
+
+#[derive(Deserialize)]
+struct InFunctionCall {
+    name: String,
+    #[serde(default)]
+    arguments: String,
+}
+
+#[derive(Deserialize)]
+struct InTool {
+    function: InFunction,
+}
+
+#[derive(Deserialize)]
+struct InFunction {
+    name: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    parameters: Option<Value>,
+}
+
+/// Arguments arrive as JSON text; kept as text when they do not parse.
+fn parse_arguments(text: String) -> Value {
+    serde_json::from_str(&text).unwrap_or(Value::String(text))
+}
+
+fn role(name: &str) -> Role {
+    match name {
+        "system" | "developer" => Role::System,
+        "assistant" => Role::Assistant,
+        "tool" | "function" => Role::Tool,
+        _ => Role::User,
+    }
+}
+
+/// OpenAI's words for why generation stopped, from any provider's.
+fn finish_reason(reason: Option<&str>) -> Option<&str> {
+    reason.map(|reason| match reason {
+        "end_turn" | "stop_sequence" => "stop",
+        "max_tokens" => "length",
+        "tool_use" => "tool_calls",
+        other => other,
+    })
+}
+
+fn wire_call(index: usize, call: &ToolCall) -> Value {
+    let arguments = match &call.arguments {
+        Value::String(text) => text.clone(),
+        Value::Null => "{}".to_owned(),
+        other => other.to_string(),
+    };
+    json!({
+        "index": index,
+        "id": call.id.clone().unwrap_or_else(|| format!("call_{index}")),
+        "type": "function",
+        "function": { "name": call.name, "arguments": arguments },
+    })
+}
+
+fn wire_usage(usage: &crate::Usage) -> Value {
+    json!({
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+    })
+}
+
+impl Api for OpenAi {
+    type Body = ChatRequest;
+    type Encoder = ChunkEncoder;
+
+    fn request(body: ChatRequest) -> (GenerateRequest, String, Map<String, Value>) {
+        let mut request = GenerateRequest {
+            stream: body.stream,
+            ..GenerateRequest::default()
+        };
+        let mut system = Vec::new();
+        for message in body.messages {
+            let role = role(&message.role);
+            let content = message.content.map(Content::into_text).unwrap_or_default();
+            if role == Role::System {
+                system.push(content);
+                continue;
+            }
+            request.messages.push(Message {
+                role,
+                content,
+                tool_calls: message
+                    .tool_calls
+                    .into_iter()
+                    .map(|call| ToolCall {
+                        id: call.id,
+                        name: call.function.name,
+                        arguments: parse_arguments(call.function.arguments),
+                    })
+                    .collect(),
+                tool_call_id: message.tool_call_id,
+            });
+        }
+        if !system.is_empty() {
+            request.system_prompt = Some(system.join("\n\n"));
+        }
+        // The last user turn is the prompt; anything after a tool result stays in history.
+        if request
+            .messages
+            .last()
+            .is_some_and(|m| m.role == Role::User && m.tool_calls.is_empty())
+        {
+            request.prompt = request
+                .messages
+                .pop()
+                .map(|m| m.content)
+                .unwrap_or_default();
+        }
+        request.tools = body
+            .tools
+            .into_iter()
+            .map(|tool| Tool {
+                name: tool.function.name,
+                description: tool.function.description,
+                parameters: tool
+                    .function
+                    .parameters
+                    .unwrap_or_else(|| json!({ "type": "object", "properties": {} })),
+            })
+            .collect();
+        let parameters = &mut request.parameters;
+        parameters.temperature = body.temperature;
+        parameters.max_tokens = body.max_tokens;
+        parameters.max_output_tokens = body.max_completion_tokens;
+        parameters.seed = body.seed;
+        parameters.top_p = body.top_p;
+        parameters.stop = match body.stop {
+            Some(Stop::One(stop)) => vec![stop],
+            Some(Stop::Many(stops)) => stops,
+            None => Vec::new(),
+        };
+        let mut extra = body.extra;
+        // How we stream is ours to choose; usage is always sent.
+        extra.remove("stream_options");
+        (request, body.model, extra)
+    }
+
+    fn response(response: &GenerateResponse, model: &str) -> Value {
+        let calls: Vec<Value> = response
+            .tool_calls
+            .iter()
+            .enumerate()
+            .map(|(i, call)| wire_call(i, call))
+            .collect();
+        let content =
+            (!response.content.is_empty() || calls.is_empty()).then_some(response.content.as_str());
+        let mut message = json!({ "role": "assistant", "content": content });
+        if !calls.is_empty() {
+            message["tool_calls"] = Value::Array(calls);
+        }
+        let mut body = json!({
+            "id": response.id.clone().unwrap_or_else(|| format!("chatcmpl-{}", uuid::Uuid::new_v4().simple())),
+            "object": "chat.completion",
+            "created": unix_now(),
+            "model": response.model.as_deref().unwrap_or(model),
+            "choices": [{
+                "index": 0,
+                "message": message,
+                "logprobs": null,
+                "finish_reason": finish_reason(response.finish_reason.as_deref()).unwrap_or("stop"),
+            }],
+        });
+        if let Some(usage) = &response.usage {
+            body["usage"] = wire_usage(usage);
+        }
+        body
+    }
+
+    fn encoder(model: &str) -> ChunkEncoder {
+        ChunkEncoder {
+            id: format!("chatcmpl-{}", uuid::Uuid::new_v4().simple()),
+            model: model.to_owned(),
+            created: unix_now(),
+            sent_role: false,
+            calls: 0,
+        }
+    }
+
+    fn error(status: u16, message: &str) -> Value {
+        json!({
+            "error": {
+                "message": message,
+                "type": error_type(status),
+                "param": null,
+                "code": null,
+            }
+        })
+    }
+}
+
+/// Turns our chunks into `chat.completion.chunk` server-sent events.
+#[derive(Debug)]
+pub(crate) struct ChunkEncoder {
+    id: String,
+    model: String,
+    created: u64,
+    sent_role: bool,
+    /// Tool calls sent so far: the next call's `index`.
+    calls: usize,
+}
+
+impl ChunkEncoder {
+    fn event(out: &mut String, value: &Value) {
+        out.push_str("data: ");
+        out.push_str(&value.to_string());
+        out.push_str("\n\n");
+    }
+}
+
+impl Encoder for ChunkEncoder {
+    fn chunk(&mut self, chunk: &StreamChunk, out: &mut String) {
+        if let Some(model) = &chunk.model {
+            self.model.clone_from(model);
+        }
+        let mut delta = Map::new();
+        if !self.sent_role {
+            self.sent_role = true;
+            delta.insert("role".into(), "assistant".into());
+        }
+        if !chunk.content.is_empty() || chunk.tool_calls.is_empty() {
+            delta.insert("content".into(), chunk.content.clone().into());
+        }
+        if !chunk.tool_calls.is_empty() {
+            let calls = chunk
+                .tool_calls
+                .iter()
+                .enumerate()
+                .map(|(i, call)| wire_call(self.calls + i, call))
+                .collect();
+            self.calls += chunk.tool_calls.len();
+            delta.insert("tool_calls".into(), Value::Array(calls));
+        }
+        let mut event = json!({
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "choices": [{
+                "index": 0,
+                "delta": delta,
+                "logprobs": null,
+                "finish_reason": finish_reason(chunk.finish_reason.as_deref()),
+            }],
+        });
+        if let Some(usage) = &chunk.usage {
+            event["usage"] = wire_usage(usage);
+        }
+        Self::event(out, &event);
+    }
+
+    fn error(&mut self, error: &ProviderError, status: u16, out: &mut String) {
+        Self::event(out, &OpenAi::error(status, error.message()));
+    }
+
+    fn end(&mut self, out: &mut String) {
+        out.push_str("data: [DONE]\n\n");
+    }
+}
