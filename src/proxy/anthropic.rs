@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::api::{Api, Encoder, error_type};
+use super::api::{Api, Encoder, error_type, take_prompt, tool_schema};
 use crate::{
     GenerateRequest, GenerateResponse, Message, ProviderError, Role, StreamChunk, Tool, ToolCall,
 };
@@ -163,26 +163,14 @@ impl Api for Anthropic {
         for message in body.messages {
             messages(message, &mut request.messages);
         }
-        if request
-            .messages
-            .last()
-            .is_some_and(|m| m.role == Role::User && m.tool_calls.is_empty())
-        {
-            request.prompt = request
-                .messages
-                .pop()
-                .map(|m| m.content)
-                .unwrap_or_default();
-        }
+        take_prompt(&mut request);
         request.tools = body
             .tools
             .into_iter()
             .map(|tool| Tool {
                 name: tool.name,
                 description: tool.description,
-                parameters: tool
-                    .input_schema
-                    .unwrap_or_else(|| json!({ "type": "object", "properties": {} })),
+                parameters: tool_schema(tool.input_schema),
             })
             .collect();
         let parameters = &mut request.parameters;

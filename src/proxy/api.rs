@@ -1,9 +1,9 @@
 //! What each client API (OpenAI, Anthropic) supplies to the shared request path.
 
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
-use crate::{ErrorKind, GenerateRequest, GenerateResponse, ProviderError, StreamChunk};
+use crate::{ErrorKind, GenerateRequest, GenerateResponse, ProviderError, Role, StreamChunk};
 
 /// One client-facing wire format.
 pub(crate) trait Api: Send + 'static {
@@ -31,6 +31,28 @@ pub(crate) trait Encoder: Send + 'static {
     fn error(&mut self, error: &ProviderError, status: u16, out: &mut String);
     /// The events closing a complete answer.
     fn end(&mut self, out: &mut String);
+}
+
+/// Moves the conversation's last turn into `request.prompt` when it is a plain user message:
+/// both APIs send the whole conversation, our request keeps history and prompt apart. A
+/// conversation ending in a tool result keeps it in the history (the prompt stays empty).
+pub(crate) fn take_prompt(request: &mut GenerateRequest) {
+    if request
+        .messages
+        .last()
+        .is_some_and(|m| m.role == Role::User && m.tool_calls.is_empty())
+    {
+        request.prompt = request
+            .messages
+            .pop()
+            .map(|m| m.content)
+            .unwrap_or_default();
+    }
+}
+
+/// A tool's JSON Schema, or the schema of a tool without arguments when the client sent none.
+pub(crate) fn tool_schema(schema: Option<Value>) -> Value {
+    schema.unwrap_or_else(|| json!({ "type": "object", "properties": {} }))
 }
 
 /// The error `type` both APIs use for an HTTP status.

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::api::{Api, Encoder, error_type, unix_now};
+use super::api::{Api, Encoder, error_type, take_prompt, tool_schema, unix_now};
 use crate::{
     GenerateRequest, GenerateResponse, Message, ProviderError, Role, StreamChunk, Tool, ToolCall,
 };
@@ -181,28 +181,14 @@ impl Api for OpenAi {
         if !system.is_empty() {
             request.system_prompt = Some(system.join("\n\n"));
         }
-        // The last user turn is the prompt; anything after a tool result stays in history.
-        if request
-            .messages
-            .last()
-            .is_some_and(|m| m.role == Role::User && m.tool_calls.is_empty())
-        {
-            request.prompt = request
-                .messages
-                .pop()
-                .map(|m| m.content)
-                .unwrap_or_default();
-        }
+        take_prompt(&mut request);
         request.tools = body
             .tools
             .into_iter()
             .map(|tool| Tool {
                 name: tool.function.name,
                 description: tool.function.description,
-                parameters: tool
-                    .function
-                    .parameters
-                    .unwrap_or_else(|| json!({ "type": "object", "properties": {} })),
+                parameters: tool_schema(tool.function.parameters),
             })
             .collect();
         let parameters = &mut request.parameters;
