@@ -16,7 +16,7 @@ use crate::exporter::{ExportOptions, OtlpOptions, Overflow, StdoutFormat};
 
 pub(super) const PROVIDER_TYPES: &[&str] = &["echo", "openai", "ollama", "anthropic", "plugin"];
 pub(super) const EXPORTER_TYPES: &[&str] = &[
-    "stdout", "jsonl", "json", "markdown", "webhook", "otlp", "plugin",
+    "stdout", "jsonl", "json", "markdown", "webhook", "otlp", "plugin", "sqlite",
 ];
 const SECTIONS: &[&str] = &["provider", "tracing", "metadata", "exporters"];
 
@@ -211,6 +211,7 @@ fn exporter(table: &mut Table<'_, '_>, kind: &str) -> Option<ExporterConfig> {
         "markdown" => table
             .required("path", "the file to append to")
             .map(|path| ExporterKind::Markdown { path }),
+        "sqlite" => sqlite(table),
         "plugin" => {
             let path = table.required::<PathBuf>("path", "the plugin library to load");
             let options = table.get("options").unwrap_or_default();
@@ -272,6 +273,46 @@ fn exporter(table: &mut Table<'_, '_>, kind: &str) -> Option<ExporterConfig> {
         kind: kind?,
     };
     Some(config)
+}
+
+/// `type = "sqlite"`: `path`, `max_rows`, `max_age` (`"90s"`, `"30m"`, `"12h"`, `"30d"`).
+fn sqlite(table: &mut Table<'_, '_>) -> Option<ExporterKind> {
+    let path = table.required::<PathBuf>("path", "the database file");
+    let max_rows = table.get::<i64>("max_rows").and_then(|n| {
+        if n < 1 {
+            table.issue("max_rows", format!("must be at least 1, found {n}"));
+        }
+        (n >= 1).then_some(n as u64)
+    });
+    let max_age_secs = table.get::<String>("max_age").and_then(|text| {
+        let seconds = parse_age(&text);
+        if seconds.is_none() {
+            table.issue(
+                "max_age",
+                format!("expected a positive number and a unit (s, m, h, d), like \"30d\"; found {text:?}"),
+            );
+        }
+        seconds
+    });
+    path.map(|path| ExporterKind::Sqlite {
+        path,
+        max_rows,
+        max_age_secs,
+    })
+}
+
+/// `"30d"` -> seconds; `None` unless a positive whole number and one of s, m, h, d.
+fn parse_age(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let unit = match text.chars().last()? {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86400,
+        _ => return None,
+    };
+    let number: u64 = text[..text.len() - 1].trim().parse().ok()?;
+    (number > 0).then(|| number.saturating_mul(unit))
 }
 
 /// A table of string values (HTTP headers).
