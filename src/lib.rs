@@ -73,6 +73,7 @@ pub mod provider;
 pub mod session;
 pub mod sink;
 pub mod types;
+pub mod ui;
 
 pub use client::{Client, ClientBuilder};
 pub use error::{BoxError, ErrorKind, ProviderError};
