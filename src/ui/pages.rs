@@ -133,7 +133,9 @@ fn trace_table(rows: &[TraceRow], kind: TableKind) -> String {
             time = time(&row.timestamp),
             provider = escape(&row.provider),
             model = escape(&row.model),
-            cost = row.cost.map_or_else(|| "–".to_owned(), |c| format!("${c:.4}")),
+            cost = row
+                .cost
+                .map_or_else(|| "–".to_owned(), |c| format!("${c:.4}")),
             latency = millis(row.latency_ms),
             ttft = row.ttft_ms.map_or_else(|| "–".to_owned(), millis),
             outcome = escape(&row.outcome),
@@ -168,7 +170,10 @@ fn json(value: &impl serde::Serialize) -> String {
 }
 
 fn section(title: &str, id: &str, content: &str) -> String {
-    format!(r#"<section id="{id}"><h2>{}</h2>{content}</section>"#, escape(title))
+    format!(
+        r#"<section id="{id}"><h2>{}</h2>{content}</section>"#,
+        escape(title)
+    )
 }
 
 fn message(role: &str, content: &str, extra: &str) -> String {
@@ -197,7 +202,9 @@ fn trace_body(record: &TraceRecord) -> String {
     }
     for (key, label) in [("step_type", "Step"), ("attempt_number", "Attempt")] {
         if let Some(value) = record.metadata.get(key) {
-            let text = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
+            let text = value
+                .as_str()
+                .map_or_else(|| value.to_string(), str::to_owned);
             let _ = write!(body, "<dt>{label}</dt><dd>{}</dd>", escape(&text));
         }
     }
@@ -230,7 +237,11 @@ fn trace_body(record: &TraceRecord) -> String {
         }
         body.push_str(&section("Tools", "tools", &tools));
     }
-    body.push_str(&section("Parameters", "parameters", &json(&record.parameters)));
+    body.push_str(&section(
+        "Parameters",
+        "parameters",
+        &json(&record.parameters),
+    ));
     if let Some(response) = &record.response {
         let calls = if response.tool_calls.is_empty() {
             String::new()
@@ -338,7 +349,8 @@ fn summary_body(s: &Summary) -> String {
         s.calls,
         s.errors,
         s.total_tokens,
-        s.cost.map_or_else(|| "–".to_owned(), |c| format!("${c:.4}")),
+        s.cost
+            .map_or_else(|| "–".to_owned(), |c| format!("${c:.4}")),
         s.latency_avg_ms.map_or_else(|| "–".to_owned(), millis),
         s.latency_p50_ms.map_or_else(|| "–".to_owned(), millis),
         s.latency_p95_ms.map_or_else(|| "–".to_owned(), millis),

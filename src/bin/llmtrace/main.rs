@@ -3,12 +3,14 @@
 mod check_config;
 mod demo;
 mod export;
+mod import;
 mod plugin;
 mod read;
 mod run;
 mod stdout;
 mod summarize;
 mod summary;
+mod ui;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -71,6 +73,21 @@ enum Command {
         /// The TOML file.
         file: PathBuf,
     },
+    /// Load trace files (JSONL or JSON arrays) into a SQLite trace database; traces already
+    /// there are skipped.
+    Import {
+        /// The trace files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The database (created if missing).
+        #[arg(long)]
+        db: PathBuf,
+        /// Stop at the first malformed record instead of skipping it.
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Serve the trace viewer (web page and JSON API) for a database or a trace file.
+    Ui(ui::Args),
     /// Inspect plugin libraries.
     Plugin {
         #[command(subcommand)]
@@ -109,6 +126,13 @@ async fn main() -> ExitCode {
         } => export::run(&file, format, output.as_deref(), strict),
         Command::CheckConfig { file } => check_config::run(&file),
         Command::Plugin { command } => plugin::run(command),
+        Command::Import { files, db, strict } => {
+            // SQLite and file reads block: keep them off the runtime's threads.
+            tokio::task::spawn_blocking(move || import::run(&files, &db, strict))
+                .await
+                .unwrap_or_else(|e| Err(e.into()))
+        }
+        Command::Ui(args) => ui::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -220,16 +220,21 @@ impl From<rusqlite::Error> for InsertError {
     }
 }
 
-fn insert_all<R: Borrow<TraceRecord>>(tx: &Transaction<'_>, batch: &[R]) -> Result<u64, InsertError> {
+fn insert_all<R: Borrow<TraceRecord>>(
+    tx: &Transaction<'_>,
+    batch: &[R],
+) -> Result<u64, InsertError> {
     let mut trace = tx.prepare_cached(
         "INSERT OR IGNORE INTO traces (trace_id, ts, provider, model, session_id, step_type,
             attempt, error_kind, prompt_tokens, completion_tokens, total_tokens, cost,
             latency_ms, ttft_ms, record)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
     )?;
-    let mut metadata =
-        tx.prepare_cached("INSERT OR IGNORE INTO trace_metadata (trace, key, value) VALUES (?1, ?2, ?3)")?;
-    let mut text = tx.prepare_cached("INSERT INTO traces_fts (rowid, prompt, answer) VALUES (?1, ?2, ?3)")?;
+    let mut metadata = tx.prepare_cached(
+        "INSERT OR IGNORE INTO trace_metadata (trace, key, value) VALUES (?1, ?2, ?3)",
+    )?;
+    let mut text =
+        tx.prepare_cached("INSERT INTO traces_fts (rowid, prompt, answer) VALUES (?1, ?2, ?3)")?;
     let mut inserted = 0;
     let mut json = Vec::new();
     for record in batch {
@@ -254,7 +259,10 @@ fn insert_all<R: Borrow<TraceRecord>>(tx: &Transaction<'_>, batch: &[R]) -> Resu
             usage.map(|u| u.total_tokens.min(i64::MAX as u64) as i64),
             cost(record),
             record.duration_ms(),
-            record.response.as_ref().and_then(|r| r.time_to_first_token_ms),
+            record
+                .response
+                .as_ref()
+                .and_then(|r| r.time_to_first_token_ms),
             json,
         ])?;
         if changed == 0 {
@@ -326,7 +334,9 @@ fn apply_retention(
         )? as u64;
     }
     if let Some(max_rows) = retention.max_rows {
-        let excess = (rows - deleted).saturating_sub(max_rows).min(bound - deleted.min(bound));
+        let excess = (rows - deleted)
+            .saturating_sub(max_rows)
+            .min(bound - deleted.min(bound));
         if excess > 0 {
             deleted += tx.execute(
                 "DELETE FROM traces WHERE id IN (SELECT id FROM traces ORDER BY ts, id LIMIT ?1)",

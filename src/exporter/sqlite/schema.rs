@@ -92,8 +92,11 @@ pub(crate) fn prepare(connection: &mut Connection, path: &Path) -> Result<(), St
     }
     if found != VERSION {
         tx.execute("DELETE FROM schema_version", []).map_err(sql)?;
-        tx.execute("INSERT INTO schema_version (version) VALUES (?1)", [VERSION])
-            .map_err(sql)?;
+        tx.execute(
+            "INSERT INTO schema_version (version) VALUES (?1)",
+            [VERSION],
+        )
+        .map_err(sql)?;
     }
     tx.commit().map_err(sql)
 }

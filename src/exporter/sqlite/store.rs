@@ -205,11 +205,12 @@ impl SqliteStore {
     }
 
     /// Runs `f` on a pooled connection.
-    fn with<T>(
-        &self,
-        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
-    ) -> Result<T, StoreError> {
-        let pooled = self.pool.lock().unwrap_or_else(PoisonError::into_inner).pop();
+    fn with<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, StoreError> {
+        let pooled = self
+            .pool
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
         let connection = match pooled {
             Some(connection) => connection,
             None => super::open(&self.path)?,
@@ -252,10 +253,8 @@ impl SqliteStore {
         );
         let mut rows: Vec<(i64, i64, TraceRow)> = self.with(|c| {
             let mut statement = c.prepare(&sql)?;
-            let rows = statement.query_map(
-                rusqlite::params_from_iter(&conditions.params),
-                read_row,
-            )?;
+            let rows =
+                statement.query_map(rusqlite::params_from_iter(&conditions.params), read_row)?;
             rows.collect()
         })?;
         let next = (rows.len() > limit).then(|| {
@@ -433,7 +432,17 @@ impl SqliteStore {
 
 /// A bucket width giving at most about 60 buckets over `span` seconds.
 fn bucket_seconds(span: i64) -> i64 {
-    const WIDTHS: [i64; 9] = [1, 60, 300, 900, 3600, 6 * 3600, 86400, 7 * 86400, 30 * 86400];
+    const WIDTHS: [i64; 9] = [
+        1,
+        60,
+        300,
+        900,
+        3600,
+        6 * 3600,
+        86400,
+        7 * 86400,
+        30 * 86400,
+    ];
     WIDTHS
         .iter()
         .copied()
