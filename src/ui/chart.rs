@@ -6,13 +6,15 @@ use super::html::escape;
 
 const WIDTH: f64 = 640.0;
 const HEIGHT: f64 = 160.0;
+/// Room above the bars for the "max" label.
+const TOP: f64 = 18.0;
 
 /// A bar chart of `bars` (label, value); each bar's tooltip says its label and value.
 pub(super) fn bars(title: &str, bars: &[(String, f64)]) -> String {
     let mut svg = format!(
         r#"<figure class="chart"><figcaption>{}</figcaption><svg viewBox="0 0 {WIDTH} {}" role="img" aria-label="{}">"#,
         escape(title),
-        HEIGHT + 20.0,
+        TOP + HEIGHT + 20.0,
         escape(title),
     );
     let max = bars.iter().map(|(_, v)| *v).fold(0.0, f64::max);
@@ -24,7 +26,7 @@ pub(super) fn bars(title: &str, bars: &[(String, f64)]) -> String {
             svg,
             r#"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{height:.1}"><title>{}: {}</title></rect>"#,
             x + slot * 0.1,
-            HEIGHT - height,
+            TOP + HEIGHT - height,
             slot * 0.8,
             escape(label),
             format_value(*value),
@@ -36,7 +38,7 @@ pub(super) fn bars(title: &str, bars: &[(String, f64)]) -> String {
             r#"<text x="0" y="{y}" class="axis">{}</text><text x="{WIDTH}" y="{y}" class="axis end">{}</text>"#,
             escape(first),
             escape(last),
-            y = HEIGHT + 15.0,
+            y = TOP + HEIGHT + 15.0,
         );
     }
     let _ = write!(

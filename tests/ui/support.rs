@@ -2,7 +2,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use llmtrace::TraceRecord;
@@ -172,20 +172,4 @@ pub(crate) async fn serve(store: SqliteStore) -> String {
     let address = listener.local_addr().unwrap();
     tokio::spawn(llmtrace::ui::serve(listener, store));
     format!("http://{address}")
-}
-
-/// Polls `check` until it returns `Some`, failing after `timeout`.
-pub(crate) fn wait_for<T>(
-    timeout: Duration,
-    what: &str,
-    mut check: impl FnMut() -> Option<T>,
-) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(value) = check() {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }

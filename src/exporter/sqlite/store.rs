@@ -316,15 +316,7 @@ impl SqliteStore {
         let clause = conditions.where_clause();
         let params = || rusqlite::params_from_iter(&conditions.params);
         self.with(|c| {
-            let (calls, errors, total_tokens, cost, latency_avg_ms, first, last): (
-                u64,
-                Option<u64>,
-                Option<i64>,
-                Option<f64>,
-                Option<f64>,
-                Option<i64>,
-                Option<i64>,
-            ) = c.query_row(
+            let (calls, errors, total_tokens, cost, latency_avg_ms, first, last): Totals = c.query_row(
                 &format!(
                     "SELECT count(*), sum(error_kind IS NOT NULL), sum(total_tokens), sum(cost),
                         avg(latency_ms), min(ts), max(ts) FROM traces {clause}"
@@ -429,6 +421,17 @@ impl SqliteStore {
         })
     }
 }
+
+/// Calls, errors, tokens, cost, mean latency, first and last start time.
+type Totals = (
+    u64,
+    Option<u64>,
+    Option<i64>,
+    Option<f64>,
+    Option<f64>,
+    Option<i64>,
+    Option<i64>,
+);
 
 /// A bucket width giving at most about 60 buckets over `span` seconds.
 fn bucket_seconds(span: i64) -> i64 {
