@@ -48,8 +48,8 @@ pub use options::{ExportOptions, Overflow, RetryPolicy};
 pub use otlp::{OtlpExporter, OtlpOptions};
 pub use sink::{ExportSink, ExportSinkBuilder, ExporterStats};
 pub use sqlite::{
-    Page, Retention, SessionView, SqliteExporter, SqliteStore, StoreError, Summary, SummaryBucket,
-    SummaryGroup, TraceFilter, TraceRow,
+    Page, PromptGroup, Retention, SessionView, SqliteExporter, SqliteStore, StoreError, Summary,
+    SummaryBucket, SummaryGroup, TraceFilter, TraceRow,
 };
 pub use stdout::{StdoutExporter, StdoutFormat};
 pub use webhook::WebhookExporter;

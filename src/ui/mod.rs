@@ -132,6 +132,8 @@ fn query_string(filter: &TraceFilter, keep_cursor: bool) -> String {
         &mut filter.provider,
         &mut filter.outcome,
         &mut filter.meta,
+        &mut filter.prompt_name,
+        &mut filter.prompt_version,
         &mut filter.from,
         &mut filter.to,
         &mut filter.q,

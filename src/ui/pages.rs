@@ -73,6 +73,13 @@ fn filter_form(filter: &TraceFilter) -> String {
         field("provider", "Provider", &filter.provider, "openai"),
         field("outcome", "Outcome", &filter.outcome, "ok, error, timeout…"),
         field("meta", "Metadata", &filter.meta, "key=value"),
+        field("prompt_name", "Prompt", &filter.prompt_name, "prompt_name"),
+        field(
+            "prompt_version",
+            "Version",
+            &filter.prompt_version,
+            "prompt_version",
+        ),
         field("from", "From", &filter.from, "2025-11-08"),
         field("to", "To", &filter.to, "2025-11-09T12:00:00Z"),
         r#"<button type="submit">Filter</button> <a href="/">Clear</a></form>"#.to_owned(),
@@ -372,7 +379,29 @@ fn summary_body(s: &Summary) -> String {
             millis(g.latency_avg_ms)
         );
     }
-    body.push_str("</tbody></table><div class=\"charts\">");
+    body.push_str("</tbody></table>");
+    if !s.by_prompt.is_empty() {
+        body.push_str("<h2>Prompt versions</h2><table class=\"traces\" id=\"prompts\"><thead><tr><th>Prompt</th><th>Version</th><th>Calls</th><th>Errors</th><th>Tokens</th><th>Avg latency</th><th>Cost</th></tr></thead><tbody>");
+        for p in &s.by_prompt {
+            let version = p.version.as_deref().unwrap_or("");
+            let _ = write!(
+                body,
+                "<tr><td>{}</td><td><a href=\"/?prompt_name={}&amp;prompt_version={}\">{}</a></td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+                escape(&p.name),
+                escape(&encode(&p.name)),
+                escape(&encode(version)),
+                or_dash(p.version.as_deref()),
+                p.calls,
+                p.errors,
+                p.total_tokens,
+                millis(p.latency_avg_ms),
+                p.cost
+                    .map_or_else(|| "–".to_owned(), |c| format!("${c:.4}")),
+            );
+        }
+        body.push_str("</tbody></table>");
+    }
+    body.push_str("<div class=\"charts\">");
     let histogram: Vec<(String, f64)> = s
         .latency_histogram
         .iter()

@@ -116,12 +116,23 @@ async fn browser_filters_opens_a_trace_and_its_session_and_never_runs_prompts() 
     let form = client.form(Locator::Css("form.filters")).await.unwrap();
     form.set_by_name("session", "s-1").await.unwrap();
     form.submit().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !client
+        .current_url()
+        .await
+        .unwrap()
+        .query()
+        .unwrap_or("")
+        .contains("session=s-1")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the filter form did not load the filtered list"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     wait()
-        .for_url(
-            &format!("{base}/?q=&session=s-1&model=&provider=&outcome=&meta=&from=&to=")
-                .parse()
-                .unwrap(),
-        )
+        .for_element(Locator::Css("table.traces"))
         .await
         .unwrap();
     assert_eq!(rows(&client).await, 3);

@@ -54,6 +54,10 @@ async fn pages_show_traces_sessions_and_summary() {
     assert_eq!(status, 200);
     assert!(summary.contains(r#"<dd id="calls">5</dd>"#), "{summary}");
     assert_eq!(summary.matches("<svg").count(), 4);
+    assert!(
+        summary.contains("/?prompt_name=plot&amp;prompt_version=2"),
+        "{summary}"
+    );
 
     let (status, missing, _) = page(&format!("{base}/traces/nope")).await;
     assert_eq!(status, 404);

@@ -238,6 +238,23 @@ fn sessions_read_in_order_and_summary_adds_up() {
         .map(|g| (g.model.as_str(), g.calls))
         .collect();
     assert_eq!(models, [("gpt-4o", 4), ("claude-sonnet", 1)]);
+    let versions: Vec<_> = summary
+        .by_prompt
+        .iter()
+        .map(|p| {
+            (
+                p.name.as_str(),
+                p.version.as_deref(),
+                p.calls,
+                p.errors,
+                p.total_tokens,
+            )
+        })
+        .collect();
+    assert_eq!(
+        versions,
+        [("plot", Some("1"), 2, 1, 42), ("plot", Some("2"), 1, 0, 42)]
+    );
     let only_s2 = store
         .summary(&filter(|f| f.session = Some("s-2".into())))
         .unwrap();

@@ -23,6 +23,8 @@ pub(crate) struct Spec<'a> {
     pub(crate) answer: &'a str,
     pub(crate) error: Option<&'a str>,
     pub(crate) user: &'a str,
+    /// `prompt_name` "plot" at this `prompt_version`.
+    pub(crate) prompt_version: Option<&'a str>,
 }
 
 impl Default for Spec<'_> {
@@ -38,6 +40,7 @@ impl Default for Spec<'_> {
             answer: "Hi there",
             error: None,
             user: "ann",
+            prompt_version: None,
         }
     }
 }
@@ -50,6 +53,10 @@ pub(crate) fn record(spec: &Spec<'_>) -> TraceRecord {
         "user": spec.user,
         "cost_usd": 0.0125,
     });
+    if let Some(version) = spec.prompt_version {
+        metadata["prompt_name"] = json!("plot");
+        metadata["prompt_version"] = json!(version);
+    }
     if let Some(session) = spec.session {
         metadata["session_id"] = json!(session);
     }
@@ -126,6 +133,7 @@ pub(crate) fn workflow() -> Vec<TraceRecord> {
             session: Some("s-1"),
             step: "code_generation",
             prompt: "Plot the ages as a histogram",
+            prompt_version: Some("1"),
             answer: "import matplotlib",
             ..base.clone()
         }),
@@ -136,6 +144,7 @@ pub(crate) fn workflow() -> Vec<TraceRecord> {
             attempt: 2,
             error: Some("timeout"),
             prompt: "Plot the ages again",
+            prompt_version: Some("1"),
             ..base.clone()
         }),
         record(&Spec {
@@ -144,6 +153,7 @@ pub(crate) fn workflow() -> Vec<TraceRecord> {
             step: "code_generation",
             attempt: 3,
             prompt: "Plot the ages, third try",
+            prompt_version: Some("2"),
             answer: "plt.hist(ages)",
             ..base.clone()
         }),

@@ -10,7 +10,8 @@ mod schema;
 mod store;
 
 pub use store::{
-    Page, SessionView, SqliteStore, Summary, SummaryBucket, SummaryGroup, TraceFilter, TraceRow,
+    Page, PromptGroup, SessionView, SqliteStore, Summary, SummaryBucket, SummaryGroup, TraceFilter,
+    TraceRow,
 };
 
 use std::borrow::Borrow;

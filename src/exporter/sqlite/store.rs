@@ -35,6 +35,10 @@ pub struct TraceFilter {
     pub from: Option<String>,
     /// Started before: RFC 3339 or a date (that date's midnight UTC).
     pub to: Option<String>,
+    /// The prompt's name, from the `prompt_name` metadata entry.
+    pub prompt_name: Option<String>,
+    /// The prompt's version, from the `prompt_version` metadata entry.
+    pub prompt_version: Option<String>,
     /// Words that must all occur in the prompt (with system prompt and history) or the answer.
     pub q: Option<String>,
     /// Traces per page (default 50, at most 500).
@@ -117,6 +121,9 @@ pub struct Summary {
     pub last: Option<String>,
     /// Per provider and model, most calls first.
     pub by_model: Vec<SummaryGroup>,
+    /// Per prompt name and version (traces with a `prompt_name` metadata entry), to compare
+    /// versions.
+    pub by_prompt: Vec<PromptGroup>,
     /// Calls per latency range: `(upper bound in ms, calls)`, the last bound `null` (open).
     pub latency_histogram: Vec<(Option<f64>, u64)>,
     /// Calls and tokens over time, oldest first, in equal buckets of `bucket_seconds`.
@@ -142,6 +149,25 @@ pub struct SummaryGroup {
     pub latency_avg_ms: f64,
 }
 
+/// Figures of one prompt version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PromptGroup {
+    /// `prompt_name` metadata.
+    pub name: String,
+    /// `prompt_version` metadata, if any.
+    pub version: Option<String>,
+    /// Calls.
+    pub calls: u64,
+    /// Failed calls.
+    pub errors: u64,
+    /// Tokens.
+    pub total_tokens: i64,
+    /// Mean duration.
+    pub latency_avg_ms: f64,
+    /// Summed cost of the calls that have one.
+    pub cost: Option<f64>,
+}
+
 /// Calls in one time bucket.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SummaryBucket {
@@ -154,6 +180,10 @@ pub struct SummaryBucket {
     /// Tokens.
     pub total_tokens: i64,
 }
+
+/// The metadata keys naming a prompt and its version.
+const PROMPT_NAME: &str = "prompt_name";
+const PROMPT_VERSION: &str = "prompt_version";
 
 /// Upper bounds of the latency histogram, in milliseconds.
 const LATENCY_BOUNDS: [f64; 9] = [
@@ -367,6 +397,27 @@ impl SqliteStore {
                     })
                 })?
                 .collect::<rusqlite::Result<_>>()?;
+            let mut statement = c.prepare(&format!(
+                "SELECT n.value, v.value, count(*), sum(error_kind IS NOT NULL),
+                    coalesce(sum(total_tokens), 0), avg(latency_ms), sum(cost)
+                 FROM traces
+                 JOIN trace_metadata n ON n.trace = traces.id AND n.key = '{PROMPT_NAME}'
+                 LEFT JOIN trace_metadata v ON v.trace = traces.id AND v.key = '{PROMPT_VERSION}'
+                 {clause} GROUP BY n.value, v.value ORDER BY n.value, v.value"
+            ))?;
+            let by_prompt = statement
+                .query_map(params(), |r| {
+                    Ok(PromptGroup {
+                        name: r.get(0)?,
+                        version: r.get(1)?,
+                        calls: r.get(2)?,
+                        errors: r.get(3)?,
+                        total_tokens: r.get(4)?,
+                        latency_avg_ms: r.get(5)?,
+                        cost: r.get(6)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
             let buckets = LATENCY_BOUNDS
                 .iter()
                 .map(|b| format!("sum(latency_ms < {b:.1})"))
@@ -414,6 +465,7 @@ impl SqliteStore {
                 first: first.map(rfc3339),
                 last: last.map(rfc3339),
                 by_model,
+                by_prompt,
                 latency_histogram,
                 over_time,
                 bucket_seconds,
@@ -518,6 +570,17 @@ impl Conditions {
                 "id IN (SELECT trace FROM trace_metadata WHERE key = ? AND value = ?)",
                 [text(key.trim()), text(value.trim())],
             );
+        }
+        for (key, value) in [
+            (PROMPT_NAME, &filter.prompt_name),
+            (PROMPT_VERSION, &filter.prompt_version),
+        ] {
+            if let Some(value) = present(value) {
+                conditions.push(
+                    "id IN (SELECT trace FROM trace_metadata WHERE key = ? AND value = ?)",
+                    [text(key), text(value)],
+                );
+            }
         }
         if let Some(from) = present(&filter.from) {
             conditions.push("ts >= ?", [Value::from(parse_time("from", from)?)]);
