@@ -45,9 +45,7 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (key, value, trace)
     ) WITHOUT ROWID;
     CREATE INDEX trace_metadata_trace ON trace_metadata (trace);
-    CREATE VIRTUAL TABLE traces_fts USING fts5 (
-        prompt, answer, content = '', contentless_delete = 1
-    );
+    CREATE VIRTUAL TABLE traces_fts USING fts5 (prompt, answer);
     CREATE TRIGGER traces_delete AFTER DELETE ON traces BEGIN
         DELETE FROM trace_metadata WHERE trace = old.id;
         DELETE FROM traces_fts WHERE rowid = old.id;
