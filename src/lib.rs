@@ -75,6 +75,7 @@ mod scrub;
 pub mod session;
 pub mod sink;
 pub mod types;
+pub mod ui;
 
 pub use client::{Client, ClientBuilder};
 pub use error::{BoxError, ErrorKind, ProviderError};

@@ -8,7 +8,7 @@ use super::{
 };
 use crate::exporter::{
     ExportOptions, ExportSink, Exporter, JsonExporter, JsonlExporter, MarkdownExporter,
-    OtlpExporter, RetryPolicy, StdoutExporter, WebhookExporter,
+    OtlpExporter, Retention, RetryPolicy, SqliteExporter, StdoutExporter, WebhookExporter,
 };
 use crate::plugin::{PluginExporter, PluginProvider};
 use crate::provider::{
@@ -163,6 +163,20 @@ fn exporter(name: &str, config: &ExporterConfig) -> Result<Box<dyn Exporter>, Co
             })
         }
         ExporterKind::Json { path } => Box::new(JsonExporter::new(path)),
+        ExporterKind::Sqlite {
+            path,
+            max_rows,
+            max_age_secs,
+        } => Box::new(
+            // Opened now: a bad path or a file from a newer llmtrace fails the build, named.
+            SqliteExporter::new(path)
+                .retention(Retention {
+                    max_rows: *max_rows,
+                    max_age: max_age_secs.map(Duration::from_secs),
+                })
+                .open()
+                .map_err(|e| issue("path", e.to_string()))?,
+        ),
         ExporterKind::Markdown { path } => Box::new(MarkdownExporter::new(path)),
         ExporterKind::Webhook {
             url,

@@ -19,6 +19,10 @@ pub(crate) const MAX_FILES: u64 = 1_000;
 pub(crate) const MAX_BYTES: u64 = 1 << 40;
 /// `tracing.max_age_ms`: a year (an age, not a deadline: longer than the other durations).
 pub(crate) const MAX_AGE_MS: u64 = 365 * 86_400_000;
+/// `exporters.*.max_rows` of a SQLite store.
+pub(crate) const MAX_ROWS: u64 = 1_000_000_000;
+/// `exporters.*.max_age` of a SQLite store, in seconds: a hundred years.
+pub(crate) const MAX_AGE_SECS: u64 = 100 * 365 * 86_400;
 /// `provider.max_concurrency`: plugin calls in flight.
 pub(crate) const MAX_CONCURRENCY: u64 = 10_000;
 /// `memory_limit_mb` of an isolated plugin: 1 TiB.

@@ -241,6 +241,17 @@ pub enum ExporterKind {
     },
     /// Send OpenTelemetry spans over OTLP/HTTP.
     Otlp(OtlpOptions),
+    /// Keep traces in a SQLite file the viewer (`llmtrace ui`) reads.
+    Sqlite {
+        /// The database file.
+        path: PathBuf,
+        /// Traces kept at most (the newest).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        max_rows: Option<u64>,
+        /// Traces older than this many seconds are deleted (`max_age` in the file: `"30d"`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        max_age_secs: Option<u64>,
+    },
     /// An exporter plugin (a `cdylib` built against `llmtrace-plugin-abi`).
     Plugin {
         /// The library.

@@ -19,7 +19,7 @@ use crate::exporter::{ExportOptions, OtlpOptions, Overflow, StdoutFormat};
 
 pub(super) const PROVIDER_TYPES: &[&str] = &["echo", "openai", "ollama", "anthropic", "plugin"];
 pub(super) const EXPORTER_TYPES: &[&str] = &[
-    "stdout", "jsonl", "json", "markdown", "webhook", "otlp", "plugin",
+    "stdout", "jsonl", "json", "markdown", "webhook", "otlp", "plugin", "sqlite",
 ];
 // `proxy` is read by `crate::proxy::ProxyConfig`, not here.
 const SECTIONS: &[&str] = &["provider", "tracing", "metadata", "exporters", "proxy"];
@@ -237,6 +237,7 @@ fn exporter(table: &mut Table<'_, '_>, kind: &str) -> Option<ExporterConfig> {
         "markdown" => table
             .required("path", "the file to append to")
             .map(|path| ExporterKind::Markdown { path }),
+        "sqlite" => sqlite(table),
         "plugin" => {
             let path = table.required::<PathBuf>("path", "the plugin library to load");
             let options = table.get("options").unwrap_or_default();
@@ -363,6 +364,46 @@ fn plugin_isolation(table: &mut Table<'_, '_>) -> PluginIsolation {
         },
         _ => PluginIsolation::InProcess,
     }
+}
+
+/// `type = "sqlite"`: `path`, `max_rows`, `max_age` (`"90s"`, `"30m"`, `"12h"`, `"30d"`).
+fn sqlite(table: &mut Table<'_, '_>) -> Option<ExporterKind> {
+    let path = table.required::<PathBuf>("path", "the database file");
+    let max_rows = optional_in(table, "max_rows", limits::MAX_ROWS);
+    let max_age_secs = table.get::<String>("max_age").and_then(|text| {
+        let seconds = parse_age(&text);
+        match seconds {
+            None => table.issue(
+                "max_age",
+                format!("expected a positive number and a unit (s, m, h, d), like \"30d\"; found {text:?}"),
+            ),
+            Some(seconds) if seconds > limits::MAX_AGE_SECS => table.issue(
+                "max_age",
+                format!("must be at most {}d, found {text:?}", limits::MAX_AGE_SECS / 86_400),
+            ),
+            Some(_) => {}
+        }
+        seconds.filter(|&seconds| seconds <= limits::MAX_AGE_SECS)
+    });
+    path.map(|path| ExporterKind::Sqlite {
+        path,
+        max_rows,
+        max_age_secs,
+    })
+}
+
+/// `"30d"` -> seconds; `None` unless a positive whole number and one of s, m, h, d.
+fn parse_age(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let unit = match text.chars().last()? {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86400,
+        _ => return None,
+    };
+    let number: u64 = text[..text.len() - 1].trim().parse().ok()?;
+    (number > 0).then(|| number.saturating_mul(unit))
 }
 
 /// A table of string values (HTTP headers).

@@ -36,6 +36,7 @@ mod markdown;
 mod options;
 mod otlp;
 mod sink;
+mod sqlite;
 mod stdout;
 mod webhook;
 mod worker;
@@ -46,6 +47,10 @@ pub use markdown::MarkdownExporter;
 pub use options::{ExportOptions, Overflow, RetryPolicy};
 pub use otlp::{OtlpExporter, OtlpOptions};
 pub use sink::{ExportSink, ExportSinkBuilder, ExporterStats};
+pub use sqlite::{
+    Page, PromptGroup, Retention, SessionView, SqliteExporter, SqliteStore, StoreError, Summary,
+    SummaryBucket, SummaryGroup, TraceFilter, TraceRow,
+};
 pub use stdout::{StdoutExporter, StdoutFormat};
 pub use webhook::WebhookExporter;
 

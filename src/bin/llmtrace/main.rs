@@ -3,6 +3,7 @@
 mod check_config;
 mod demo;
 mod export;
+mod import;
 mod plugin;
 mod plugin_host;
 mod proxy;
@@ -11,6 +12,7 @@ mod run;
 mod stdout;
 mod summarize;
 mod summary;
+mod ui;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -76,6 +78,21 @@ enum Command {
     /// Serve the configured stack as an OpenAI- and Anthropic-compatible HTTP gateway: every
     /// request any client sends is traced.
     Proxy(proxy::Args),
+    /// Load trace files (JSONL or JSON arrays) into a SQLite trace database; traces already
+    /// there are skipped.
+    Import {
+        /// The trace files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The database (created if missing).
+        #[arg(long)]
+        db: PathBuf,
+        /// Stop at the first malformed record instead of skipping it.
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Serve the trace viewer (web page and JSON API) for a database or a trace file.
+    Ui(ui::Args),
     /// Inspect plugin libraries.
     Plugin {
         #[command(subcommand)]
@@ -119,6 +136,13 @@ async fn main() -> ExitCode {
         Command::Plugin { command } => plugin::run(command),
         Command::PluginHost(args) => plugin_host::run(args).await,
         Command::Proxy(args) => proxy::run(args).await,
+        Command::Import { files, db, strict } => {
+            // SQLite and file reads block: keep them off the runtime's threads.
+            tokio::task::spawn_blocking(move || import::run(&files, &db, strict))
+                .await
+                .unwrap_or_else(|e| Err(e.into()))
+        }
+        Command::Ui(args) => ui::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,652 @@
+//! Reading the store back: filtered pages of traces, one trace, a session, a summary.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, Row};
+use serde::{Deserialize, Serialize};
+
+use super::StoreError;
+use crate::TraceRecord;
+
+/// The most traces one page holds.
+pub(crate) const MAX_PAGE: usize = 500;
+/// Traces per page when the filter does not say.
+pub(crate) const DEFAULT_PAGE: usize = 50;
+
+/// Which traces to list. Every field is optional; an empty string counts as absent (an empty
+/// form field). Deserializes from a URL query string (`?session=s-1&outcome=error`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TraceFilter {
+    /// `session_id` metadata.
+    pub session: Option<String>,
+    /// Configured model.
+    pub model: Option<String>,
+    /// Provider name.
+    pub provider: Option<String>,
+    /// `ok`, `error` (any failure), or an error kind (`timeout`, `rate_limited`, ...).
+    pub outcome: Option<String>,
+    /// A metadata entry, `key=value` (`user=ann`, `attempt_number=2`).
+    pub meta: Option<String>,
+    /// Started at or after: RFC 3339 or a date (`2025-11-08`, midnight UTC).
+    pub from: Option<String>,
+    /// Started before: RFC 3339 or a date (that date's midnight UTC).
+    pub to: Option<String>,
+    /// The prompt's name, from the `prompt_name` metadata entry.
+    pub prompt_name: Option<String>,
+    /// The prompt's version, from the `prompt_version` metadata entry.
+    pub prompt_version: Option<String>,
+    /// Words that must all occur in the prompt (with system prompt and history) or the answer.
+    pub q: Option<String>,
+    /// Traces per page (default 50, at most 500).
+    pub limit: Option<usize>,
+    /// Where the page starts: the `next` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// One trace, as the list shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TraceRow {
+    /// The trace id.
+    pub trace_id: String,
+    /// Start time, RFC 3339 UTC.
+    pub timestamp: String,
+    /// Provider name.
+    pub provider: String,
+    /// Configured model.
+    pub model: String,
+    /// Session, if any.
+    pub session_id: Option<String>,
+    /// Workflow step type, if any.
+    pub step_type: Option<String>,
+    /// Attempt number, if any.
+    pub attempt: Option<i64>,
+    /// `ok`, or the error kind.
+    pub outcome: String,
+    /// Input tokens, when reported.
+    pub prompt_tokens: Option<i64>,
+    /// Output tokens, when reported.
+    pub completion_tokens: Option<i64>,
+    /// Total tokens, when reported.
+    pub total_tokens: Option<i64>,
+    /// Cost, when the caller recorded one (`cost_usd` or `cost` metadata).
+    pub cost: Option<f64>,
+    /// Duration of the call.
+    pub latency_ms: f64,
+    /// Time to the first streamed chunk.
+    pub ttft_ms: Option<f64>,
+}
+
+/// A page of traces, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Page {
+    /// The traces.
+    pub traces: Vec<TraceRow>,
+    /// The cursor of the next (older) page; `None` on the last page.
+    pub next: Option<String>,
+}
+
+/// A session's traces, in the order they started.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionView {
+    /// The session id.
+    pub session_id: String,
+    /// Its steps, oldest first.
+    pub traces: Vec<TraceRow>,
+}
+
+/// Figures over the traces a filter selects.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Calls.
+    pub calls: u64,
+    /// Failed calls.
+    pub errors: u64,
+    /// Tokens, all calls.
+    pub total_tokens: i64,
+    /// Summed cost of the calls that have one.
+    pub cost: Option<f64>,
+    /// Mean duration.
+    pub latency_avg_ms: Option<f64>,
+    /// Median duration.
+    pub latency_p50_ms: Option<f64>,
+    /// 95th percentile duration.
+    pub latency_p95_ms: Option<f64>,
+    /// First start time.
+    pub first: Option<String>,
+    /// Last start time.
+    pub last: Option<String>,
+    /// Per provider and model, most calls first.
+    pub by_model: Vec<SummaryGroup>,
+    /// Per prompt name and version (traces with a `prompt_name` metadata entry), to compare
+    /// versions.
+    pub by_prompt: Vec<PromptGroup>,
+    /// Calls per latency range: `(upper bound in ms, calls)`, the last bound `null` (open).
+    pub latency_histogram: Vec<(Option<f64>, u64)>,
+    /// Calls and tokens over time, oldest first, in equal buckets of `bucket_seconds`.
+    pub over_time: Vec<SummaryBucket>,
+    /// Width of the `over_time` buckets.
+    pub bucket_seconds: i64,
+}
+
+/// Figures of one provider and model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SummaryGroup {
+    /// Provider.
+    pub provider: String,
+    /// Model.
+    pub model: String,
+    /// Calls.
+    pub calls: u64,
+    /// Failed calls.
+    pub errors: u64,
+    /// Tokens.
+    pub total_tokens: i64,
+    /// Mean duration.
+    pub latency_avg_ms: f64,
+}
+
+/// Figures of one prompt version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PromptGroup {
+    /// `prompt_name` metadata.
+    pub name: String,
+    /// `prompt_version` metadata, if any.
+    pub version: Option<String>,
+    /// Calls.
+    pub calls: u64,
+    /// Failed calls.
+    pub errors: u64,
+    /// Tokens.
+    pub total_tokens: i64,
+    /// Mean duration.
+    pub latency_avg_ms: f64,
+    /// Summed cost of the calls that have one.
+    pub cost: Option<f64>,
+}
+
+/// Calls in one time bucket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SummaryBucket {
+    /// Bucket start, RFC 3339 UTC.
+    pub start: String,
+    /// Calls.
+    pub calls: u64,
+    /// Failed calls.
+    pub errors: u64,
+    /// Tokens.
+    pub total_tokens: i64,
+}
+
+/// The metadata keys naming a prompt and its version.
+const PROMPT_NAME: &str = "prompt_name";
+const PROMPT_VERSION: &str = "prompt_version";
+
+/// Upper bounds of the latency histogram, in milliseconds.
+const LATENCY_BOUNDS: [f64; 9] = [
+    50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0, 30000.0,
+];
+
+/// Reads a trace database (written by [`SqliteExporter`](super::SqliteExporter)).
+///
+/// Cheap to clone; connections are pooled. Every method blocks on SQLite: call it from a
+/// blocking context (`tokio::task::spawn_blocking`).
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    path: Arc<Path>,
+    pool: Arc<Mutex<Vec<Connection>>>,
+}
+
+const COLUMNS: &str = "id, trace_id, ts, provider, model, session_id, step_type, attempt, \
+    error_kind, prompt_tokens, completion_tokens, total_tokens, cost, latency_ms, ttft_ms";
+
+impl SqliteStore {
+    /// Opens an existing database (migrating it to this version's schema).
+    ///
+    /// # Errors
+    /// When the file does not exist, is not a trace database, or is from a newer llmtrace.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let path = path.as_ref();
+        if !path.is_file() {
+            return Err(StoreError::Missing {
+                path: path.to_owned(),
+            });
+        }
+        let connection = super::open(path)?;
+        Ok(Self {
+            path: Arc::from(path),
+            pool: Arc::new(Mutex::new(vec![connection])),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn sql(&self, source: rusqlite::Error) -> StoreError {
+        StoreError::Sql {
+            path: PathBuf::from(&*self.path),
+            source,
+        }
+    }
+
+    /// Runs `f` on a pooled connection.
+    fn with<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, StoreError> {
+        let pooled = self
+            .pool
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let connection = match pooled {
+            Some(connection) => connection,
+            None => super::open(&self.path)?,
+        };
+        let result = f(&connection).map_err(|e| self.sql(e));
+        self.pool
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(connection);
+        result
+    }
+
+    /// How many traces the file holds.
+    ///
+    /// # Errors
+    /// When SQLite fails.
+    pub fn count(&self) -> Result<u64, StoreError> {
+        self.with(|c| c.query_row("SELECT count(*) FROM traces", [], |row| row.get(0)))
+    }
+
+    /// A page of the traces `filter` selects, newest first.
+    ///
+    /// # Errors
+    /// [`StoreError::BadFilter`] for a value that cannot be read (a bad date, cursor or
+    /// `meta`); SQLite failures.
+    pub fn traces(&self, filter: &TraceFilter) -> Result<Page, StoreError> {
+        let limit = filter.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
+        let mut conditions = Conditions::from_filter(filter)?;
+        if let Some(cursor) = present(&filter.cursor) {
+            let bad = || bad_filter("cursor", cursor, "not a cursor this store returned");
+            let (ts, id) = cursor.split_once('_').ok_or_else(bad)?;
+            let ts: i64 = ts.parse().map_err(|_| bad())?;
+            let id: i64 = id.parse().map_err(|_| bad())?;
+            conditions.push("(ts, id) < (?, ?)", [Value::from(ts), Value::from(id)]);
+        }
+        let sql = format!(
+            "SELECT {COLUMNS} FROM traces {} ORDER BY ts DESC, id DESC LIMIT {}",
+            conditions.where_clause(),
+            limit + 1
+        );
+        let mut rows: Vec<(i64, i64, TraceRow)> = self.with(|c| {
+            let mut statement = c.prepare(&sql)?;
+            let rows =
+                statement.query_map(rusqlite::params_from_iter(&conditions.params), read_row)?;
+            rows.collect()
+        })?;
+        let next = (rows.len() > limit).then(|| {
+            rows.truncate(limit);
+            let (id, ts, _) = &rows[limit - 1];
+            format!("{ts}_{id}")
+        });
+        Ok(Page {
+            traces: rows.into_iter().map(|(_, _, row)| row).collect(),
+            next,
+        })
+    }
+
+    /// The whole record of trace `trace_id`, if stored.
+    ///
+    /// # Errors
+    /// When SQLite fails or the stored JSON is not a record.
+    pub fn trace(&self, trace_id: &str) -> Result<Option<TraceRecord>, StoreError> {
+        let json: Option<String> = self.with(|c| {
+            c.query_row(
+                "SELECT record FROM traces WHERE trace_id = ?1",
+                [trace_id],
+                |row| row.get(0),
+            )
+            .optional()
+        })?;
+        json.map(|json| {
+            serde_json::from_str(&json).map_err(|source| StoreError::Serialize {
+                trace_id: trace_id.parse().unwrap_or_default(),
+                source,
+            })
+        })
+        .transpose()
+    }
+
+    /// The traces of session `session_id`, oldest first (`None` when it has none).
+    ///
+    /// # Errors
+    /// When SQLite fails.
+    pub fn session(&self, session_id: &str) -> Result<Option<SessionView>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM traces WHERE session_id = ?1 ORDER BY ts, id");
+        let traces: Vec<TraceRow> = self.with(|c| {
+            let mut statement = c.prepare(&sql)?;
+            let rows = statement.query_map([session_id], |row| read_row(row).map(|r| r.2))?;
+            rows.collect()
+        })?;
+        Ok((!traces.is_empty()).then(|| SessionView {
+            session_id: session_id.to_owned(),
+            traces,
+        }))
+    }
+
+    /// Figures over the traces `filter` selects (its `limit` and `cursor` are ignored).
+    ///
+    /// # Errors
+    /// As [`traces`](Self::traces).
+    pub fn summary(&self, filter: &TraceFilter) -> Result<Summary, StoreError> {
+        let conditions = Conditions::from_filter(filter)?;
+        let clause = conditions.where_clause();
+        let params = || rusqlite::params_from_iter(&conditions.params);
+        self.with(|c| {
+            let (calls, errors, total_tokens, cost, latency_avg_ms, first, last): Totals = c.query_row(
+                &format!(
+                    "SELECT count(*), sum(error_kind IS NOT NULL), sum(total_tokens), sum(cost),
+                        avg(latency_ms), min(ts), max(ts) FROM traces {clause}"
+                ),
+                params(),
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                    ))
+                },
+            )?;
+            let percentile = |p: f64| -> rusqlite::Result<Option<f64>> {
+                if calls == 0 {
+                    return Ok(None);
+                }
+                let offset = ((calls - 1) as f64 * p).round() as i64;
+                c.query_row(
+                    &format!(
+                        "SELECT latency_ms FROM traces {clause} ORDER BY latency_ms LIMIT 1 OFFSET {offset}"
+                    ),
+                    params(),
+                    |r| r.get(0),
+                )
+                .optional()
+            };
+            let latency_p50_ms = percentile(0.5)?;
+            let latency_p95_ms = percentile(0.95)?;
+            let mut statement = c.prepare(&format!(
+                "SELECT provider, model, count(*), sum(error_kind IS NOT NULL),
+                    coalesce(sum(total_tokens), 0), avg(latency_ms)
+                 FROM traces {clause} GROUP BY provider, model ORDER BY count(*) DESC, model"
+            ))?;
+            let by_model = statement
+                .query_map(params(), |r| {
+                    Ok(SummaryGroup {
+                        provider: r.get(0)?,
+                        model: r.get(1)?,
+                        calls: r.get(2)?,
+                        errors: r.get(3)?,
+                        total_tokens: r.get(4)?,
+                        latency_avg_ms: r.get(5)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut statement = c.prepare(&format!(
+                "SELECT n.value, v.value, count(*), sum(error_kind IS NOT NULL),
+                    coalesce(sum(total_tokens), 0), avg(latency_ms), sum(cost)
+                 FROM traces
+                 JOIN trace_metadata n ON n.trace = traces.id AND n.key = '{PROMPT_NAME}'
+                 LEFT JOIN trace_metadata v ON v.trace = traces.id AND v.key = '{PROMPT_VERSION}'
+                 {clause} GROUP BY n.value, v.value ORDER BY n.value, v.value"
+            ))?;
+            let by_prompt = statement
+                .query_map(params(), |r| {
+                    Ok(PromptGroup {
+                        name: r.get(0)?,
+                        version: r.get(1)?,
+                        calls: r.get(2)?,
+                        errors: r.get(3)?,
+                        total_tokens: r.get(4)?,
+                        latency_avg_ms: r.get(5)?,
+                        cost: r.get(6)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            let buckets = LATENCY_BOUNDS
+                .iter()
+                .map(|b| format!("sum(latency_ms < {b:.1})"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let cumulative: Vec<Option<u64>> = c.query_row(
+                &format!("SELECT {buckets} FROM traces {clause}"),
+                params(),
+                |r| (0..LATENCY_BOUNDS.len()).map(|i| r.get(i)).collect(),
+            )?;
+            let mut latency_histogram = Vec::new();
+            let mut below = 0;
+            for (bound, cumulative) in LATENCY_BOUNDS.iter().zip(&cumulative) {
+                let cumulative = cumulative.unwrap_or(0);
+                latency_histogram.push((Some(*bound), cumulative - below));
+                below = cumulative;
+            }
+            latency_histogram.push((None, calls - below));
+            let span = last.unwrap_or(0) - first.unwrap_or(0);
+            let bucket_seconds = bucket_seconds(span / 1_000_000);
+            let width = bucket_seconds * 1_000_000;
+            let mut statement = c.prepare(&format!(
+                "SELECT ts / {width} * {width} AS bucket, count(*), sum(error_kind IS NOT NULL),
+                    coalesce(sum(total_tokens), 0)
+                 FROM traces {clause} GROUP BY bucket ORDER BY bucket"
+            ))?;
+            let over_time = statement
+                .query_map(params(), |r| {
+                    Ok(SummaryBucket {
+                        start: rfc3339(r.get(0)?),
+                        calls: r.get(1)?,
+                        errors: r.get(2)?,
+                        total_tokens: r.get(3)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(Summary {
+                calls,
+                errors: errors.unwrap_or(0),
+                total_tokens: total_tokens.unwrap_or(0),
+                cost,
+                latency_avg_ms,
+                latency_p50_ms,
+                latency_p95_ms,
+                first: first.map(rfc3339),
+                last: last.map(rfc3339),
+                by_model,
+                by_prompt,
+                latency_histogram,
+                over_time,
+                bucket_seconds,
+            })
+        })
+    }
+}
+
+/// Calls, errors, tokens, cost, mean latency, first and last start time.
+type Totals = (
+    u64,
+    Option<u64>,
+    Option<i64>,
+    Option<f64>,
+    Option<f64>,
+    Option<i64>,
+    Option<i64>,
+);
+
+/// A bucket width giving at most about 60 buckets over `span` seconds.
+fn bucket_seconds(span: i64) -> i64 {
+    const WIDTHS: [i64; 9] = [
+        1,
+        60,
+        300,
+        900,
+        3600,
+        6 * 3600,
+        86400,
+        7 * 86400,
+        30 * 86400,
+    ];
+    WIDTHS
+        .iter()
+        .copied()
+        .find(|w| span / w < 60)
+        .unwrap_or(365 * 86400)
+}
+
+fn rfc3339(micros: i64) -> String {
+    DateTime::<Utc>::from_timestamp_micros(micros)
+        .unwrap_or_default()
+        .to_rfc3339_opts(SecondsFormat::Micros, false)
+}
+
+fn present(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+fn bad_filter(key: &str, value: &str, reason: &str) -> StoreError {
+    StoreError::BadFilter {
+        key: key.to_owned(),
+        value: value.to_owned(),
+        reason: reason.to_owned(),
+    }
+}
+
+/// A `WHERE` clause and its parameters.
+#[derive(Default)]
+struct Conditions {
+    clauses: Vec<&'static str>,
+    params: Vec<Value>,
+}
+
+impl Conditions {
+    fn push(&mut self, clause: &'static str, params: impl IntoIterator<Item = Value>) {
+        self.clauses.push(clause);
+        self.params.extend(params);
+    }
+
+    fn where_clause(&self) -> String {
+        if self.clauses.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", self.clauses.join(" AND "))
+        }
+    }
+
+    fn from_filter(filter: &TraceFilter) -> Result<Self, StoreError> {
+        let mut conditions = Self::default();
+        let text = |v: &str| Value::from(v.to_owned());
+        if let Some(session) = present(&filter.session) {
+            conditions.push("session_id = ?", [text(session)]);
+        }
+        if let Some(model) = present(&filter.model) {
+            conditions.push("model = ?", [text(model)]);
+        }
+        if let Some(provider) = present(&filter.provider) {
+            conditions.push("provider = ?", [text(provider)]);
+        }
+        match present(&filter.outcome) {
+            None => {}
+            Some("ok") => conditions.push("error_kind IS NULL", []),
+            Some("error") => conditions.push("error_kind IS NOT NULL", []),
+            Some(kind) => conditions.push("error_kind = ?", [text(kind)]),
+        }
+        if let Some(meta) = present(&filter.meta) {
+            let (key, value) = meta
+                .split_once('=')
+                .ok_or_else(|| bad_filter("meta", meta, "expected key=value"))?;
+            conditions.push(
+                "id IN (SELECT trace FROM trace_metadata WHERE key = ? AND value = ?)",
+                [text(key.trim()), text(value.trim())],
+            );
+        }
+        for (key, value) in [
+            (PROMPT_NAME, &filter.prompt_name),
+            (PROMPT_VERSION, &filter.prompt_version),
+        ] {
+            if let Some(value) = present(value) {
+                conditions.push(
+                    "id IN (SELECT trace FROM trace_metadata WHERE key = ? AND value = ?)",
+                    [text(key), text(value)],
+                );
+            }
+        }
+        if let Some(from) = present(&filter.from) {
+            conditions.push("ts >= ?", [Value::from(parse_time("from", from)?)]);
+        }
+        if let Some(to) = present(&filter.to) {
+            conditions.push("ts < ?", [Value::from(parse_time("to", to)?)]);
+        }
+        if let Some(q) = present(&filter.q) {
+            conditions.push(
+                "id IN (SELECT rowid FROM traces_fts WHERE traces_fts MATCH ?)",
+                [Value::from(fts_query(q))],
+            );
+        }
+        Ok(conditions)
+    }
+}
+
+/// Each word of `q` as a quoted FTS5 string, so that user text is never FTS syntax.
+fn fts_query(q: &str) -> String {
+    q.split_whitespace()
+        .map(|word| format!("\"{}\"", word.replace('"', "\"\"")))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// RFC 3339, or a date (midnight UTC), as microseconds since the epoch.
+fn parse_time(key: &str, value: &str) -> Result<i64, StoreError> {
+    crate::types::rfc3339::parse(value)
+        .or_else(|| {
+            NaiveDate::parse_from_str(value, "%Y-%m-%d")
+                .ok()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .map(|t| t.and_utc())
+        })
+        .map(|t| t.timestamp_micros())
+        .ok_or_else(|| {
+            bad_filter(
+                key,
+                value,
+                "expected an RFC 3339 time (2025-11-08T12:00:00Z) or a date (2025-11-08)",
+            )
+        })
+}
+
+/// A row of [`COLUMNS`]: `(id, ts, row)`.
+fn read_row(row: &Row<'_>) -> rusqlite::Result<(i64, i64, TraceRow)> {
+    let ts: i64 = row.get(2)?;
+    let error_kind: Option<String> = row.get(8)?;
+    Ok((
+        row.get(0)?,
+        ts,
+        TraceRow {
+            trace_id: row.get(1)?,
+            timestamp: rfc3339(ts),
+            provider: row.get(3)?,
+            model: row.get(4)?,
+            session_id: row.get(5)?,
+            step_type: row.get(6)?,
+            attempt: row.get(7)?,
+            outcome: error_kind.unwrap_or_else(|| "ok".to_owned()),
+            prompt_tokens: row.get(9)?,
+            completion_tokens: row.get(10)?,
+            total_tokens: row.get(11)?,
+            cost: row.get(12)?,
+            latency_ms: row.get(13)?,
+            ttft_ms: row.get(14)?,
+        },
+    ))
+}

@@ -1,0 +1,11 @@
+//! The SQLite store and the trace viewer: the exporter writing real files, filters, retention,
+//! the JSON API and pages over HTTP on 127.0.0.1, the `import` and `ui` commands, and (ignored,
+//! run by `tests/browser/run.sh`) a real headless Chromium.
+
+mod api;
+mod browser;
+mod cli;
+mod pages;
+mod perf;
+mod store;
+mod support;

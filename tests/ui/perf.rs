@@ -1,0 +1,224 @@
+//! Figures for BENCHMARKS.md, ignored by default: run in release,
+//! `cargo test --release --test ui perf -- --ignored --nocapture`.
+//! `LLMTRACE_PERF_ROWS` sets the store size (default 1,000,000).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use llmtrace::TraceRecord;
+use llmtrace::exporter::{
+    ExportOptions, ExportSink, Overflow, SqliteExporter, SqliteStore, TraceFilter,
+};
+use llmtrace::sink::RecordSink;
+
+use crate::support::{Spec, record};
+
+const WORDS: [&str; 16] = [
+    "revenue",
+    "histogram",
+    "python",
+    "invoice",
+    "customer",
+    "latency",
+    "report",
+    "deploy",
+    "weather",
+    "summary",
+    "dataset",
+    "refund",
+    "matrix",
+    "schedule",
+    "contract",
+    "cluster",
+];
+
+/// Record `i` of the generated workload: ~1 KiB of JSON, 4 models, 2 providers, sessions of
+/// 10 steps, 5% failures, 100 users, one trace per 10 ms.
+fn generated(i: usize, start: DateTime<Utc>) -> TraceRecord {
+    let models = ["gpt-4o", "gpt-4o-mini", "claude-sonnet", "llama3"];
+    let mut prompt = String::with_capacity(400);
+    for k in 0..40 {
+        prompt.push_str(WORDS[(i * 7 + k * 3) % WORDS.len()]);
+        prompt.push(' ');
+    }
+    let session = format!("s-{}", i / 10);
+    let user = format!("u{}", i % 100);
+    let mut record = record(&Spec {
+        at: start + chrono::Duration::milliseconds(10 * i as i64),
+        model: models[i % 4],
+        provider: if i % 4 == 2 { "anthropic" } else { "openai" },
+        session: Some(&session),
+        attempt: (i % 3) as i64 + 1,
+        prompt: &prompt,
+        answer: "The figures show a steady rise over the quarter, driven by renewals and a \
+                 handful of large contracts; churn stayed flat and support load fell.",
+        error: (i % 20 == 19).then_some("timeout"),
+        user: &user,
+        ..Spec::default()
+    });
+    record.trace_id = uuid::Uuid::new_v4();
+    record
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+#[test]
+#[ignore = "timing figures: run in release (see BENCHMARKS.md)"]
+fn perf_sqlite_store_figures() {
+    let rows: usize = std::env::var("LLMTRACE_PERF_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("traces.db");
+    let start: DateTime<Utc> = "2025-01-01T00:00:00Z".parse().unwrap();
+    let size = serde_json::to_vec(&generated(0, start)).unwrap().len();
+    println!("record size: {size} bytes of JSON");
+
+    // 1. Through the exporter pipeline as a client feeds it: queue, worker, default batches
+    // of 64, waiting (not dropping) when the queue is full.
+    let warm = 50_000.min(rows);
+    let records: Vec<Arc<TraceRecord>> = (0..warm).map(|i| Arc::new(generated(i, start))).collect();
+    let options = ExportOptions {
+        overflow: Overflow::Wait,
+        ..ExportOptions::default()
+    };
+    let sink = ExportSink::builder()
+        .exporter("local", SqliteExporter::new(&path).open().unwrap(), options)
+        .build()
+        .unwrap();
+    let began = Instant::now();
+    for record in &records {
+        sink.record(record);
+    }
+    sink.shutdown_blocking();
+    let elapsed = began.elapsed();
+    assert_eq!(sink.stats()[0].1.exported, warm as u64);
+    println!(
+        "pipeline (batch 64): {warm} traces in {:.2} s = {:.0} traces/s",
+        elapsed.as_secs_f64(),
+        warm as f64 / elapsed.as_secs_f64()
+    );
+    drop(records);
+
+    // 2. The rest through the exporter's batch insert, 1,000 per transaction (as `import`).
+    let mut exporter = SqliteExporter::new(&path).open().unwrap();
+    let mut inserting = Duration::ZERO;
+    let mut i = warm;
+    while i < rows {
+        let batch: Vec<TraceRecord> = (i..(i + 1000).min(rows))
+            .map(|j| generated(j, start))
+            .collect();
+        let began = Instant::now();
+        exporter.insert(&batch).unwrap();
+        inserting += began.elapsed();
+        i += batch.len();
+    }
+    let bulk = rows - warm;
+    if bulk > 0 {
+        println!(
+            "batch insert (1000): {bulk} traces in {:.2} s = {:.0} traces/s",
+            inserting.as_secs_f64(),
+            bulk as f64 / inserting.as_secs_f64()
+        );
+    }
+    drop(exporter);
+    let file = std::fs::metadata(&path).unwrap().len();
+    println!(
+        "database: {rows} traces, {:.0} MiB",
+        file as f64 / 1048576.0
+    );
+
+    // 3. Filtered pages of 50, newest first: the median of 5 runs on a warm store.
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.count().unwrap(), rows as u64);
+    let session = format!("s-{}", rows / 20);
+    let cases: Vec<(&str, TraceFilter)> = vec![
+        ("no filter", TraceFilter::default()),
+        (
+            "model",
+            TraceFilter {
+                model: Some("claude-sonnet".into()),
+                ..Default::default()
+            },
+        ),
+        (
+            "session",
+            TraceFilter {
+                session: Some(session),
+                ..Default::default()
+            },
+        ),
+        (
+            "outcome=error",
+            TraceFilter {
+                outcome: Some("error".into()),
+                ..Default::default()
+            },
+        ),
+        (
+            "meta user=u42",
+            TraceFilter {
+                meta: Some("user=u42".into()),
+                ..Default::default()
+            },
+        ),
+        (
+            "full text",
+            TraceFilter {
+                q: Some("invoice refund".into()),
+                ..Default::default()
+            },
+        ),
+        (
+            "model+error+time range",
+            TraceFilter {
+                model: Some("gpt-4o".into()),
+                outcome: Some("timeout".into()),
+                from: Some("2025-01-01T12:00:00Z".into()),
+                to: Some("2025-01-02T00:00:00Z".into()),
+                ..Default::default()
+            },
+        ),
+    ];
+    for (name, filter) in cases {
+        let mut samples = Vec::new();
+        let mut found = 0;
+        let mut next = None;
+        for _ in 0..5 {
+            let began = Instant::now();
+            let page = store.traces(&filter).unwrap();
+            samples.push(began.elapsed());
+            found = page.traces.len();
+            next = page.next;
+        }
+        let first = median(samples);
+        // The second page, through the cursor.
+        let second = TraceFilter {
+            cursor: next,
+            ..filter.clone()
+        };
+        let mut samples = Vec::new();
+        for _ in 0..5 {
+            let began = Instant::now();
+            store.traces(&second).unwrap();
+            samples.push(began.elapsed());
+        }
+        println!(
+            "page of 50 ({name}): {found} rows, {:.2} ms; next page {:.2} ms",
+            first.as_secs_f64() * 1000.0,
+            median(samples).as_secs_f64() * 1000.0
+        );
+    }
+    let began = Instant::now();
+    let summary = store.summary(&TraceFilter::default()).unwrap();
+    println!(
+        "summary of {} traces: {:.0} ms",
+        summary.calls,
+        began.elapsed().as_secs_f64() * 1000.0
+    );
+}

@@ -1,0 +1,405 @@
+//! The exporter's file and the store's queries.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use llmtrace::exporter::{SqliteExporter, SqliteStore, StoreError, TraceFilter};
+
+use crate::support::{Spec, export, record, store_with, workflow};
+
+fn filter(f: impl FnOnce(&mut TraceFilter)) -> TraceFilter {
+    let mut filter = TraceFilter::default();
+    f(&mut filter);
+    filter
+}
+
+fn ids(store: &SqliteStore, filter: &TraceFilter) -> Vec<String> {
+    store
+        .traces(filter)
+        .unwrap()
+        .traces
+        .into_iter()
+        .map(|t| t.trace_id)
+        .collect()
+}
+
+#[test]
+fn stored_traces_come_back_whole_newest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = workflow();
+    let store = store_with(dir.path(), &records);
+    let page = store.traces(&TraceFilter::default()).unwrap();
+    let expected: Vec<String> = records
+        .iter()
+        .rev()
+        .map(|r| r.trace_id.to_string())
+        .collect();
+    assert_eq!(
+        page.traces
+            .iter()
+            .map(|t| t.trace_id.clone())
+            .collect::<Vec<_>>(),
+        expected
+    );
+    assert_eq!(page.next, None);
+    let first = &page.traces[4];
+    assert_eq!(first.session_id.as_deref(), Some("s-1"));
+    assert_eq!(first.step_type.as_deref(), Some("code_generation"));
+    assert_eq!(first.attempt, Some(1));
+    assert_eq!(
+        (
+            first.prompt_tokens,
+            first.completion_tokens,
+            first.total_tokens
+        ),
+        (Some(12), Some(30), Some(42))
+    );
+    assert_eq!(
+        (first.latency_ms, first.ttft_ms, first.cost),
+        (850.0, Some(120.0), Some(0.0125))
+    );
+    assert_eq!(page.traces[3].outcome, "timeout");
+    for record in &records {
+        let stored = store.trace(&record.trace_id.to_string()).unwrap();
+        assert_eq!(stored.as_ref(), Some(record));
+    }
+    assert_eq!(store.trace("not-an-id").unwrap(), None);
+}
+
+#[test]
+fn every_filter_selects_its_traces() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = workflow();
+    let store = store_with(dir.path(), &records);
+    let id = |i: usize| records[i].trace_id.to_string();
+    let cases = [
+        (
+            filter(|f| f.session = Some("s-1".into())),
+            vec![id(2), id(1), id(0)],
+        ),
+        (
+            filter(|f| f.model = Some("claude-sonnet".into())),
+            vec![id(3)],
+        ),
+        (
+            filter(|f| f.provider = Some("anthropic".into())),
+            vec![id(3)],
+        ),
+        (filter(|f| f.outcome = Some("error".into())), vec![id(1)]),
+        (filter(|f| f.outcome = Some("timeout".into())), vec![id(1)]),
+        (filter(|f| f.outcome = Some("rate_limited".into())), vec![]),
+        (
+            filter(|f| f.outcome = Some("ok".into())),
+            vec![id(4), id(3), id(2), id(0)],
+        ),
+        (filter(|f| f.meta = Some("user=bob".into())), vec![id(3)]),
+        (
+            filter(|f| f.meta = Some("attempt_number=3".into())),
+            vec![id(2)],
+        ),
+        (
+            filter(|f| f.from = Some("2025-11-09".into())),
+            vec![id(4), id(3)],
+        ),
+        (
+            filter(|f| f.to = Some("2025-11-08T10:00:05Z".into())),
+            vec![id(0)],
+        ),
+        (filter(|f| f.q = Some("quarterly".into())), vec![id(3)]),
+        // Answers are searched too, and every word must match.
+        (filter(|f| f.q = Some("plt.hist".into())), vec![id(2)]),
+        (filter(|f| f.q = Some("ages third".into())), vec![id(2)]),
+        // The system prompt and history count as the prompt.
+        (
+            filter(|f| f.q = Some("terse".into())),
+            vec![id(4), id(3), id(2), id(1), id(0)],
+        ),
+        // FTS syntax in user text is just text.
+        (filter(|f| f.q = Some("\"quarterly AND (".into())), vec![]),
+        (
+            filter(|f| {
+                f.session = Some("s-1".into());
+                f.outcome = Some("ok".into());
+                f.meta = Some("user=ann".into());
+            }),
+            vec![id(2), id(0)],
+        ),
+        // Empty form fields are no filter.
+        (
+            filter(|f| f.session = Some(" ".into())),
+            (0..5).rev().map(id).collect(),
+        ),
+    ];
+    for (filter, expected) in cases {
+        assert_eq!(ids(&store, &filter), expected, "{filter:?}");
+    }
+}
+
+#[test]
+fn bad_filter_values_are_named_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_with(dir.path(), &workflow());
+    for (filter, key) in [
+        (filter(|f| f.from = Some("yesterday".into())), "from"),
+        (filter(|f| f.meta = Some("user".into())), "meta"),
+        (filter(|f| f.cursor = Some("12".into())), "cursor"),
+    ] {
+        match store.traces(&filter) {
+            Err(StoreError::BadFilter { key: found, .. }) => assert_eq!(found, key),
+            other => panic!("{filter:?}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn pages_walk_every_trace_once_even_with_equal_times() {
+    let dir = tempfile::tempdir().unwrap();
+    // 7 traces at the same instant, 5 later ones: the cursor must break ties.
+    let records: Vec<_> = (0..12)
+        .map(|i| {
+            record(&Spec {
+                at: if i < 7 {
+                    "2025-11-08T12:00:00Z"
+                } else {
+                    "2025-11-08T13:00:00Z"
+                }
+                .parse()
+                .unwrap(),
+                ..Spec::default()
+            })
+        })
+        .collect();
+    let store = store_with(dir.path(), &records);
+    let mut seen = Vec::new();
+    let mut page_filter = filter(|f| f.limit = Some(5));
+    let mut pages = 0;
+    loop {
+        let page = store.traces(&page_filter).unwrap();
+        pages += 1;
+        seen.extend(page.traces.into_iter().map(|t| t.trace_id));
+        match page.next {
+            Some(next) => page_filter.cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    let mut expected: Vec<String> = records.iter().map(|r| r.trace_id.to_string()).collect();
+    let mut sorted_seen = seen.clone();
+    sorted_seen.sort();
+    expected.sort();
+    assert_eq!(sorted_seen, expected, "every trace exactly once");
+}
+
+#[test]
+fn sessions_read_in_order_and_summary_adds_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = workflow();
+    let store = store_with(dir.path(), &records);
+    let session = store.session("s-1").unwrap().unwrap();
+    let steps: Vec<_> = session
+        .traces
+        .iter()
+        .map(|t| {
+            (
+                t.step_type.clone().unwrap(),
+                t.attempt.unwrap(),
+                t.outcome.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("code_generation".to_owned(), 1, "ok".to_owned()),
+            ("code_generation".to_owned(), 2, "timeout".to_owned()),
+            ("code_generation".to_owned(), 3, "ok".to_owned()),
+        ]
+    );
+    assert_eq!(store.session("nobody").unwrap(), None);
+
+    let summary = store.summary(&TraceFilter::default()).unwrap();
+    assert_eq!(
+        (summary.calls, summary.errors, summary.total_tokens),
+        (5, 1, 4 * 42)
+    );
+    assert_eq!(summary.latency_p50_ms, Some(850.0));
+    assert_eq!(
+        summary
+            .latency_histogram
+            .iter()
+            .map(|(_, n)| n)
+            .sum::<u64>(),
+        5
+    );
+    assert_eq!(summary.over_time.iter().map(|b| b.calls).sum::<u64>(), 5);
+    let models: Vec<_> = summary
+        .by_model
+        .iter()
+        .map(|g| (g.model.as_str(), g.calls))
+        .collect();
+    assert_eq!(models, [("gpt-4o", 4), ("claude-sonnet", 1)]);
+    let versions: Vec<_> = summary
+        .by_prompt
+        .iter()
+        .map(|p| {
+            (
+                p.name.as_str(),
+                p.version.as_deref(),
+                p.calls,
+                p.errors,
+                p.total_tokens,
+            )
+        })
+        .collect();
+    assert_eq!(
+        versions,
+        [("plot", Some("1"), 2, 1, 42), ("plot", Some("2"), 1, 0, 42)]
+    );
+    let only_s2 = store
+        .summary(&filter(|f| f.session = Some("s-2".into())))
+        .unwrap();
+    assert_eq!((only_s2.calls, only_s2.errors), (1, 0));
+}
+
+#[test]
+fn reopening_keeps_traces_and_skips_ones_already_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nested/dir/traces.db");
+    let records = workflow();
+    export(&path, SqliteExporter::new(&path), &records[..3]);
+    // A second exporter on the same file: earlier rows stay, a repeated trace is not doubled.
+    export(&path, SqliteExporter::new(&path), &records[2..]);
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.count().unwrap(), 5);
+    assert_eq!(
+        ids(&store, &filter(|f| f.q = Some("third".into()))),
+        [records[2].trace_id.to_string()]
+    );
+}
+
+#[test]
+fn a_file_from_a_newer_llmtrace_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("traces.db");
+    SqliteExporter::new(&path).open().unwrap();
+    {
+        let connection = rusqlite::Connection::open(&path).unwrap();
+        connection
+            .execute("UPDATE schema_version SET version = 99", [])
+            .unwrap();
+    }
+    let error = SqliteStore::open(&path).unwrap_err();
+    assert!(
+        matches!(error, StoreError::NewerSchema { found: 99, .. }),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("traces.db"), "{error}");
+    assert!(SqliteExporter::new(&path).open().is_err());
+    let missing = SqliteStore::open(dir.path().join("none.db")).unwrap_err();
+    assert!(matches!(missing, StoreError::Missing { .. }), "{missing:?}");
+}
+
+#[test]
+fn max_rows_keeps_the_newest_traces() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("traces.db");
+    let start = Utc::now() - chrono::Duration::hours(1);
+    let records: Vec<_> = (0..300)
+        .map(|i| {
+            record(&Spec {
+                at: start + chrono::Duration::seconds(i),
+                ..Spec::default()
+            })
+        })
+        .collect();
+    export(&path, SqliteExporter::new(&path).max_rows(100), &records);
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.count().unwrap(), 100);
+    let newest: Vec<String> = records[200..]
+        .iter()
+        .rev()
+        .map(|r| r.trace_id.to_string())
+        .collect();
+    assert_eq!(ids(&store, &filter(|f| f.limit = Some(500))), newest);
+    // Deleted traces leave the search index and the metadata filter too.
+    assert_eq!(
+        store
+            .traces(&filter(|f| {
+                f.q = Some("hello".into());
+                f.limit = Some(500);
+            }))
+            .unwrap()
+            .traces
+            .len(),
+        100
+    );
+    assert_eq!(
+        store
+            .summary(&filter(|f| f.meta = Some("user=ann".into())))
+            .unwrap()
+            .calls,
+        100
+    );
+}
+
+#[test]
+fn max_age_deletes_old_traces() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("traces.db");
+    let now = Utc::now();
+    let old = record(&Spec {
+        at: now - chrono::Duration::days(3),
+        ..Spec::default()
+    });
+    let recent = record(&Spec {
+        at: now - chrono::Duration::minutes(5),
+        ..Spec::default()
+    });
+    export(
+        &path,
+        SqliteExporter::new(&path).max_age(Duration::from_secs(86400)),
+        &[old.clone(), recent.clone()],
+    );
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(
+        ids(&store, &TraceFilter::default()),
+        [recent.trace_id.to_string()]
+    );
+    assert_eq!(store.trace(&old.trace_id.to_string()).unwrap(), None);
+}
+
+#[test]
+fn config_builds_a_sqlite_exporter_and_names_bad_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("traces.db");
+    let toml = format!(
+        "[exporters.local]\ntype = \"sqlite\"\npath = {:?}\nmax_rows = 1000\nmax_age = \"30d\"\nbatch_interval_ms = 10\n",
+        path.to_str().unwrap()
+    );
+    let config = llmtrace::config::Config::from_toml_str(&toml).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let client = config.build().unwrap();
+        client.generate("stored by config").await.unwrap();
+        client.shutdown().await;
+    });
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.count().unwrap(), 1);
+
+    let bad = "[exporters.local]\ntype = \"sqlite\"\nmax_rows = 0\nmax_age = \"soon\"\n";
+    let error = llmtrace::config::Config::from_toml_str(bad).unwrap_err();
+    let keys: Vec<_> = error.issues.iter().map(|i| i.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "exporters.local.path",
+            "exporters.local.max_rows",
+            "exporters.local.max_age"
+        ],
+        "{error}"
+    );
+    assert!(error.to_string().contains("\"soon\""), "{error}");
+}
