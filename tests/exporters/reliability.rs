@@ -45,6 +45,23 @@ impl Gated {
     }
 }
 
+/// A sink whose only exporter is gated, with room for one record and `overflow = "wait"`:
+/// the second record in flight makes callers wait.
+fn one_slot_waiting_sink(options: ExportOptions) -> (Gated, mpsc::Sender<()>, ExportSink) {
+    let (gated, open) = Gated::new();
+    let options = ExportOptions {
+        queue_size: 1,
+        batch_size: 1,
+        overflow: Overflow::Wait,
+        ..options
+    };
+    let sink = ExportSink::builder()
+        .exporter("gated", gated.clone(), options)
+        .build()
+        .unwrap();
+    (gated, open, sink)
+}
+
 #[async_trait]
 impl Exporter for Gated {
     async fn export(&mut self, batch: &[Arc<TraceRecord>]) -> Result<(), ExporterError> {
@@ -166,17 +183,7 @@ fn producers_racing_shutdown_lose_no_record() {
 
 #[test]
 fn overflow_wait_keeps_the_runtime_running_while_a_caller_waits() {
-    let (gated, open) = Gated::new();
-    let options = ExportOptions {
-        queue_size: 1,
-        batch_size: 1,
-        overflow: Overflow::Wait,
-        ..quick()
-    };
-    let sink = ExportSink::builder()
-        .exporter("gated", gated.clone(), options)
-        .build()
-        .unwrap();
+    let (gated, open, sink) = one_slot_waiting_sink(quick());
     let client = Client::builder().exporters(sink).build();
     // If a waiting caller blocked the only thread, the ticker below could not run until the
     // gate's 10 s fallback opened, and the waiting call would have finished by then.
@@ -226,18 +233,10 @@ fn overflow_wait_keeps_the_runtime_running_while_a_caller_waits() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_waiting_caller_is_released_by_shutdown_and_its_record_counted_as_dropped() {
-    let (gated, open) = Gated::new();
-    let options = ExportOptions {
-        queue_size: 1,
-        batch_size: 1,
-        overflow: Overflow::Wait,
+    let (gated, open, sink) = one_slot_waiting_sink(ExportOptions {
         shutdown_timeout: Duration::from_millis(100),
         ..quick()
-    };
-    let sink = ExportSink::builder()
-        .exporter("gated", gated.clone(), options)
-        .build()
-        .unwrap();
+    });
     let client = Client::builder().exporters(sink).build();
     client.generate("first").await.unwrap();
     wait_until("the exporter is busy", || {
@@ -357,17 +356,7 @@ async fn retry_backoff_stops_waiting_when_shutdown_begins() {
 
 #[test]
 fn overflow_wait_parks_a_thread_outside_any_runtime_until_there_is_room() {
-    let (gated, open) = Gated::new();
-    let options = ExportOptions {
-        queue_size: 1,
-        batch_size: 1,
-        overflow: Overflow::Wait,
-        ..quick()
-    };
-    let sink = ExportSink::builder()
-        .exporter("gated", gated.clone(), options)
-        .build()
-        .unwrap();
+    let (gated, open, sink) = one_slot_waiting_sink(quick());
     let pushed = Arc::new(AtomicU64::new(0));
     let producer = std::thread::spawn({
         let (sink, pushed) = (sink.clone(), pushed.clone());
