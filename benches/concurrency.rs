@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use llmtrace::exporter::{ExportOptions, ExportSink, JsonlExporter};
+use llmtrace::exporter::{ExporterOptions, ExporterSink, JsonlExporter};
 use llmtrace::provider::EchoProvider;
 use llmtrace::{Client, GenerateRequest};
 
@@ -56,13 +56,13 @@ fn concurrency(c: &mut Criterion) {
             .provider(provider.clone())
             .tracing(false)
             .build();
-        let exporters = ExportSink::builder()
+        let exporters = ExporterSink::builder()
             .exporter(
                 "jsonl",
                 JsonlExporter::new(dir.path().join(format!("{latency_name}.jsonl"))),
-                ExportOptions {
+                ExporterOptions {
                     queue_size: 65_536,
-                    ..ExportOptions::default()
+                    ..ExporterOptions::default()
                 },
             )
             .build()

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use llmtrace::exporter::{
-    ExportOptions, ExportSink, Exporter, JsonlExporter, MarkdownExporter, Overflow,
+    Exporter, ExporterOptions, ExporterSink, JsonlExporter, MarkdownExporter, Overflow,
 };
 use llmtrace::sink::RecordSink;
 use llmtrace::{Client, GenerateRequest, TraceQuery, TraceRecord};
@@ -78,11 +78,11 @@ fn jsonl_through_the_queue(c: &mut Criterion) {
     group.bench_function("jsonl", |b| {
         b.iter_custom(|iters| {
             let dir = tempfile::tempdir().unwrap();
-            let options = ExportOptions {
+            let options = ExporterOptions {
                 overflow: Overflow::Wait,
-                ..ExportOptions::default()
+                ..ExporterOptions::default()
             };
-            let sink = ExportSink::builder()
+            let sink = ExporterSink::builder()
                 .exporter(
                     "jsonl",
                     JsonlExporter::new(dir.path().join("t.jsonl")),

@@ -7,7 +7,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use llmtrace::exporter::{ExportOptions, ExportSink, JsonlExporter};
+use llmtrace::exporter::{ExporterOptions, ExporterSink, JsonlExporter};
 use llmtrace::layer::{ServiceBuilderExt, TraceLayer};
 use llmtrace::provider::EchoProvider;
 use llmtrace::sink::TraceStore;
@@ -40,11 +40,11 @@ fn full_stack(c: &mut Criterion) {
         .service(provider.clone());
 
     let store = TraceStore::new(100);
-    let exporters = ExportSink::builder()
+    let exporters = ExporterSink::builder()
         .exporter(
             "jsonl",
             JsonlExporter::new(dir.path().join("traces.jsonl")),
-            ExportOptions::default(),
+            ExporterOptions::default(),
         )
         .build()
         .unwrap();

@@ -4,7 +4,7 @@
 //!
 //! Run with `cargo run --example code_generation_retries`.
 
-use llmtrace::export::{ExportFormat, export_traces, summarize_traces};
+use llmtrace::report::{ReportFormat, export_traces, summarize_traces};
 use llmtrace::{Client, GenerateRequest};
 
 /// Stands in for executing generated code: the first two attempts "fail".
@@ -77,7 +77,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let dir = std::env::temp_dir().join("llmtrace-example");
     let report = dir.join("workflow_trace.md");
-    export_traces(&traces, ExportFormat::Markdown, Some(&report))?;
+    export_traces(&traces, ReportFormat::Markdown, Some(&report))?;
     println!("\nMarkdown report: {}", report.display());
 
     let summary = summarize_traces(&traces);

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use llmtrace::exporter::{ExportOptions, ExportSink, Exporter, ExporterError, async_trait};
+use llmtrace::exporter::{Exporter, ExporterError, ExporterOptions, ExporterSink, async_trait};
 use llmtrace::{Client, GenerateRequest, TraceRecord};
 
 /// Tokens used per model, printed after every batch.
@@ -34,11 +34,11 @@ impl Exporter for TokenLedger {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let options = ExportOptions {
+    let options = ExporterOptions {
         batch_size: 4,
-        ..ExportOptions::default()
+        ..ExporterOptions::default()
     };
-    let exporters = ExportSink::builder()
+    let exporters = ExporterSink::builder()
         .exporter("ledger", TokenLedger::default(), options)
         .build()?;
     let client = Client::builder().exporters(exporters).build();

@@ -2,7 +2,7 @@
 //!
 //! Run with `cargo run --example quickstart` (offline: the built-in echo provider).
 
-use llmtrace::export::{ExportFormat, export_traces, summarize_traces};
+use llmtrace::report::{ReportFormat, export_traces, summarize_traces};
 use llmtrace::{Client, GenerateRequest, TraceQuery};
 
 #[tokio::main]
@@ -43,7 +43,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let summary = summarize_traces(&client.get_traces(TraceQuery::all()));
     println!("\nSummary:\n{}", serde_json::to_string_pretty(&summary)?);
 
-    let jsonl = export_traces(&recent, ExportFormat::Jsonl, None)?;
+    let jsonl = export_traces(&recent, ReportFormat::Jsonl, None)?;
     println!("\nAs JSONL:\n{jsonl}");
     Ok(())
 }

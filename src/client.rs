@@ -8,7 +8,7 @@ use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceBuilder, ServiceExt};
 use uuid::Uuid;
 
-use crate::exporter::{ExportSink, ExporterStats};
+use crate::exporter::{ExporterSink, ExporterStats};
 use crate::layer::{InjectMetadataLayer, TraceLayer};
 use crate::provider::{EchoProvider, Provider, ProviderInfo};
 use crate::session::{Session, SessionRegistry};
@@ -52,7 +52,7 @@ struct Inner {
     provider: ProviderInfo,
     store: TraceStore,
     sessions: SessionRegistry,
-    exporters: ExportSink,
+    exporters: ExporterSink,
     tracing: bool,
 }
 
@@ -159,7 +159,7 @@ impl Client {
     }
 
     /// Delivers every queued trace and stops the exporters, waiting for each at most its
-    /// [`shutdown_timeout`](crate::exporter::ExportOptions::shutdown_timeout) (what is left
+    /// [`shutdown_timeout`](crate::exporter::ExporterOptions::shutdown_timeout) (what is left
     /// then is counted as dropped). Safe to call more than once; generations still work
     /// afterwards, but their traces are no longer exported (they are counted as dropped).
     ///
@@ -210,7 +210,7 @@ pub struct ClientBuilder {
     metadata: Metadata,
     tracing: bool,
     sinks: Vec<Box<dyn RecordSink>>,
-    exporters: Option<ExportSink>,
+    exporters: Option<ExporterSink>,
 }
 
 impl Default for ClientBuilder {
@@ -320,7 +320,7 @@ impl ClientBuilder {
 
     /// Sends every record to these exporters (off the request path); see
     /// [`Client::shutdown`].
-    pub fn exporters(mut self, exporters: ExportSink) -> Self {
+    pub fn exporters(mut self, exporters: ExporterSink) -> Self {
         self.exporters = Some(exporters);
         self
     }
@@ -340,7 +340,7 @@ impl ClientBuilder {
         let sessions = SessionRegistry::new(session_eviction, this.clock);
         let exporters = match this.exporters {
             Some(exporters) => exporters,
-            None => ExportSink::builder()
+            None => ExporterSink::builder()
                 .build()
                 .expect("no exporter, no thread to start"),
         };

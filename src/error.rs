@@ -2,7 +2,7 @@
 //!
 //! Generation failures are [`ProviderError`]s: a [`ErrorKind`], a message, the HTTP status where
 //! there is one, and whether a retry may help. Everything else has its own error type next to
-//! the code that raises it ([`ExportError`](crate::ExportError), ...).
+//! the code that raises it ([`ReportError`](crate::ReportError), ...).
 
 use std::error::Error as StdError;
 use std::fmt;

@@ -9,7 +9,7 @@
 //! # Quick start
 //!
 //! ```
-//! use llmtrace::export::{ExportFormat, export_traces, summarize_traces};
+//! use llmtrace::report::{ReportFormat, export_traces, summarize_traces};
 //! use llmtrace::{Client, GenerateRequest, TraceQuery};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
@@ -26,7 +26,7 @@
 //! assert_eq!(trace.metadata["user_id"], "user_123");
 //!
 //! let traces = client.get_traces(TraceQuery::last(10));
-//! let report = export_traces(&traces, ExportFormat::Markdown, None)?;
+//! let report = export_traces(&traces, ReportFormat::Markdown, None)?;
 //! let summary = summarize_traces(&traces);
 //! assert_eq!(summary.total_interactions, 1);
 //! # let _ = report;
@@ -63,7 +63,6 @@
 pub mod client;
 pub mod config;
 pub mod error;
-pub mod export;
 pub mod exporter;
 pub mod layer;
 // The only module allowed `unsafe`: it loads and calls plugin libraries over a C ABI.
@@ -71,6 +70,8 @@ pub mod layer;
 pub mod plugin;
 pub mod provider;
 pub mod proxy;
+pub mod read;
+pub mod report;
 mod scrub;
 pub mod session;
 pub mod sink;
@@ -79,7 +80,7 @@ pub mod ui;
 
 pub use client::{Client, ClientBuilder};
 pub use error::{BoxError, ErrorKind, ProviderError};
-pub use export::{ExportError, ExportFormat, export_traces, summarize_traces};
+pub use report::{ReportError, ReportFormat, export_traces, summarize_traces};
 pub use scrub::{REDACTED, scrub_secrets};
 pub use session::Session;
 pub use sink::{TraceQuery, TraceStore};

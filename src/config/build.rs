@@ -7,7 +7,7 @@ use super::{
     Config, ConfigError, ExporterConfig, ExporterKind, HttpProviderConfig, ProviderConfig,
 };
 use crate::exporter::{
-    ExportOptions, ExportSink, Exporter, JsonExporter, JsonlExporter, MarkdownExporter,
+    Exporter, ExporterOptions, ExporterSink, JsonExporter, JsonlExporter, MarkdownExporter,
     OtlpExporter, Retention, RetryPolicy, SqliteExporter, StdoutExporter, WebhookExporter,
 };
 use crate::plugin::{PluginExporter, PluginProvider};
@@ -42,7 +42,7 @@ impl Config {
                 None
             }
         };
-        let mut sink = ExportSink::builder();
+        let mut sink = ExporterSink::builder();
         for (name, config) in &self.exporters {
             match exporter(name, config) {
                 Ok(exporter) => sink = sink.exporter(name.clone(), exporter, options(config)),
@@ -128,8 +128,8 @@ impl Config {
     }
 }
 
-fn options(config: &ExporterConfig) -> ExportOptions {
-    ExportOptions {
+fn options(config: &ExporterConfig) -> ExporterOptions {
+    ExporterOptions {
         queue_size: config.queue_size,
         batch_size: config.batch_size,
         batch_interval: Duration::from_millis(config.batch_interval_ms),

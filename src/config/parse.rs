@@ -15,7 +15,7 @@ use super::{
     TracingConfig,
 };
 use crate::Metadata;
-use crate::exporter::{ExportOptions, OtlpOptions, Overflow, StdoutFormat};
+use crate::exporter::{ExporterOptions, OtlpOptions, Overflow, StdoutFormat};
 
 pub(super) const PROVIDER_TYPES: &[&str] = &["echo", "openai", "ollama", "anthropic", "plugin"];
 pub(super) const EXPORTER_TYPES: &[&str] = &[
@@ -203,7 +203,7 @@ fn exporter_type(table: &mut Table<'_, '_>) -> Option<&'static str> {
 }
 
 fn exporter(table: &mut Table<'_, '_>, kind: &str) -> Option<ExporterConfig> {
-    let defaults = ExportOptions::default();
+    let defaults = ExporterOptions::default();
     let kind = match kind {
         "stdout" => {
             let format = table.choice("format", &["jsonl", "markdown"], "jsonl");

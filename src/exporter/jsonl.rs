@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use super::file::{append_whole, end_line, io_error, open_append};
 use super::{Exporter, ExporterError};
 use crate::TraceRecord;
-use crate::export::write_jsonl_line;
+use crate::report::write_jsonl_line;
 
 /// Appends records to a JSON Lines file, one record per line, optionally rotating by size.
 ///

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use super::file::{append_whole, end_line, io_error, open_append};
 use super::{Exporter, ExporterError};
 use crate::TraceRecord;
-use crate::export::markdown;
+use crate::report::markdown;
 
 /// Appends one Markdown section per record to a report file.
 ///

@@ -1,21 +1,21 @@
 //! Exporters: where traces go to outlive the process.
 //!
 //! An [`Exporter`] receives batches of records. It never runs on the request path: each
-//! exporter added to an [`ExportSink`] gets a bounded queue and a worker thread of its own,
+//! exporter added to an [`ExporterSink`] gets a bounded queue and a worker thread of its own,
 //! which batches records (by size and interval), calls the exporter, retries retryable
 //! failures with exponential backoff, and counts what was exported, dropped and failed. A slow
 //! or failing exporter delays and fails only itself.
 //!
 //! ```
-//! use llmtrace::exporter::{ExportOptions, ExportSink, JsonlExporter};
+//! use llmtrace::exporter::{ExporterOptions, ExporterSink, JsonlExporter};
 //! use llmtrace::Client;
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let dir = tempfile::tempdir()?;
 //! let path = dir.path().join("traces.jsonl");
-//! let exporters = ExportSink::builder()
-//!     .exporter("archive", JsonlExporter::new(&path), ExportOptions::default())
+//! let exporters = ExporterSink::builder()
+//!     .exporter("archive", JsonlExporter::new(&path), ExporterOptions::default())
 //!     .build()?;
 //! let client = Client::builder().exporters(exporters).build();
 //!
@@ -35,18 +35,17 @@ mod jsonl;
 mod markdown;
 mod options;
 mod otlp;
-mod sink;
 mod sqlite;
 mod stdout;
 mod webhook;
-mod worker;
+pub(crate) mod worker;
 
+pub use crate::sink::{ExporterSink, ExporterSinkBuilder, ExporterStats};
 pub use json::JsonExporter;
 pub use jsonl::JsonlExporter;
 pub use markdown::MarkdownExporter;
-pub use options::{ExportOptions, Overflow, RetryPolicy};
+pub use options::{ExporterOptions, Overflow, RetryPolicy};
 pub use otlp::{OtlpExporter, OtlpOptions};
-pub use sink::{ExportSink, ExportSinkBuilder, ExporterStats};
 pub use sqlite::{
     Page, PromptGroup, Retention, SessionView, SqliteExporter, SqliteStore, StoreError, Summary,
     SummaryBucket, SummaryGroup, TraceFilter, TraceRow,

@@ -48,7 +48,7 @@ impl RetryPolicy {
 
 /// How one exporter is fed: queue, batching and retries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ExportOptions {
+pub struct ExporterOptions {
     /// Records the queue holds before [`overflow`](Self::overflow) applies. Default 1024.
     pub queue_size: usize,
     /// Records per batch at most. Default 64.
@@ -64,7 +64,7 @@ pub struct ExportOptions {
     pub shutdown_timeout: Duration,
 }
 
-impl Default for ExportOptions {
+impl Default for ExporterOptions {
     fn default() -> Self {
         Self {
             queue_size: 1024,

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 
 use super::{Exporter, ExporterError};
 use crate::TraceRecord;
-use crate::export::{markdown, write_jsonl_line};
+use crate::report::{markdown, write_jsonl_line};
 
 /// How [`StdoutExporter`] prints records.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]

@@ -35,9 +35,9 @@ use std::time::{Duration, Instant};
 use crossbeam_queue::ArrayQueue;
 use futures_util::FutureExt;
 
-use super::sink::Counters;
-use super::{ExportOptions, Exporter, Overflow};
+use super::{Exporter, ExporterOptions, Overflow};
 use crate::TraceRecord;
+use crate::sink::exporters::Counters;
 
 /// A request to the worker, answered on the sender once done.
 pub(crate) enum Control {
@@ -290,7 +290,7 @@ fn is_power_of_ten(mut n: u64) -> bool {
 pub(crate) fn spawn(
     name: &str,
     exporter: Box<dyn Exporter>,
-    options: ExportOptions,
+    options: ExporterOptions,
 ) -> std::io::Result<(Arc<Queue>, JoinHandle<()>)> {
     let queue = Arc::new(Queue {
         name: name.to_owned(),
@@ -332,7 +332,7 @@ pub(crate) fn spawn(
 struct Worker {
     name: String,
     exporter: Box<dyn Exporter>,
-    options: ExportOptions,
+    options: ExporterOptions,
     queue: Arc<Queue>,
     runtime: tokio::runtime::Runtime,
     batch: Vec<Arc<TraceRecord>>,

@@ -26,7 +26,7 @@ use crate::exporter::{Exporter, ExporterError};
 /// every later one fail with a permanent error naming the plugin.
 ///
 /// ```no_run
-/// use llmtrace::exporter::{ExportOptions, ExportSink};
+/// use llmtrace::exporter::{ExporterOptions, ExporterSink};
 /// use llmtrace::plugin::PluginExporter;
 /// use serde_json::json;
 ///
@@ -35,8 +35,8 @@ use crate::exporter::{Exporter, ExporterError};
 ///     "target/debug/libllmtrace_csv_exporter.so".as_ref(),
 ///     json!({ "path": "traces/traces.csv" }),
 /// )?;
-/// let exporters = ExportSink::builder()
-///     .exporter("csv", csv, ExportOptions::default())
+/// let exporters = ExporterSink::builder()
+///     .exporter("csv", csv, ExporterOptions::default())
 ///     .build()?;
 /// # let _ = exporters;
 /// # Ok(())

@@ -5,7 +5,7 @@
 //! plugins in `plugins/`). The host side is here:
 //!
 //! - [`PluginExporter::load`] gives an [`Exporter`](crate::exporter::Exporter) for an
-//!   [`ExportSink`](crate::exporter::ExportSink);
+//!   [`ExporterSink`](crate::exporter::ExporterSink);
 //! - [`PluginProvider::load`] gives a [`Provider`](crate::provider::Provider) for
 //!   [`ClientBuilder::provider`](crate::ClientBuilder::provider);
 //! - [`inspect`] says what a library is without creating anything (`llmtrace plugin check`).

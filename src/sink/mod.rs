@@ -27,10 +27,12 @@
 //! [`TraceRecord`]: crate::TraceRecord
 
 mod eviction;
+pub(crate) mod exporters;
 mod store;
 mod tracing_events;
 
 pub use eviction::{Clock, EvictionPolicy, ManualClock, StoreStats, SystemClock, estimated_size};
+pub use exporters::{ExporterSink, ExporterSinkBuilder, ExporterStats};
 pub use store::{TraceQuery, TraceStore};
 pub use tracing_events::TracingEvents;
 

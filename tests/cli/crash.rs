@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use llmtrace::export::TraceSummary;
+use llmtrace::report::TraceSummary;
 
 use crate::{command, llmtrace, stderr, stdout};
 

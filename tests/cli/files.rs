@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use llmtrace::export::{ExportFormat, TraceSummary, export_traces};
+use llmtrace::report::{ReportFormat, TraceSummary, export_traces};
 use llmtrace::{Client, TraceQuery};
 
 use crate::{llmtrace, stderr, stdout};
@@ -15,7 +15,7 @@ async fn trace_file(dir: &Path, count: usize) -> PathBuf {
     }
     let jsonl = export_traces(
         &client.get_traces(TraceQuery::all()),
-        ExportFormat::Jsonl,
+        ReportFormat::Jsonl,
         None,
     )
     .unwrap();

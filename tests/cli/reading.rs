@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use llmtrace::export::{ExportFormat, TraceSummary, export_traces};
+use llmtrace::report::{ReportFormat, TraceSummary, export_traces};
 use llmtrace::{Client, TraceQuery};
 use serde_json::Value;
 
@@ -40,7 +40,7 @@ async fn our_lines(count: usize) -> Vec<String> {
         client.generate(format!("Test {i}")).await.unwrap();
     }
     let traces = client.get_traces(TraceQuery::all());
-    let jsonl = export_traces(&traces, ExportFormat::Jsonl, None).unwrap();
+    let jsonl = export_traces(&traces, ReportFormat::Jsonl, None).unwrap();
     jsonl.lines().map(str::to_owned).collect()
 }
 

@@ -3,8 +3,8 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use llmtrace::export::{ExportError, ExportFormat, export_traces, markdown, summarize_traces};
 use llmtrace::exporter::{Exporter, MarkdownExporter};
+use llmtrace::report::{ReportError, ReportFormat, export_traces, markdown, summarize_traces};
 use llmtrace::sink::TraceQuery;
 use llmtrace::{GenerateRequest, TraceRecord, Usage};
 use pulldown_cmark::{CodeBlockKind, Event, HeadingLevel, Parser, Tag, TagEnd};
@@ -26,7 +26,7 @@ async fn jsonl_export_writes_one_record_per_line() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("traces.jsonl");
 
-    export_traces(&traces, ExportFormat::Jsonl, Some(&path)).unwrap();
+    export_traces(&traces, ReportFormat::Jsonl, Some(&path)).unwrap();
 
     let text = std::fs::read_to_string(&path).unwrap();
     let lines: Vec<&str> = text.lines().collect();
@@ -50,7 +50,7 @@ async fn json_export_writes_an_array() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("traces.json");
 
-    export_traces(&traces, ExportFormat::Json, Some(&path)).unwrap();
+    export_traces(&traces, ReportFormat::Json, Some(&path)).unwrap();
 
     let parsed: Vec<Value> =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
@@ -64,7 +64,7 @@ async fn markdown_export_writes_a_report() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("report.md");
 
-    export_traces(&traces, ExportFormat::Markdown, Some(&path)).unwrap();
+    export_traces(&traces, ReportFormat::Markdown, Some(&path)).unwrap();
 
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.contains("# LLM Interaction Trace Report"));
@@ -82,7 +82,7 @@ async fn a_single_trace_exports_as_a_one_element_array() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("one.json");
 
-    export_traces(&[trace], ExportFormat::Json, Some(&path)).unwrap();
+    export_traces(&[trace], ReportFormat::Json, Some(&path)).unwrap();
 
     let parsed: Vec<Value> =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
@@ -93,7 +93,7 @@ async fn a_single_trace_exports_as_a_one_element_array() {
 async fn export_without_a_path_returns_the_string() {
     let traces = traces_of(&["Test"]).await;
 
-    let text = export_traces(&traces, ExportFormat::Json, None).unwrap();
+    let text = export_traces(&traces, ReportFormat::Json, None).unwrap();
 
     assert_eq!(serde_json::from_str::<Vec<Value>>(&text).unwrap().len(), 1);
 }
@@ -107,15 +107,15 @@ async fn the_file_equals_the_returned_string_and_parent_directories_are_created(
     std::fs::write(&path, "old content that is longer than nothing").unwrap();
 
     for format in [
-        ExportFormat::Jsonl,
-        ExportFormat::Json,
-        ExportFormat::Markdown,
+        ReportFormat::Jsonl,
+        ReportFormat::Json,
+        ReportFormat::Markdown,
     ] {
         let text = export_traces(&traces, format, Some(&path)).unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), text, "{format}");
     }
     let fresh = dir.path().join("x/y/traces.jsonl");
-    export_traces(&traces, ExportFormat::Jsonl, Some(&fresh)).unwrap();
+    export_traces(&traces, ReportFormat::Jsonl, Some(&fresh)).unwrap();
     assert!(fresh.is_file());
 }
 
@@ -123,12 +123,12 @@ async fn the_file_equals_the_returned_string_and_parent_directories_are_created(
 fn empty_exports_are_well_formed() {
     let none: [TraceRecord; 0] = [];
 
-    assert_eq!(export_traces(&none, ExportFormat::Jsonl, None).unwrap(), "");
+    assert_eq!(export_traces(&none, ReportFormat::Jsonl, None).unwrap(), "");
     assert_eq!(
-        export_traces(&none, ExportFormat::Json, None).unwrap(),
+        export_traces(&none, ReportFormat::Json, None).unwrap(),
         "[]"
     );
-    let markdown = export_traces(&none, ExportFormat::Markdown, None).unwrap();
+    let markdown = export_traces(&none, ReportFormat::Markdown, None).unwrap();
     assert!(markdown.starts_with("# LLM Interaction Trace Report\n"));
     assert!(markdown.ends_with("**Total Interactions:** 0\n\n"));
 }
@@ -136,9 +136,9 @@ fn empty_exports_are_well_formed() {
 #[test]
 fn unsupported_formats_are_typed_errors_naming_the_value() {
     for format in ["JSON", "csv", "md", ""] {
-        let error = format.parse::<ExportFormat>().unwrap_err();
+        let error = format.parse::<ReportFormat>().unwrap_err();
         assert!(
-            matches!(&error, ExportError::UnsupportedFormat(f) if f == format),
+            matches!(&error, ReportError::UnsupportedFormat(f) if f == format),
             "{error:?}"
         );
         let message = error.to_string();
@@ -149,8 +149,8 @@ fn unsupported_formats_are_typed_errors_naming_the_value() {
         );
     }
     assert_eq!(
-        "jsonl".parse::<ExportFormat>().unwrap(),
-        ExportFormat::Jsonl
+        "jsonl".parse::<ReportFormat>().unwrap(),
+        ReportFormat::Jsonl
     );
 }
 
@@ -162,9 +162,9 @@ async fn an_unwritable_path_is_an_error_naming_the_file() {
     std::fs::write(&blocker, "").unwrap();
     let path = blocker.join("traces.jsonl");
 
-    let error = export_traces(&traces, ExportFormat::Jsonl, Some(&path)).unwrap_err();
+    let error = export_traces(&traces, ReportFormat::Jsonl, Some(&path)).unwrap_err();
 
-    assert!(matches!(error, ExportError::Write { .. }), "{error:?}");
+    assert!(matches!(error, ReportError::Write { .. }), "{error:?}");
     assert!(error.to_string().contains("not-a-dir"), "{error}");
 }
 
@@ -182,7 +182,7 @@ async fn serialized_records_have_exactly_the_documented_fields() {
         .unwrap();
     let ok = export_traces(
         &client.get_traces(TraceQuery::all()),
-        ExportFormat::Json,
+        ReportFormat::Json,
         None,
     )
     .unwrap();
@@ -190,7 +190,7 @@ async fn serialized_records_have_exactly_the_documented_fields() {
     failing_client.generate("Test").await.unwrap_err();
     let failed = export_traces(
         &failing_client.get_traces(TraceQuery::all()),
-        ExportFormat::Json,
+        ReportFormat::Json,
         None,
     )
     .unwrap();
@@ -261,7 +261,7 @@ async fn serialized_records_have_exactly_the_documented_fields() {
 #[tokio::test]
 async fn timestamps_are_rfc3339_with_a_utc_offset_and_records_round_trip() {
     let traces = traces_of(&["Test"]).await;
-    let jsonl = export_traces(&traces, ExportFormat::Jsonl, None).unwrap();
+    let jsonl = export_traces(&traces, ReportFormat::Jsonl, None).unwrap();
 
     let value: Value = serde_json::from_str(jsonl.trim_end()).unwrap();
     let timestamp = value["timestamp"].as_str().unwrap();
@@ -281,7 +281,7 @@ async fn markdown_stays_valid_when_prompts_contain_code_fences() {
         .unwrap();
     let report = export_traces(
         &client.get_traces(TraceQuery::all()),
-        ExportFormat::Markdown,
+        ReportFormat::Markdown,
         None,
     )
     .unwrap();
@@ -417,7 +417,7 @@ async fn summary_saturates_tokens_and_reports_bad_times_and_duplicate_ids() {
     assert!((summary.avg_time_ms - good_time / 2.0).abs() < 1e-3);
     let json = serde_json::to_string(&summary).unwrap();
     assert_eq!(
-        serde_json::from_str::<llmtrace::export::TraceSummary>(&json).unwrap(),
+        serde_json::from_str::<llmtrace::report::TraceSummary>(&json).unwrap(),
         summary
     );
 }

@@ -9,10 +9,8 @@
 use std::io::Cursor;
 
 use chrono::{TimeZone, Utc};
-use llmtrace::export::{
-    ExportFormat, ReadError, TraceFileFormat, TraceFileReader, export_traces, read_traces,
-    summarize_traces,
-};
+use llmtrace::read::{ReadError, TraceFileFormat, TraceFileReader, read_traces};
+use llmtrace::report::{ReportFormat, export_traces, summarize_traces};
 use llmtrace::sink::TraceQuery;
 use llmtrace::{TraceRecord, Usage};
 use serde_json::json;
@@ -53,7 +51,7 @@ async fn our_jsonl(count: usize) -> (Vec<TraceRecord>, String) {
         client.generate(format!("Test {i}")).await.unwrap();
     }
     let traces = client.get_traces(TraceQuery::all());
-    let jsonl = export_traces(&traces, ExportFormat::Jsonl, None).unwrap();
+    let jsonl = export_traces(&traces, ReportFormat::Jsonl, None).unwrap();
     (traces.iter().map(|t| (**t).clone()).collect(), jsonl)
 }
 
@@ -135,7 +133,7 @@ fn reference_traces_summarize_and_re_export_without_loss() {
         ["OllamaProvider", "OpenAIProvider", "TracingProviderStub"]
     );
 
-    for format in [ExportFormat::Jsonl, ExportFormat::Json] {
+    for format in [ReportFormat::Jsonl, ReportFormat::Json] {
         let text = export_traces(&records, format, None).unwrap();
         let (again, errors) = read_all(text.as_bytes());
         assert!(errors.is_empty(), "{errors:?}");
@@ -146,7 +144,7 @@ fn reference_traces_summarize_and_re_export_without_loss() {
 #[tokio::test]
 async fn our_json_array_export_reads_back_as_records() {
     let (records, _) = our_jsonl(3).await;
-    let json = export_traces(&records, ExportFormat::Json, None).unwrap();
+    let json = export_traces(&records, ReportFormat::Json, None).unwrap();
 
     let (read, errors) = read_all(json.as_bytes());
 
@@ -198,7 +196,7 @@ async fn a_bad_array_element_is_named_by_index_and_line_and_the_rest_is_read() {
 #[tokio::test]
 async fn a_truncated_array_yields_its_records_then_says_so() {
     let (records, _) = our_jsonl(2).await;
-    let json = export_traces(&records, ExportFormat::Json, None).unwrap();
+    let json = export_traces(&records, ReportFormat::Json, None).unwrap();
     let cut = &json[..json.rfind('}').unwrap() + 1];
 
     let (read, errors) = read_all(cut.as_bytes());
@@ -325,7 +323,7 @@ async fn every_optional_field_survives_a_write_and_a_read() {
     response.model = Some("gpt-4o-2024-08-06".into());
     response.time_to_first_token_ms = Some(1.5);
 
-    for format in [ExportFormat::Jsonl, ExportFormat::Json] {
+    for format in [ReportFormat::Jsonl, ReportFormat::Json] {
         let text = export_traces(&records, format, None).unwrap();
         let (read, errors) = read_all(text.as_bytes());
         assert!(errors.is_empty(), "{errors:?}");

@@ -4,7 +4,8 @@
 use std::io::Cursor;
 
 use llmtrace::TraceRecord;
-use llmtrace::export::{ExportFormat, ReadError, TraceFileReader, export_traces};
+use llmtrace::read::{ReadError, TraceFileReader};
+use llmtrace::report::{ReportFormat, export_traces};
 use proptest::prelude::*;
 
 /// A record as our exporters write it, with text that exercises escapes and brackets.
@@ -58,7 +59,7 @@ fn read_checked(input: &[u8]) -> (Vec<TraceRecord>, Vec<ReadError>) {
     (records, errors)
 }
 
-fn file_of(format: ExportFormat, count: usize) -> Vec<u8> {
+fn file_of(format: ReportFormat, count: usize) -> Vec<u8> {
     let records: Vec<TraceRecord> = (0..count).map(record).collect();
     export_traces(&records, format, None).unwrap().into_bytes()
 }
@@ -132,7 +133,7 @@ proptest! {
         count in 0usize..4,
         edits in proptest::collection::vec(edit(), 1..6),
     ) {
-        let format = if json { ExportFormat::Json } else { ExportFormat::Jsonl };
+        let format = if json { ReportFormat::Json } else { ReportFormat::Jsonl };
         let mut file = file_of(format, count);
         apply(&mut file, &edits);
         let (records, _) = read_checked(&file);

@@ -6,7 +6,7 @@ use futures_util::StreamExt;
 use llmtrace::provider::{EchoProvider, ProviderInfo};
 use llmtrace::sink::TraceQuery;
 use llmtrace::{
-    Client, ErrorKind, ExportFormat, GenerateRequest, Generation, ProviderError, ResponseStream,
+    Client, ErrorKind, GenerateRequest, Generation, ProviderError, ReportFormat, ResponseStream,
     StreamChunk, export_traces, summarize_traces,
 };
 use tower::service_fn;
@@ -140,14 +140,14 @@ async fn a_partial_answer_is_a_failure_everywhere_and_keeps_its_content() {
     assert!(trace.is_error());
     assert_eq!(summarize_traces(&failures).failed_interactions, 1);
 
-    let report = export_traces(&failures, ExportFormat::Markdown, None).unwrap();
+    let report = export_traces(&failures, ReportFormat::Markdown, None).unwrap();
     assert!(report.contains("Hello"), "the partial answer is reported");
     assert!(
         report.contains("connection reset after 2 chunks"),
         "{report}"
     );
 
-    let line = export_traces(&failures, ExportFormat::Jsonl, None).unwrap();
+    let line = export_traces(&failures, ReportFormat::Jsonl, None).unwrap();
     let value: serde_json::Value = serde_json::from_str(line.trim_end()).unwrap();
     assert_eq!(value["response"]["content"], "Hello");
     assert_eq!(value["error"]["kind"], "stream");

@@ -2,14 +2,14 @@
 
 use std::path::Path;
 
-use llmtrace::exporter::{ExportSink, Exporter, JsonExporter, JsonlExporter, MarkdownExporter};
+use llmtrace::exporter::{Exporter, ExporterSink, JsonExporter, JsonlExporter, MarkdownExporter};
 use llmtrace::{Client, TraceQuery, TraceRecord};
 use serde_json::Value;
 
 use crate::quick;
 
 async fn generate_through(exporter: impl Exporter, count: usize) -> Client {
-    let sink = ExportSink::builder()
+    let sink = ExporterSink::builder()
         .exporter("file", exporter, quick())
         .build()
         .unwrap();
@@ -97,11 +97,11 @@ async fn jsonl_rotates_by_size_and_keeps_max_files() {
         .max_bytes(line_len * 3)
         .max_files(2);
 
-    let sink = ExportSink::builder()
+    let sink = ExporterSink::builder()
         .exporter(
             "file",
             exporter,
-            llmtrace::exporter::ExportOptions {
+            llmtrace::exporter::ExporterOptions {
                 batch_size: 2,
                 ..quick()
             },

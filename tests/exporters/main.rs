@@ -9,17 +9,17 @@ mod webhook;
 
 use std::time::Duration;
 
-use llmtrace::exporter::{ExportOptions, RetryPolicy};
+use llmtrace::exporter::{ExporterOptions, RetryPolicy};
 
 /// Options with fast batching and retries, for tests.
-fn quick() -> ExportOptions {
-    ExportOptions {
+fn quick() -> ExporterOptions {
+    ExporterOptions {
         batch_interval: Duration::from_millis(20),
         retry: RetryPolicy {
             max_retries: 5,
             initial_backoff: Duration::from_millis(10),
             max_backoff: Duration::from_millis(50),
         },
-        ..ExportOptions::default()
+        ..ExporterOptions::default()
     }
 }

@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use llmtrace::exporter::{
-    ExportOptions, ExportSink, Exporter, ExporterError, JsonlExporter, Overflow, async_trait,
+    Exporter, ExporterError, ExporterOptions, ExporterSink, JsonlExporter, Overflow, async_trait,
 };
 use llmtrace::{Client, TraceRecord};
 
@@ -50,8 +50,8 @@ impl Exporter for Panics {
     }
 }
 
-fn client_with(exporters: Vec<(&str, Box<dyn Exporter>, ExportOptions)>) -> Client {
-    let mut sink = ExportSink::builder();
+fn client_with(exporters: Vec<(&str, Box<dyn Exporter>, ExporterOptions)>) -> Client {
+    let mut sink = ExporterSink::builder();
     for (name, exporter, options) in exporters {
         sink = sink.exporter(name, exporter, options);
     }
@@ -64,7 +64,7 @@ async fn a_full_queue_drops_and_counts_without_blocking_generation() {
         delay: Duration::from_millis(50),
         ..Collect::default()
     };
-    let options = ExportOptions {
+    let options = ExporterOptions {
         queue_size: 2,
         batch_size: 1,
         ..quick()
@@ -94,7 +94,7 @@ async fn overflow_wait_loses_nothing() {
         delay: Duration::from_millis(2),
         ..Collect::default()
     };
-    let options = ExportOptions {
+    let options = ExporterOptions {
         queue_size: 2,
         batch_size: 1,
         overflow: Overflow::Wait,
@@ -115,7 +115,7 @@ async fn overflow_wait_loses_nothing() {
 #[tokio::test]
 async fn records_are_batched_by_size() {
     let collect = Collect::default();
-    let options = ExportOptions {
+    let options = ExporterOptions {
         batch_size: 10,
         batch_interval: Duration::from_secs(60),
         ..quick()
@@ -137,7 +137,7 @@ async fn records_are_batched_by_size() {
 #[tokio::test]
 async fn a_partial_batch_is_delivered_after_the_interval() {
     let collect = Collect::default();
-    let options = ExportOptions {
+    let options = ExporterOptions {
         batch_size: 1000,
         batch_interval: Duration::from_millis(30),
         ..quick()
@@ -188,7 +188,7 @@ async fn dropping_the_last_client_handle_delivers_the_queues() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("traces.jsonl");
     {
-        let options = ExportOptions {
+        let options = ExporterOptions {
             batch_interval: Duration::from_secs(60),
             ..quick()
         };

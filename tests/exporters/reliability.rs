@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use llmtrace::exporter::{
-    ExportOptions, ExportSink, Exporter, ExporterError, ExporterStats, Overflow, async_trait,
+    Exporter, ExporterError, ExporterOptions, ExporterSink, ExporterStats, Overflow, async_trait,
 };
 use llmtrace::sink::RecordSink;
 use llmtrace::{Client, TraceRecord};
@@ -47,15 +47,15 @@ impl Gated {
 
 /// A sink whose only exporter is gated, with room for one record and `overflow = "wait"`:
 /// the second record in flight makes callers wait.
-fn one_slot_waiting_sink(options: ExportOptions) -> (Gated, mpsc::Sender<()>, ExportSink) {
+fn one_slot_waiting_sink(options: ExporterOptions) -> (Gated, mpsc::Sender<()>, ExporterSink) {
     let (gated, open) = Gated::new();
-    let options = ExportOptions {
+    let options = ExporterOptions {
         queue_size: 1,
         batch_size: 1,
         overflow: Overflow::Wait,
         ..options
     };
-    let sink = ExportSink::builder()
+    let sink = ExporterSink::builder()
         .exporter("gated", gated.clone(), options)
         .build()
         .unwrap();
@@ -130,13 +130,13 @@ fn producers_racing_shutdown_lose_no_record() {
     let mut total = 0;
     for round in 0..ROUNDS {
         let count = Count::default();
-        let options = ExportOptions {
+        let options = ExporterOptions {
             // Roomy, so that records are queued, not refused, until shutdown.
             queue_size: 4096,
             batch_size: 64,
             ..quick()
         };
-        let sink = ExportSink::builder()
+        let sink = ExporterSink::builder()
             .exporter("race", count.clone(), options)
             .build()
             .unwrap();
@@ -233,7 +233,7 @@ fn overflow_wait_keeps_the_runtime_running_while_a_caller_waits() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_waiting_caller_is_released_by_shutdown_and_its_record_counted_as_dropped() {
-    let (gated, open, sink) = one_slot_waiting_sink(ExportOptions {
+    let (gated, open, sink) = one_slot_waiting_sink(ExporterOptions {
         shutdown_timeout: Duration::from_millis(100),
         ..quick()
     });
@@ -263,11 +263,11 @@ async fn a_waiting_caller_is_released_by_shutdown_and_its_record_counted_as_drop
 #[tokio::test(flavor = "current_thread")]
 async fn dropping_the_last_handle_does_not_wait_for_a_busy_exporter() {
     let (gated, open) = Gated::new();
-    let options = ExportOptions {
+    let options = ExporterOptions {
         batch_size: 1,
         ..quick()
     };
-    let sink = ExportSink::builder()
+    let sink = ExporterSink::builder()
         .exporter("gated", gated.clone(), options)
         .build()
         .unwrap();
@@ -294,12 +294,12 @@ async fn dropping_the_last_handle_does_not_wait_for_a_busy_exporter() {
 #[tokio::test]
 async fn shutdown_gives_up_at_its_deadline_and_counts_what_is_left_as_dropped() {
     let (gated, _open) = Gated::new();
-    let options = ExportOptions {
+    let options = ExporterOptions {
         batch_size: 1,
         shutdown_timeout: Duration::from_millis(200),
         ..quick()
     };
-    let sink = ExportSink::builder()
+    let sink = ExporterSink::builder()
         .exporter("stuck", gated.clone(), options)
         .build()
         .unwrap();
@@ -327,14 +327,14 @@ async fn shutdown_gives_up_at_its_deadline_and_counts_what_is_left_as_dropped() 
 #[tokio::test]
 async fn retry_backoff_stops_waiting_when_shutdown_begins() {
     let flaky = Flaky::default();
-    let mut options = ExportOptions {
+    let mut options = ExporterOptions {
         batch_size: 1,
         ..quick()
     };
     options.retry.max_retries = 3;
     options.retry.initial_backoff = Duration::from_secs(30);
     options.retry.max_backoff = Duration::from_secs(30);
-    let sink = ExportSink::builder()
+    let sink = ExporterSink::builder()
         .exporter("flaky", flaky.clone(), options)
         .build()
         .unwrap();

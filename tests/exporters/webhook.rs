@@ -1,6 +1,6 @@
 //! The webhook exporter against a real HTTP receiver.
 
-use llmtrace::exporter::{ExportSink, WebhookExporter};
+use llmtrace::exporter::{ExporterSink, WebhookExporter};
 use llmtrace::{Client, GenerateRequest};
 use serde_json::Value;
 use std::time::Duration;
@@ -9,7 +9,7 @@ use crate::quick;
 use crate::receiver::{Bystander, Receiver, redirecting};
 
 fn client(exporter: WebhookExporter) -> Client {
-    let sink = ExportSink::builder()
+    let sink = ExporterSink::builder()
         .exporter("hook", exporter, quick())
         .build()
         .unwrap();

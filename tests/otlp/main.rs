@@ -13,7 +13,7 @@ mod tracing_events;
 
 use std::time::Duration;
 
-use llmtrace::exporter::{ExportOptions, ExportSink, OtlpExporter, OtlpOptions, RetryPolicy};
+use llmtrace::exporter::{ExporterOptions, ExporterSink, OtlpExporter, OtlpOptions, RetryPolicy};
 use llmtrace::provider::EchoProvider;
 use llmtrace::{Client, ClientBuilder};
 
@@ -21,22 +21,22 @@ use llmtrace::{Client, ClientBuilder};
 const MODEL: &str = "gpt-4o-mini";
 
 /// Small batches and short, many retries: a test waits milliseconds, not seconds.
-fn fast_export() -> ExportOptions {
-    ExportOptions {
+fn fast_export() -> ExporterOptions {
+    ExporterOptions {
         batch_interval: Duration::from_millis(5),
         retry: RetryPolicy {
             max_retries: 200,
             initial_backoff: Duration::from_millis(10),
             max_backoff: Duration::from_millis(40),
         },
-        ..ExportOptions::default()
+        ..ExporterOptions::default()
     }
 }
 
 /// A builder over the echo provider, exporting to an OTLP receiver as `options` says.
-fn exporting(options: OtlpOptions, export: ExportOptions) -> ClientBuilder {
+fn exporting(options: OtlpOptions, export: ExporterOptions) -> ClientBuilder {
     let exporter = OtlpExporter::new(options).expect("a valid exporter");
-    let exporters = ExportSink::builder()
+    let exporters = ExporterSink::builder()
         .exporter("collector", exporter, export)
         .build()
         .expect("the export worker starts");

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use llmtrace::exporter::{ExportSink, OtlpExporter, OtlpOptions};
+use llmtrace::exporter::{ExporterSink, OtlpExporter, OtlpOptions};
 use llmtrace::provider::{OpenAiProvider, ProviderOptions};
 use llmtrace::{Client, TraceQuery};
 use serde_json::Value;
@@ -60,7 +60,7 @@ async fn phoenix_files_the_spans_under_the_service_project_with_their_genai_attr
     )
     .unwrap();
     let exporter = OtlpExporter::new(OtlpOptions::new(&phoenix).service_name(&service)).unwrap();
-    let exporters = ExportSink::builder()
+    let exporters = ExporterSink::builder()
         .exporter("phoenix", exporter, fast_export())
         .build()
         .unwrap();

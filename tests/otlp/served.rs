@@ -8,7 +8,7 @@ use axum::Router;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
-use llmtrace::exporter::{ExportSink, OtlpExporter, OtlpOptions};
+use llmtrace::exporter::{ExporterSink, OtlpExporter, OtlpOptions};
 use llmtrace::provider::{OpenAiProvider, ProviderOptions};
 use llmtrace::{Client, TraceQuery};
 use opentelemetry_proto::tonic::trace::v1::Span;
@@ -69,7 +69,7 @@ fn client(llm: SocketAddr, collector: &Collector) -> Client {
     )
     .unwrap();
     let exporter = OtlpExporter::new(OtlpOptions::new(collector.endpoint())).unwrap();
-    let exporters = ExportSink::builder()
+    let exporters = ExporterSink::builder()
         .exporter("collector", exporter, fast_export())
         .build()
         .unwrap();

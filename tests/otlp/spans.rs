@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use futures_util::StreamExt;
-use llmtrace::exporter::{ExportSink, OtlpExporter, OtlpOptions};
+use llmtrace::exporter::{ExporterSink, OtlpExporter, OtlpOptions};
 use llmtrace::provider::ProviderInfo;
 use llmtrace::sink::TraceQuery;
 use llmtrace::{
@@ -317,7 +317,7 @@ async fn a_failed_generation_is_an_error_span() {
         Err::<Generation, _>(ProviderError::http(503, "model is overloaded"))
     });
     let exporter = OtlpExporter::new(OtlpOptions::new(collector.endpoint())).unwrap();
-    let exporters = ExportSink::builder()
+    let exporters = ExporterSink::builder()
         .exporter("collector", exporter, fast_export())
         .build()
         .unwrap();

@@ -3,7 +3,7 @@
 use std::process::Command;
 
 use llmtrace::Client;
-use llmtrace::exporter::{ExportOptions, ExportSink, Exporter};
+use llmtrace::exporter::{Exporter, ExporterOptions, ExporterSink};
 use llmtrace::plugin::{PluginError, PluginExporter, inspect};
 use serde_json::{Value, json};
 
@@ -14,13 +14,13 @@ async fn the_c_exporter_receives_every_record_through_a_client() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("batches.jsonl");
     let exporter = PluginExporter::load(c_exporter(), json!({ "path": path })).unwrap();
-    let exporters = ExportSink::builder()
+    let exporters = ExporterSink::builder()
         .exporter(
             "c",
             exporter,
-            ExportOptions {
+            ExporterOptions {
                 batch_size: 2,
-                ..ExportOptions::default()
+                ..ExporterOptions::default()
             },
         )
         .build()

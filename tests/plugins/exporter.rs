@@ -1,8 +1,8 @@
-//! Exporter plugins behind an `ExportSink`, fed by a real `Client`.
+//! Exporter plugins behind an `ExporterSink`, fed by a real `Client`.
 
 use std::time::{Duration, Instant};
 
-use llmtrace::exporter::{ExportOptions, ExportSink, Exporter};
+use llmtrace::exporter::{Exporter, ExporterOptions, ExporterSink};
 use llmtrace::plugin::{PluginError, PluginExporter};
 use llmtrace::provider::{EchoProvider, ProviderInfo};
 use llmtrace::{Client, ErrorKind, GenerateRequest, Generation, ProviderError};
@@ -14,7 +14,7 @@ use crate::support::{
 };
 
 /// A client whose provider echoes, except that the prompt `fail` is rate limited.
-fn client_failing_on_fail(exporters: ExportSink) -> Client {
+fn client_failing_on_fail(exporters: ExporterSink) -> Client {
     let provider = service_fn(|request: GenerateRequest| async move {
         if request.prompt == "fail" {
             return Err::<Generation, _>(ProviderError::new(ErrorKind::RateLimited, "slow down"));
@@ -32,8 +32,8 @@ async fn the_csv_plugin_writes_one_row_per_trace_generated_through_the_client() 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("traces/traces.csv");
     let csv = PluginExporter::load(plugin(CSV_EXPORTER), json!({ "path": path })).unwrap();
-    let exporters = ExportSink::builder()
-        .exporter("csv", csv, ExportOptions::default())
+    let exporters = ExporterSink::builder()
+        .exporter("csv", csv, ExporterOptions::default())
         .build()
         .unwrap();
     let client = client_failing_on_fail(exporters);
@@ -103,8 +103,8 @@ async fn the_csv_plugin_appends_to_an_existing_file_without_a_second_header() {
     let path = dir.path().join("traces.csv");
     for _ in 0..2 {
         let csv = PluginExporter::load(plugin(CSV_EXPORTER), json!({ "path": path })).unwrap();
-        let exporters = ExportSink::builder()
-            .exporter("csv", csv, ExportOptions::default())
+        let exporters = ExporterSink::builder()
+            .exporter("csv", csv, ExporterOptions::default())
             .build()
             .unwrap();
         let client = Client::builder().exporters(exporters).build();
@@ -124,7 +124,7 @@ async fn a_panicking_exporter_plugin_is_disabled_and_the_other_exporter_gets_eve
     let panicking =
         PluginExporter::load(plugin(TEST_EXPORTER), json!({ "mode": "panic" })).unwrap();
     let good = PluginExporter::load(plugin(TEST_EXPORTER), json!({ "path": ids })).unwrap();
-    let exporters = ExportSink::builder()
+    let exporters = ExporterSink::builder()
         .exporter("panicking", panicking, one_by_one())
         .exporter("good", good, one_by_one())
         .build()
@@ -216,7 +216,7 @@ async fn a_slow_exporter_plugin_does_not_slow_down_generation() {
         json!({ "delay_ms": DELAY.as_millis() as u64, "path": ids }),
     )
     .unwrap();
-    let exporters = ExportSink::builder()
+    let exporters = ExporterSink::builder()
         .exporter("slow", slow, one_by_one())
         .build()
         .unwrap();
@@ -244,7 +244,7 @@ async fn a_slow_exporter_plugin_does_not_slow_down_generation() {
 #[tokio::test]
 async fn a_plugin_error_message_reaches_the_exporter_stats_verbatim() {
     let refusing = PluginExporter::load(plugin(TEST_EXPORTER), json!({ "mode": "error" })).unwrap();
-    let exporters = ExportSink::builder()
+    let exporters = ExporterSink::builder()
         .exporter("refusing", refusing, one_by_one())
         .build()
         .unwrap();

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use llmtrace::exporter::{ExportSink, Exporter};
+use llmtrace::exporter::{Exporter, ExporterSink};
 use llmtrace::plugin::{Isolation, PluginError, PluginExporter, PluginProvider, ProcessIsolation};
 use llmtrace::{Client, ErrorKind};
 use serde_json::{Value, json};
@@ -53,7 +53,7 @@ async fn an_isolated_exporter_loses_only_the_batch_in_flight_and_everyone_else_k
         let crashing = crashing_exporter(mode, &crashing_ids, &isolation);
         let good =
             PluginExporter::load(plugin(TEST_EXPORTER), json!({ "path": good_ids })).unwrap();
-        let exporters = ExportSink::builder()
+        let exporters = ExporterSink::builder()
             .exporter("crashing", crashing, one_by_one())
             .exporter("good", good, one_by_one())
             .build()

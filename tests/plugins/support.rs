@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, OnceLock};
 
-use llmtrace::exporter::ExportOptions;
+use llmtrace::exporter::ExporterOptions;
 use llmtrace::plugin::PluginError;
 use llmtrace::{Client, TraceRecord};
 use serde_json::Value;
@@ -77,10 +77,10 @@ fn build_plugins() -> HashMap<String, PathBuf> {
 }
 
 /// Export options delivering every record in a batch of its own, right away.
-pub(crate) fn one_by_one() -> ExportOptions {
-    ExportOptions {
+pub(crate) fn one_by_one() -> ExporterOptions {
+    ExporterOptions {
         batch_size: 1,
-        ..ExportOptions::default()
+        ..ExporterOptions::default()
     }
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use llmtrace::exporter::{ExportOptions, ExportSink, JsonlExporter};
+use llmtrace::exporter::{ExporterOptions, ExporterSink, JsonlExporter};
 use llmtrace::provider::{AnthropicProvider, OpenAiProvider, ProviderOptions};
 use llmtrace::proxy::{Proxy, ProxyConfig, ProxyError, TRACE_ID_HEADER};
 use llmtrace::{Client, ErrorKind};
@@ -450,11 +450,11 @@ async fn shutdown_finishes_the_in_flight_stream_and_flushes_the_exporters() {
     ];
     let upstream = Upstream::start(Reply::Sse(events, Some(gate.clone()))).await;
     // Batches wait a minute to fill: only the shutdown flush can write the trace in time.
-    let options = ExportOptions {
+    let options = ExporterOptions {
         batch_interval: Duration::from_secs(60),
-        ..ExportOptions::default()
+        ..ExporterOptions::default()
     };
-    let exporters = ExportSink::builder()
+    let exporters = ExporterSink::builder()
         .exporter("file", JsonlExporter::new(&file), options)
         .build()
         .unwrap();

@@ -5,8 +5,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use llmtrace::export::{ExportFormat, export_traces};
 use llmtrace::exporter::{Page, SqliteStore};
+use llmtrace::report::{ReportFormat, export_traces};
 
 use crate::support::workflow;
 
@@ -29,9 +29,9 @@ fn import_loads_files_once_and_reports_counts() {
     let dir = tempfile::tempdir().unwrap();
     let records = workflow();
     let jsonl = dir.path().join("traces.jsonl");
-    export_traces(&records, ExportFormat::Jsonl, Some(&jsonl)).unwrap();
+    export_traces(&records, ReportFormat::Jsonl, Some(&jsonl)).unwrap();
     let json = dir.path().join("traces.json");
-    export_traces(&records[..2], ExportFormat::Json, Some(&json)).unwrap();
+    export_traces(&records[..2], ReportFormat::Json, Some(&json)).unwrap();
     let reference = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/data/reference-traces.jsonl"
@@ -118,7 +118,7 @@ fn ui_serves_a_trace_file_and_a_database() {
     let dir = tempfile::tempdir().unwrap();
     let records = workflow();
     let jsonl = dir.path().join("traces.jsonl");
-    export_traces(&records, ExportFormat::Jsonl, Some(&jsonl)).unwrap();
+    export_traces(&records, ReportFormat::Jsonl, Some(&jsonl)).unwrap();
 
     let (_ui, url) = start_ui(&[jsonl.to_str().unwrap()]);
     let page = get_page(&format!("{url}/api/traces?session=s-1"));

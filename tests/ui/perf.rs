@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use llmtrace::TraceRecord;
 use llmtrace::exporter::{
-    ExportOptions, ExportSink, Overflow, SqliteExporter, SqliteStore, TraceFilter,
+    ExporterOptions, ExporterSink, Overflow, SqliteExporter, SqliteStore, TraceFilter,
 };
 use llmtrace::sink::RecordSink;
 
@@ -83,11 +83,11 @@ fn perf_sqlite_store_figures() {
     // of 64, waiting (not dropping) when the queue is full.
     let warm = 50_000.min(rows);
     let records: Vec<Arc<TraceRecord>> = (0..warm).map(|i| Arc::new(generated(i, start))).collect();
-    let options = ExportOptions {
+    let options = ExporterOptions {
         overflow: Overflow::Wait,
-        ..ExportOptions::default()
+        ..ExporterOptions::default()
     };
-    let sink = ExportSink::builder()
+    let sink = ExporterSink::builder()
         .exporter("local", SqliteExporter::new(&path).open().unwrap(), options)
         .build()
         .unwrap();

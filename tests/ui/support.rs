@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use llmtrace::TraceRecord;
-use llmtrace::exporter::{ExportOptions, ExportSink, SqliteExporter, SqliteStore};
+use llmtrace::exporter::{ExporterOptions, ExporterSink, SqliteExporter, SqliteStore};
 use llmtrace::sink::RecordSink;
 use serde_json::json;
 
@@ -91,15 +91,15 @@ pub(crate) fn record(spec: &Spec<'_>) -> TraceRecord {
     record
 }
 
-/// Writes `records` through an [`ExportSink`] (queue, worker, batches), as a running client
+/// Writes `records` through an [`ExporterSink`] (queue, worker, batches), as a running client
 /// does, and waits for the worker to deliver them.
 pub(crate) fn export(path: &Path, exporter: SqliteExporter, records: &[TraceRecord]) {
-    let options = ExportOptions {
+    let options = ExporterOptions {
         queue_size: records.len().max(1),
         batch_interval: Duration::from_millis(10),
-        ..ExportOptions::default()
+        ..ExporterOptions::default()
     };
-    let sink = ExportSink::builder()
+    let sink = ExporterSink::builder()
         .exporter("local", exporter, options)
         .build()
         .unwrap();

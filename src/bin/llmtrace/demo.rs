@@ -4,8 +4,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use llmtrace::export::{ExportFormat, export_traces, summarize_traces};
 use llmtrace::provider::EchoProvider;
+use llmtrace::report::{ReportFormat, export_traces, summarize_traces};
 use llmtrace::{BoxError, Client, GenerateRequest, Tool, TraceQuery};
 use serde_json::json;
 
@@ -81,8 +81,8 @@ pub(crate) async fn run(out_dir: &Path) -> Result<(), BoxError> {
 
     let jsonl = out_dir.join("demo.jsonl");
     let markdown = out_dir.join("demo.md");
-    export_traces(&traces, ExportFormat::Jsonl, Some(&jsonl))?;
-    export_traces(&traces, ExportFormat::Markdown, Some(&markdown))?;
+    export_traces(&traces, ReportFormat::Jsonl, Some(&jsonl))?;
+    export_traces(&traces, ReportFormat::Markdown, Some(&markdown))?;
     println!(
         "\n{} traces written to {} (one JSON record per line)\nand {} (a readable report).",
         traces.len(),

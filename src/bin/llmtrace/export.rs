@@ -4,7 +4,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use llmtrace::BoxError;
-use llmtrace::export::{OutputFile, markdown};
+use llmtrace::report::{OutputFile, markdown};
 
 use crate::OutputFormat;
 use crate::read::{OnMalformed, for_each_record};

@@ -6,7 +6,7 @@ use std::io::{BufReader, Write};
 use std::path::Path;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use llmtrace::export::{ReadError, TraceFileReader};
+use llmtrace::read::{ReadError, TraceFileReader};
 use llmtrace::{BoxError, TraceRecord};
 
 /// What a pass over a file found.

@@ -4,7 +4,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
 use llmtrace::BoxError;
-use llmtrace::export::Summarizer;
+use llmtrace::report::Summarizer;
 
 use crate::read::{OnMalformed, for_each_record};
 use crate::stdout::Stdout;

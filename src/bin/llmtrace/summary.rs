@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::SecondsFormat;
 
 use llmtrace::TraceRecord;
-use llmtrace::export::TraceSummary;
+use llmtrace::report::TraceSummary;
 use serde_json::Value;
 
 use crate::stdout::Stdout;

@@ -34,15 +34,15 @@ const PROTOBUF: &str = "application/x-protobuf";
 ///
 /// ```no_run
 /// use llmtrace::Client;
-/// use llmtrace::exporter::{ExportOptions, ExportSink, OtlpExporter, OtlpOptions};
+/// use llmtrace::exporter::{ExporterOptions, ExporterSink, OtlpExporter, OtlpOptions};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let collector = OtlpExporter::new(
 ///     OtlpOptions::new("http://127.0.0.1:4318").service_name("checkout"),
 /// )?;
-/// let exporters = ExportSink::builder()
-///     .exporter("collector", collector, ExportOptions::default())
+/// let exporters = ExporterSink::builder()
+///     .exporter("collector", collector, ExporterOptions::default())
 ///     .build()?;
 /// let client = Client::builder().exporters(exporters).build();
 ///

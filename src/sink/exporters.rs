@@ -6,15 +6,15 @@ use std::task::{Context, Poll};
 use std::thread::{JoinHandle, Thread};
 use std::time::{Duration, Instant};
 
-use super::worker::{self, Control, Queue};
-use super::{ExportOptions, Exporter};
+use super::RecordSink;
 use crate::TraceRecord;
-use crate::sink::RecordSink;
+use crate::exporter::worker::{self, Control, Queue};
+use crate::exporter::{Exporter, ExporterOptions};
 
 /// How many records one exporter has handled, and why it last failed.
 ///
 /// Every record offered is counted once more as exported, dropped or failed, so once
-/// [`ExportSink::shutdown`] has returned, `exported + dropped + failed == offered` holds for
+/// [`ExporterSink::shutdown`] has returned, `exported + dropped + failed == offered` holds for
 /// every exporter (before that, the difference is what is queued or being delivered).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ExporterStats {
@@ -62,11 +62,11 @@ impl Counters {
 /// [`Overflow::Wait`] applies back-pressure asynchronously: the trace layer's `poll_ready` is
 /// pending while its queue is full. [`shutdown`](Self::shutdown) delivers everything queued,
 /// waiting at most each exporter's
-/// [`shutdown_timeout`](super::ExportOptions::shutdown_timeout). Dropping the last handle
+/// [`shutdown_timeout`](super::ExporterOptions::shutdown_timeout). Dropping the last handle
 /// never blocks: it starts the same shutdown and lets the workers finish on their own
 /// threads; call `shutdown` to be sure everything was delivered.
 #[derive(Clone)]
-pub struct ExportSink {
+pub struct ExporterSink {
     inner: Arc<Inner>,
 }
 
@@ -83,10 +83,10 @@ struct Handle {
     join: Mutex<Option<JoinHandle<()>>>,
 }
 
-impl ExportSink {
+impl ExporterSink {
     /// A builder with no exporters.
-    pub fn builder() -> ExportSinkBuilder {
-        ExportSinkBuilder::default()
+    pub fn builder() -> ExporterSinkBuilder {
+        ExporterSinkBuilder::default()
     }
 
     /// True when there are no exporters.
@@ -126,7 +126,7 @@ impl ExportSink {
 
     /// Delivers every queued record, flushes, and stops the workers. Records arriving later
     /// are counted as dropped. An exporter still busy after its
-    /// [`shutdown_timeout`](super::ExportOptions::shutdown_timeout) is abandoned: what it had
+    /// [`shutdown_timeout`](super::ExporterOptions::shutdown_timeout) is abandoned: what it had
     /// queued or was delivering is counted as dropped and logged with its name. Safe to call
     /// more than once.
     pub async fn shutdown(&self) {
@@ -219,7 +219,7 @@ impl Drop for Inner {
     }
 }
 
-impl RecordSink for ExportSink {
+impl RecordSink for ExporterSink {
     fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<()> {
         let mut ready = Poll::Ready(());
         for handle in &self.inner.exporters {
@@ -237,7 +237,7 @@ impl RecordSink for ExportSink {
     }
 }
 
-impl fmt::Debug for ExportSink {
+impl fmt::Debug for ExporterSink {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let names: Vec<&str> = self
             .inner
@@ -245,7 +245,7 @@ impl fmt::Debug for ExportSink {
             .iter()
             .map(|h| h.name.as_str())
             .collect();
-        f.debug_struct("ExportSink")
+        f.debug_struct("ExporterSink")
             .field("exporters", &names)
             .finish()
     }
@@ -253,17 +253,17 @@ impl fmt::Debug for ExportSink {
 
 /// Collects exporters, then starts their workers.
 #[derive(Default)]
-pub struct ExportSinkBuilder {
-    exporters: Vec<(String, Box<dyn Exporter>, ExportOptions)>,
+pub struct ExporterSinkBuilder {
+    exporters: Vec<(String, Box<dyn Exporter>, ExporterOptions)>,
 }
 
-impl ExportSinkBuilder {
+impl ExporterSinkBuilder {
     /// Adds an exporter named `name` (used in logs and stats) fed as `options` says.
     pub fn exporter(
         mut self,
         name: impl Into<String>,
         exporter: impl Exporter,
-        options: ExportOptions,
+        options: ExporterOptions,
     ) -> Self {
         self.exporters
             .push((name.into(), Box::new(exporter), options));
@@ -274,7 +274,7 @@ impl ExportSinkBuilder {
     ///
     /// # Errors
     /// When a thread or its runtime cannot be started.
-    pub fn build(self) -> std::io::Result<ExportSink> {
+    pub fn build(self) -> std::io::Result<ExporterSink> {
         let mut exporters = Vec::with_capacity(self.exporters.len());
         for (name, exporter, options) in self.exporters {
             let (queue, join) = worker::spawn(&name, exporter, options)?;
@@ -286,16 +286,16 @@ impl ExportSinkBuilder {
                 join: Mutex::new(Some(join)),
             });
         }
-        Ok(ExportSink {
+        Ok(ExporterSink {
             inner: Arc::new(Inner { exporters }),
         })
     }
 }
 
-impl fmt::Debug for ExportSinkBuilder {
+impl fmt::Debug for ExporterSinkBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let names: Vec<&str> = self.exporters.iter().map(|(n, _, _)| n.as_str()).collect();
-        f.debug_struct("ExportSinkBuilder")
+        f.debug_struct("ExporterSinkBuilder")
             .field("exporters", &names)
             .finish()
     }

@@ -1,7 +1,7 @@
 //! Reading trace files back, one record at a time, however large the file.
 //!
 //! ```
-//! use llmtrace::export::{ReadError, TraceFileReader};
+//! use llmtrace::read::{ReadError, TraceFileReader};
 //!
 //! let file = "\u{feff}{\"trace_id\": \"00000000-0000-4000-8000-000000000000\", \
 //!             \"timestamp\": \"2025-11-08T12:34:56.789\", \"provider\": \"OllamaProvider\", \

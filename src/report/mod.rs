@@ -1,7 +1,10 @@
-//! Export traces as JSONL, JSON or Markdown, read trace files back, and summarize them.
+//! One-off reports: render traces as JSONL, JSON or Markdown, and summarize them.
+//!
+//! (Queued, continuous delivery is [`exporter`](crate::exporter); reading trace files back is
+//! [`read`](crate::read).)
 //!
 //! ```
-//! use llmtrace::export::{ExportFormat, export_traces, summarize_traces};
+//! use llmtrace::report::{ReportFormat, export_traces, summarize_traces};
 //! use llmtrace::Client;
 //!
 //! # #[tokio::main(flavor = "current_thread")]
@@ -13,11 +16,11 @@
 //! let traces = client.get_traces(Default::default());
 //! let dir = tempfile::tempdir()?;
 //! let path = dir.path().join("reports/traces.jsonl");
-//! let jsonl = export_traces(&traces, ExportFormat::Jsonl, Some(&path))?;
+//! let jsonl = export_traces(&traces, ReportFormat::Jsonl, Some(&path))?;
 //! assert_eq!(jsonl.lines().count(), 2);
 //! assert_eq!(std::fs::read_to_string(&path)?, jsonl);
 //!
-//! let format: ExportFormat = "markdown".parse()?;
+//! let format: ReportFormat = "markdown".parse()?;
 //! assert!(export_traces(&traces, format, None)?.starts_with("# LLM Interaction Trace Report"));
 //!
 //! let summary = summarize_traces(&traces);
@@ -29,11 +32,9 @@
 
 pub mod markdown;
 mod output;
-mod read;
 mod summary;
 
 pub use output::OutputFile;
-pub use read::{ReadError, TraceFileFormat, TraceFileReader, read_traces};
 pub use summary::{DateRange, Summarizer, TraceSummary, summarize_traces};
 
 use std::borrow::Borrow;
@@ -45,7 +46,7 @@ use crate::TraceRecord;
 
 /// A file format for traces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ExportFormat {
+pub enum ReportFormat {
     /// One JSON record per line, each line ending in `\n`.
     Jsonl,
     /// A pretty-printed JSON array.
@@ -54,33 +55,33 @@ pub enum ExportFormat {
     Markdown,
 }
 
-impl ExportFormat {
+impl ReportFormat {
     /// The name used on the command line and in config (`jsonl`, `json`, `markdown`).
     pub fn as_str(self) -> &'static str {
         match self {
-            ExportFormat::Jsonl => "jsonl",
-            ExportFormat::Json => "json",
-            ExportFormat::Markdown => "markdown",
+            ReportFormat::Jsonl => "jsonl",
+            ReportFormat::Json => "json",
+            ReportFormat::Markdown => "markdown",
         }
     }
 }
 
-impl fmt::Display for ExportFormat {
+impl fmt::Display for ReportFormat {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.pad(self.as_str())
     }
 }
 
-impl FromStr for ExportFormat {
-    type Err = ExportError;
+impl FromStr for ReportFormat {
+    type Err = ReportError;
 
     /// Parses `jsonl`, `json` or `markdown`, exactly (no case folding, no aliases).
     fn from_str(format: &str) -> Result<Self, Self::Err> {
         match format {
-            "jsonl" => Ok(ExportFormat::Jsonl),
-            "json" => Ok(ExportFormat::Json),
-            "markdown" => Ok(ExportFormat::Markdown),
-            _ => Err(ExportError::UnsupportedFormat(format.to_owned())),
+            "jsonl" => Ok(ReportFormat::Jsonl),
+            "json" => Ok(ReportFormat::Json),
+            "markdown" => Ok(ReportFormat::Markdown),
+            _ => Err(ReportError::UnsupportedFormat(format.to_owned())),
         }
     }
 }
@@ -88,7 +89,7 @@ impl FromStr for ExportFormat {
 /// Why an export failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum ExportError {
+pub enum ReportError {
     /// The format name is not one of `jsonl`, `json`, `markdown`.
     #[error("unsupported format {0:?}: use \"jsonl\", \"json\" or \"markdown\"")]
     UnsupportedFormat(String),
@@ -112,13 +113,13 @@ pub enum ExportError {
 /// An empty slice gives `""` (jsonl), `"[]"` (json) or a report header (markdown).
 ///
 /// # Errors
-/// [`ExportError::Serialize`] or [`ExportError::Write`]; nothing is written when rendering
+/// [`ReportError::Serialize`] or [`ReportError::Write`]; nothing is written when rendering
 /// fails.
 pub fn export_traces<R: Borrow<TraceRecord>>(
     traces: &[R],
-    format: ExportFormat,
+    format: ReportFormat,
     path: Option<&Path>,
-) -> Result<String, ExportError> {
+) -> Result<String, ReportError> {
     let text = render(traces, format)?;
     if let Some(path) = path {
         write_file(path, &text)?;
@@ -128,21 +129,21 @@ pub fn export_traces<R: Borrow<TraceRecord>>(
 
 fn render<R: Borrow<TraceRecord>>(
     traces: &[R],
-    format: ExportFormat,
-) -> Result<String, ExportError> {
+    format: ReportFormat,
+) -> Result<String, ReportError> {
     Ok(match format {
-        ExportFormat::Jsonl => {
+        ReportFormat::Jsonl => {
             let mut out = Vec::new();
             for trace in traces {
                 write_jsonl_line(&mut out, trace.borrow())?;
             }
             String::from_utf8(out).expect("serde_json writes UTF-8")
         }
-        ExportFormat::Json => {
+        ReportFormat::Json => {
             let records: Vec<&TraceRecord> = traces.iter().map(Borrow::borrow).collect();
             serde_json::to_string_pretty(&records)?
         }
-        ExportFormat::Markdown => markdown::render(traces, chrono::Utc::now()),
+        ReportFormat::Markdown => markdown::render(traces, chrono::Utc::now()),
     })
 }
 
@@ -156,10 +157,10 @@ pub fn write_jsonl_line(out: &mut Vec<u8>, record: &TraceRecord) -> Result<(), s
     Ok(())
 }
 
-fn write_file(path: &Path, text: &str) -> Result<(), ExportError> {
+fn write_file(path: &Path, text: &str) -> Result<(), ReportError> {
     let mut file = OutputFile::create(path)?;
     file.write_unnamed(text.as_bytes())
-        .map_err(|source| ExportError::Write {
+        .map_err(|source| ReportError::Write {
             path: path.to_owned(),
             source,
         })?;

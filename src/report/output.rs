@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use tempfile::NamedTempFile;
 
-use super::ExportError;
+use super::ReportError;
 
 /// An output file written through a temporary file in the same directory and renamed over
 /// `path` by [`commit`](Self::commit), so readers see the old file or the whole new one, and a
@@ -17,7 +17,7 @@ use super::ExportError;
 ///
 /// ```
 /// use std::io::Write;
-/// use llmtrace::export::OutputFile;
+/// use llmtrace::report::OutputFile;
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let dir = tempfile::tempdir()?;
@@ -40,9 +40,9 @@ impl OutputFile {
     /// Starts writing `path` (its parent directories are created).
     ///
     /// # Errors
-    /// [`ExportError::Write`] when the directory or the temporary file cannot be created.
-    pub fn create(path: &Path) -> Result<Self, ExportError> {
-        let error = |source| ExportError::Write {
+    /// [`ReportError::Write`] when the directory or the temporary file cannot be created.
+    pub fn create(path: &Path) -> Result<Self, ReportError> {
+        let error = |source| ReportError::Write {
             path: path.to_owned(),
             source,
         };
@@ -69,10 +69,10 @@ impl OutputFile {
     /// Makes the written content durable and puts it in place of the file.
     ///
     /// # Errors
-    /// [`ExportError::Write`] when it cannot be written, synced or renamed; the old file, if
+    /// [`ReportError::Write`] when it cannot be written, synced or renamed; the old file, if
     /// any, is then unchanged.
-    pub fn commit(self) -> Result<(), ExportError> {
-        let error = |source| ExportError::Write {
+    pub fn commit(self) -> Result<(), ReportError> {
+        let error = |source| ReportError::Write {
             path: self.path.clone(),
             source,
         };
