@@ -5,12 +5,21 @@
 //! (`LLMTRACE_TRACING__MAX_TRACES=500`, `LLMTRACE_EXPORTERS__ARCHIVE__PATH=/var/log/t.jsonl`).
 //!
 //! Loading is strict: unknown keys, values of the wrong type, unknown `type`s, missing required
-//! keys, sizes and durations out of their bounds, URLs that are not http(s) with a host, names
-//! of environment variables that are not names (or look like the secret itself), and a missing
-//! file are all rejected before anything is built, and every problem is reported at once, each
-//! with its key path, the bad value (unless it may be a secret) and where it was set.
-//! [`Config::check_environment`] then reports the secret variables that are not set.
-//! `config/default.toml` lists every option at its default, with its bound.
+//! keys, sizes and durations out of their bounds, URLs that are not http(s) with a host, header
+//! names and values HTTP refuses, names of environment variables that are not names (or look
+//! like the secret itself), and a missing file are all rejected before anything is built, and
+//! every problem is reported at once, each with its key path, the bad value (unless it may be a
+//! secret) and where it was set (the file, or the `LLMTRACE_*` variable).
+//! [`Config::check_environment`] then reports the secret variables that are not set. Only
+//! effectful steps wait for [`Config::build`] (reading a secret's value, opening a store,
+//! loading a plugin, starting worker threads), and what fails there is reported the same way.
+//! `config/default.toml` lists every option at its default, with its bound. Every duration is
+//! an integer of milliseconds in a key ending in `_ms`.
+//!
+//! Each component kind has one registry mapping `type` to the component's reader
+//! ([`provider_types`], [`exporter_types`]); each type's options struct lives beside its
+//! component ([`JsonlConfig`](crate::exporter::JsonlConfig),
+//! [`OpenAiConfig`](crate::provider::OpenAiConfig), ...) and builds it.
 //!
 //! ```
 //! use llmtrace::config::Config;

@@ -28,7 +28,7 @@ pub(crate) static PROVIDERS: Registry<dyn ProviderSpec> = Registry {
 /// built, every value already checked.
 ///
 /// Implemented by each provider type's options struct ([`EchoConfig`], [`OpenAiConfig`], ...);
-/// [`options`](Self::options) gets the struct back.
+/// `options::<T>()` on a `dyn ProviderSpec` gets the struct back.
 pub trait ProviderSpec: fmt::Debug + Send + Sync + 'static {
     /// The `type` that selects this provider.
     fn type_name(&self) -> &'static str;

@@ -70,9 +70,10 @@ impl ExporterComponent for StdoutConfig {
     const TYPE: &'static str = "stdout";
 
     fn read(table: &mut Table<'_, '_>) -> Option<Self> {
-        let format = match table.choice("format", &["jsonl", "markdown"], "jsonl")? {
-            "markdown" => StdoutFormat::Markdown,
-            _jsonl => StdoutFormat::Jsonl,
+        let format = if table.choice("format", &["jsonl", "markdown"], "jsonl")? == "markdown" {
+            StdoutFormat::Markdown
+        } else {
+            StdoutFormat::Jsonl
         };
         Some(Self { format })
     }
