@@ -21,8 +21,8 @@ pub(crate) const MAX_BYTES: u64 = 1 << 40;
 pub(crate) const MAX_AGE_MS: u64 = 365 * 86_400_000;
 /// `exporters.*.max_rows` of a SQLite store.
 pub(crate) const MAX_ROWS: u64 = 1_000_000_000;
-/// `exporters.*.max_age` of a SQLite store, in seconds: a hundred years.
-pub(crate) const MAX_AGE_SECS: u64 = 100 * 365 * 86_400;
+/// `exporters.*.max_age_ms` of a SQLite store: a hundred years (a store keeps history).
+pub(crate) const STORE_MAX_AGE_MS: u64 = 100 * 365 * 86_400_000;
 /// `provider.max_concurrency`: plugin calls in flight.
 pub(crate) const MAX_CONCURRENCY: u64 = 10_000;
 /// `memory_limit_mb` of an isolated plugin: 1 TiB.

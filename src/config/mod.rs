@@ -5,12 +5,21 @@
 //! (`LLMTRACE_TRACING__MAX_TRACES=500`, `LLMTRACE_EXPORTERS__ARCHIVE__PATH=/var/log/t.jsonl`).
 //!
 //! Loading is strict: unknown keys, values of the wrong type, unknown `type`s, missing required
-//! keys, sizes and durations out of their bounds, URLs that are not http(s) with a host, names
-//! of environment variables that are not names (or look like the secret itself), and a missing
-//! file are all rejected before anything is built, and every problem is reported at once, each
-//! with its key path, the bad value (unless it may be a secret) and where it was set.
-//! [`Config::check_environment`] then reports the secret variables that are not set.
-//! `config/default.toml` lists every option at its default, with its bound.
+//! keys, sizes and durations out of their bounds, URLs that are not http(s) with a host, header
+//! names and values HTTP refuses, names of environment variables that are not names (or look
+//! like the secret itself), and a missing file are all rejected before anything is built, and
+//! every problem is reported at once, each with its key path, the bad value (unless it may be a
+//! secret) and where it was set (the file, or the `LLMTRACE_*` variable).
+//! [`Config::check_environment`] then reports the secret variables that are not set. Only
+//! effectful steps wait for [`Config::build`] (reading a secret's value, opening a store,
+//! loading a plugin, starting worker threads), and what fails there is reported the same way.
+//! `config/default.toml` lists every option at its default, with its bound. Every duration is
+//! an integer of milliseconds in a key ending in `_ms`.
+//!
+//! Each component kind has one registry mapping `type` to the component's reader
+//! ([`provider_types`], [`exporter_types`]); each type's options struct lives beside its
+//! component ([`JsonlConfig`](crate::exporter::JsonlConfig),
+//! [`OpenAiConfig`](crate::provider::OpenAiConfig), ...) and builds it.
 //!
 //! ```
 //! use llmtrace::config::Config;
@@ -32,15 +41,23 @@
 mod build;
 mod env;
 mod error;
-mod limits;
+mod exporters;
+pub(crate) mod fields;
+pub(crate) mod limits;
 mod parse;
-mod reader;
-mod secrets;
+mod providers;
+pub(crate) mod reader;
+mod registry;
+pub(crate) mod secrets;
 #[cfg(test)]
 mod tests;
-mod validate;
+pub(crate) mod validate;
 
 pub use error::{ConfigError, ConfigIssue, Origin};
+pub(crate) use exporters::ExporterComponent;
+pub use exporters::{ExporterConfig, ExporterSpec};
+pub(crate) use providers::ProviderComponent;
+pub use providers::ProviderSpec;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -50,31 +67,115 @@ use figment::providers::{Format, Toml};
 use serde::Serialize;
 
 use crate::Metadata;
-use crate::exporter::{OtlpOptions, Overflow, StdoutFormat};
+use crate::provider::EchoConfig;
 
 /// A complete, validated configuration.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Config {
-    /// The model provider.
-    pub provider: ProviderConfig,
+    /// The model provider: its type and options.
+    pub provider: Box<dyn ProviderSpec>,
     /// Trace capture and the ring buffer.
     pub tracing: TracingConfig,
     /// Metadata recorded in every trace.
     pub metadata: Metadata,
     /// Named exporters.
     pub exporters: BTreeMap<String, ExporterConfig>,
+    /// Where the values came from, for the problems found when building.
+    #[serde(skip)]
+    pub(crate) provenance: Provenance,
+}
+
+/// The file a configuration was read from and where each of its values was set, so that a
+/// problem found when building names its origin as one found when reading does.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Provenance {
+    pub(crate) file: Option<PathBuf>,
+    /// Key path -> origin, for every key read.
+    pub(crate) origins: BTreeMap<String, Origin>,
+}
+
+impl Provenance {
+    /// Where `key` was set: its own origin, else that of the nearest table holding it.
+    pub(crate) fn origin(&self, key: &str) -> Origin {
+        let mut key = key;
+        loop {
+            if let Some(origin) = self.origins.get(key) {
+                return origin.clone();
+            }
+            match key.rfind('.') {
+                Some(dot) => key = &key[..dot],
+                None => return Origin::Nowhere,
+            }
+        }
+    }
+
+    /// A problem with `key` found when building, with its origin.
+    pub(crate) fn issue(&self, key: String, message: String) -> ConfigIssue {
+        ConfigIssue {
+            origin: self.origin(&key),
+            key,
+            message,
+        }
+    }
+
+    /// `issues` as an error naming the file.
+    pub(crate) fn error(&self, issues: Vec<ConfigIssue>) -> ConfigError {
+        ConfigError {
+            file: self.file.clone(),
+            issues,
+        }
+    }
+}
+
+/// The `type` names of the providers, as `[provider] type` accepts them.
+pub fn provider_types() -> Vec<&'static str> {
+    providers::PROVIDERS.names()
+}
+
+/// The `type` names of the exporters, as `[exporters.<name>] type` accepts them.
+pub fn exporter_types() -> Vec<&'static str> {
+    exporters::EXPORTERS.names()
+}
+
+/// What a value that may be a secret is shown as.
+pub(crate) const MASK: &str = "********";
+
+/// A component's options as a table with `type` first.
+fn tagged(type_name: &str, options: serde_json::Value) -> serde_json::Value {
+    let mut map = serde_json::Map::new();
+    map.insert("type".to_owned(), type_name.into());
+    if let serde_json::Value::Object(options) = options {
+        map.extend(options);
+    }
+    serde_json::Value::Object(map)
+}
+
+/// A problem with `key` (relative to a component's table) found when building; the builder's
+/// caller adds the table's path and the origin.
+pub(crate) fn build_issue(key: &str, message: impl Into<String>) -> ConfigIssue {
+    ConfigIssue {
+        key: key.to_owned(),
+        message: message.into(),
+        origin: Origin::Nowhere,
+    }
+}
+
+/// Equal when they say the same, wherever their values came from: a file that sets every
+/// default equals the defaults.
+impl PartialEq for Config {
+    fn eq(&self, other: &Self) -> bool {
+        serde_json::to_value(self).ok() == serde_json::to_value(other).ok()
+    }
 }
 
 impl Default for Config {
     fn default() -> Self {
         Self {
-            provider: ProviderConfig::Echo {
-                model: crate::provider::EchoProvider::DEFAULT_MODEL.to_owned(),
-                latency_ms: 0,
-            },
+            provider: Box::new(EchoConfig::default()),
             tracing: TracingConfig::default(),
             metadata: Metadata::new(),
             exporters: BTreeMap::new(),
+            provenance: Provenance::default(),
         }
     }
 }
@@ -125,179 +226,6 @@ impl TracingConfig {
     }
 }
 
-/// `[provider]`: which model server answers.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
-pub enum ProviderConfig {
-    /// The built-in offline provider.
-    Echo {
-        /// Model name reported in traces.
-        model: String,
-        /// Simulated latency.
-        latency_ms: u64,
-    },
-    /// An OpenAI-compatible chat completions server.
-    Openai(HttpProviderConfig),
-    /// Ollama's native API.
-    Ollama(HttpProviderConfig),
-    /// Anthropic's Messages API.
-    Anthropic(HttpProviderConfig),
-    /// A provider plugin (a `cdylib` built against `llmtrace-plugin-abi`).
-    Plugin {
-        /// The library.
-        path: PathBuf,
-        /// Calls in flight at most.
-        max_concurrency: usize,
-        /// Passed to the plugin as JSON.
-        options: serde_json::Map<String, serde_json::Value>,
-        /// Where it runs.
-        #[serde(flatten)]
-        isolation: PluginIsolation,
-    },
-}
-
-/// Settings shared by the HTTP providers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct HttpProviderConfig {
-    /// The model to ask for.
-    pub model: String,
-    /// Server base URL; the provider's public endpoint when absent.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub base_url: Option<String>,
-    /// Name of the environment variable holding the API key (never the key itself).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub api_key_env: Option<String>,
-    /// Per-request timeout.
-    pub timeout_ms: u64,
-    /// Longest a stream may go without a byte; `timeout_ms` unless set.
-    pub stall_timeout_ms: u64,
-    /// Longest a streamed call may take in all.
-    pub stream_timeout_ms: u64,
-}
-
-/// `[exporters.<name>]`: one exporter and how it is fed.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ExporterConfig {
-    /// What kind of exporter, with its own settings.
-    #[serde(flatten)]
-    pub kind: ExporterKind,
-    /// Queue capacity.
-    pub queue_size: usize,
-    /// Records per batch.
-    pub batch_size: usize,
-    /// Longest wait for a batch to fill.
-    pub batch_interval_ms: u64,
-    /// Full queue behaviour.
-    pub overflow: Overflow,
-    /// Retries of retryable failures.
-    pub max_retries: u32,
-    /// First retry delay, doubled each retry.
-    pub retry_initial_backoff_ms: u64,
-    /// Longest retry delay.
-    pub retry_max_backoff_ms: u64,
-    /// Longest wait at shutdown for this exporter's queue; what is left is dropped.
-    pub shutdown_timeout_ms: u64,
-}
-
-/// The exporter types and their own settings.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
-pub enum ExporterKind {
-    /// Print to standard output.
-    Stdout {
-        /// `jsonl` or `markdown`.
-        format: StdoutFormat,
-    },
-    /// Append JSON lines to a file.
-    Jsonl {
-        /// The file.
-        path: PathBuf,
-        /// Rotate before the file grows past this size.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        max_bytes: Option<u64>,
-        /// Rotated files kept.
-        max_files: u32,
-    },
-    /// Keep a JSON array file.
-    Json {
-        /// The file.
-        path: PathBuf,
-    },
-    /// Append to a Markdown report.
-    Markdown {
-        /// The file.
-        path: PathBuf,
-    },
-    /// POST JSON batches to a URL.
-    Webhook {
-        /// Where to POST.
-        url: String,
-        /// Headers sent as written.
-        headers: BTreeMap<String, String>,
-        /// Headers whose value is read from the named environment variable.
-        secret_headers: BTreeMap<String, String>,
-        /// Per-request timeout.
-        timeout_ms: u64,
-    },
-    /// Send OpenTelemetry spans over OTLP/HTTP.
-    Otlp(OtlpOptions),
-    /// Keep traces in a SQLite file the viewer (`llmtrace ui`) reads.
-    Sqlite {
-        /// The database file.
-        path: PathBuf,
-        /// Traces kept at most (the newest).
-        #[serde(skip_serializing_if = "Option::is_none")]
-        max_rows: Option<u64>,
-        /// Traces older than this many seconds are deleted (`max_age` in the file: `"30d"`).
-        #[serde(skip_serializing_if = "Option::is_none")]
-        max_age_secs: Option<u64>,
-    },
-    /// An exporter plugin (a `cdylib` built against `llmtrace-plugin-abi`).
-    Plugin {
-        /// The library.
-        path: PathBuf,
-        /// Passed to the plugin as JSON.
-        options: serde_json::Map<String, serde_json::Value>,
-        /// Where it runs.
-        #[serde(flatten)]
-        isolation: PluginIsolation,
-    },
-}
-
-/// Where a plugin runs: `isolation = "in_process"` (the default) or `"process"`, with
-/// `memory_limit_mb` and `call_timeout_ms` for the latter.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "isolation", rename_all = "snake_case")]
-pub enum PluginIsolation {
-    /// In the llmtrace process: trusted code, whose crash ends the process.
-    InProcess,
-    /// In a child process of its own, restarted when it fails.
-    Process {
-        /// Address-space limit of the child, in MiB.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        memory_limit_mb: Option<u64>,
-        /// How long one call may take before the child is killed.
-        call_timeout_ms: u64,
-    },
-}
-
-impl PluginIsolation {
-    /// The plugin loader's [`Isolation`](crate::plugin::Isolation).
-    pub fn to_isolation(&self) -> crate::plugin::Isolation {
-        match self {
-            PluginIsolation::InProcess => crate::plugin::Isolation::InProcess,
-            PluginIsolation::Process {
-                memory_limit_mb,
-                call_timeout_ms,
-            } => crate::plugin::Isolation::Process(crate::plugin::ProcessIsolation {
-                memory_limit_mb: *memory_limit_mb,
-                call_timeout: std::time::Duration::from_millis(*call_timeout_ms),
-                ..Default::default()
-            }),
-        }
-    }
-}
-
 impl Config {
     /// Loads defaults, then `path` (when given), then `LLMTRACE_*` environment variables.
     ///
@@ -343,12 +271,19 @@ impl Config {
     /// # Errors
     /// Every problem found.
     pub fn from_figment(figment: &Figment, file: Option<PathBuf>) -> Result<Self, ConfigError> {
-        parse::parse(figment).map_err(|issues| ConfigError { file, issues })
+        parse::parse(figment, file.clone()).map_err(|issues| ConfigError { file, issues })
     }
 
-    /// The configuration with secrets masked, as TOML, for display.
+    /// The configuration with secrets masked, as TOML, for display: every header value (headers
+    /// written as they are carry tokens as often as `secret_headers` do), tokens in URLs, and
+    /// values whose key names a credential.
     pub fn to_masked_toml(&self) -> String {
-        let mut value = serde_json::to_value(self).unwrap_or_default();
+        let mut config = self.clone();
+        config.provider.mask();
+        for exporter in config.exporters.values_mut() {
+            exporter.spec.mask();
+        }
+        let mut value = serde_json::to_value(&config).unwrap_or_default();
         mask_secrets(&mut value);
         toml::to_string_pretty(&value).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
     }

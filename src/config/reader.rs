@@ -4,7 +4,7 @@
 //! The sources are merged once into one tree, which is then walked: asking figment for each key
 //! re-merges the whole tree per lookup, which made loading quadratic in the number of keys.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use figment::Figment;
 use figment::value::{Dict, Value};
@@ -23,6 +23,8 @@ pub(crate) struct Reader<'f> {
     pub(crate) issues: Vec<ConfigIssue>,
     /// Every key path asked for, present or not: what the configuration format consists of.
     pub(crate) asked: BTreeSet<String>,
+    /// Where each key read was set, for the problems found later, when building.
+    pub(crate) origins: BTreeMap<String, Origin>,
 }
 
 impl<'f> Reader<'f> {
@@ -32,6 +34,7 @@ impl<'f> Reader<'f> {
             root: Dict::new(),
             issues: Vec::new(),
             asked: BTreeSet::new(),
+            origins: BTreeMap::new(),
         }
     }
 
@@ -171,7 +174,10 @@ impl Table<'_, '_> {
         self.dict.keys().cloned().collect()
     }
 
-    fn present(&self, key: &str) -> bool {
+    /// Whether `key` is set (it is then marked as known).
+    pub(crate) fn present(&mut self, key: &str) -> bool {
+        self.reader.asked.insert(self.path(key));
+        self.used.insert(key.to_owned());
         self.dict.contains_key(key)
     }
 
@@ -179,6 +185,9 @@ impl Table<'_, '_> {
         self.reader.asked.insert(self.path(key));
         let value = self.dict.get(key)?.clone();
         self.used.insert(key.to_owned());
+        let path = self.path(key);
+        let origin = self.reader.origin_of(&value, &path);
+        self.reader.origins.insert(path, origin);
         Some(value)
     }
 

@@ -2,9 +2,8 @@
 //! that `check-config` reports a missing key before anything runs. Names only: the values are
 //! never read into a message.
 
-use super::error::{ConfigIssue, Origin};
-use super::{Config, ConfigError, ExporterKind, HttpProviderConfig, ProviderConfig};
-use crate::provider::{AnthropicProvider, OpenAiProvider};
+use super::reader::join;
+use super::{Config, ConfigError};
 
 impl Config {
     /// Checks that every environment variable named as holding a secret is set and not empty:
@@ -12,55 +11,41 @@ impl Config {
     /// and each exporter's `secret_headers`.
     ///
     /// # Errors
-    /// Every variable that is missing, by the key that names it; `file` is the file the
-    /// configuration was loaded from, for the message.
+    /// Every variable that is missing, by the key that names it and where that key was set;
+    /// `file` is the file the configuration was loaded from, for the message.
     pub fn check_environment(&self, file: Option<&std::path::Path>) -> Result<(), ConfigError> {
-        let mut issues = Vec::new();
-        let mut require = |key: String, var: &str| {
-            if std::env::var_os(var).is_none_or(|value| value.is_empty()) {
-                issues.push(ConfigIssue {
-                    key,
-                    message: format!("environment variable {var} is not set"),
-                    origin: Origin::Nowhere,
-                });
-            }
-        };
-        let api_key = |http: &HttpProviderConfig, default: Option<&'static str>| {
-            http.api_key_env.clone().or(default.map(str::to_owned))
-        };
-        let api_key_env = match &self.provider {
-            ProviderConfig::Openai(http) => api_key(
-                http,
-                http.base_url
-                    .is_none()
-                    .then_some(OpenAiProvider::DEFAULT_API_KEY_ENV),
-            ),
-            ProviderConfig::Anthropic(http) => {
-                api_key(http, Some(AnthropicProvider::DEFAULT_API_KEY_ENV))
-            }
-            ProviderConfig::Ollama(http) => api_key(http, None),
-            ProviderConfig::Echo { .. } | ProviderConfig::Plugin { .. } => None,
-        };
-        if let Some(var) = api_key_env {
-            require("provider.api_key_env".to_owned(), &var);
-        }
-        for (name, exporter) in &self.exporters {
-            let secret_headers = match &exporter.kind {
-                ExporterKind::Webhook { secret_headers, .. } => secret_headers,
-                ExporterKind::Otlp(options) => &options.secret_headers,
-                _ => continue,
-            };
-            for (header, var) in secret_headers {
-                require(format!("exporters.{name}.secret_headers.{header}"), var);
-            }
-        }
-        if issues.is_empty() {
-            Ok(())
-        } else {
-            Err(ConfigError {
-                file: file.map(std::path::Path::to_path_buf),
-                issues,
+        let provider = (self.provider.secret_vars().into_iter())
+            .map(|(key, var)| (format!("provider.{key}"), var));
+        let exporters = self.exporters.iter().flat_map(|(name, exporter)| {
+            let table = join("exporters", name);
+            (exporter.spec.secret_vars().into_iter())
+                .map(move |(key, var)| (format!("{table}.{key}"), var))
+        });
+        let issues: Vec<_> = provider
+            .chain(exporters)
+            .filter(|(_, var)| std::env::var_os(var).is_none_or(|value| value.is_empty()))
+            .map(|(key, var)| {
+                let message = format!("environment variable {var} is not set");
+                self.provenance.issue(key, message)
             })
+            .collect();
+        if issues.is_empty() {
+            return Ok(());
         }
+        let mut error = self.provenance.error(issues);
+        if let Some(file) = file {
+            error.file = Some(file.to_owned());
+        }
+        Err(error)
     }
+}
+
+/// The value of the secret variable `var`, or why not (never the value).
+pub(crate) fn read_secret(var: &str) -> Result<String, String> {
+    std::env::var(var).map_err(|error| match error {
+        std::env::VarError::NotPresent => format!("environment variable {var} is not set"),
+        std::env::VarError::NotUnicode(_) => {
+            format!("environment variable {var} is not valid unicode")
+        }
+    })
 }

@@ -5,9 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use figment::Figment;
 use figment::providers::{Format, Toml};
 
-use super::Config;
-use super::parse::{EXPORTER_TYPES, PROVIDER_TYPES};
 use super::reader::Reader;
+use super::{Config, exporter_types, provider_types};
 
 const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
 
@@ -59,7 +58,7 @@ fn default_toml_is_the_default_configuration() {
 fn default_toml_documents_every_provider_and_tracing_option() {
     let blocks = documented_blocks();
     let block = |name: &str| &blocks.iter().find(|(header, _)| header == name).unwrap().1;
-    for kind in PROVIDER_TYPES {
+    for kind in provider_types() {
         for key in asked(
             &format!("[provider]\ntype = \"{kind}\"\nmodel = \"m\""),
             "provider.",
@@ -85,11 +84,11 @@ fn default_toml_documents_every_exporter_option() {
         .iter()
         .filter(|(h, _)| h.starts_with("exporters."))
         .collect();
-    let per_type: BTreeMap<&str, BTreeSet<String>> = EXPORTER_TYPES
-        .iter()
+    let per_type: BTreeMap<&str, BTreeSet<String>> = exporter_types()
+        .into_iter()
         .map(|kind| {
             (
-                *kind,
+                kind,
                 asked(&format!("[exporters.x]\ntype = \"{kind}\""), "exporters.x."),
             )
         })

@@ -3,9 +3,10 @@
 //! value that may be secret.
 
 use reqwest::Url;
+use reqwest::header::{HeaderName, HeaderValue};
 
 /// Checks that `text` is an absolute `http` or `https` URL with a host.
-pub(super) fn http_url(text: &str) -> Result<(), String> {
+pub(crate) fn http_url(text: &str) -> Result<(), String> {
     let url = match Url::parse(text) {
         Ok(url) => url,
         Err(error) => {
@@ -24,6 +25,29 @@ pub(super) fn http_url(text: &str) -> Result<(), String> {
     }
 }
 
+/// Checks that `name` can be sent as an HTTP header name.
+pub(crate) fn header_name(name: &str) -> Result<(), String> {
+    match HeaderName::from_bytes(name.as_bytes()) {
+        Ok(_) => Ok(()),
+        Err(_) => Err(format!(
+            "{name:?} is not a valid HTTP header name: expected letters, digits and !#$%&'*+-.^_`|~"
+        )),
+    }
+}
+
+/// Checks that `value` can be sent as an HTTP header value. Headers carry tokens: the value is
+/// never part of the message.
+pub(crate) fn header_value(value: &str) -> Result<(), String> {
+    match HeaderValue::from_str(value) {
+        Ok(_) => Ok(()),
+        Err(_) => Err(
+            "is not a valid HTTP header value: control characters such as line breaks are not \
+             allowed (value not shown)"
+                .to_owned(),
+        ),
+    }
+}
+
 /// The URL as text, with any password replaced, for messages.
 fn without_password(mut url: Url) -> String {
     if url.password().is_some() {
@@ -36,7 +60,7 @@ fn without_password(mut url: Url) -> String {
 /// Checks that `name` is the name of an environment variable (`[A-Za-z_][A-Za-z0-9_]*`) and
 /// not a secret typed where its name belongs. The value is never part of the message: a name
 /// field that is not a name may well hold the secret.
-pub(super) fn env_name(name: &str) -> Result<(), String> {
+pub(crate) fn env_name(name: &str) -> Result<(), String> {
     if looks_like_secret(name) {
         return Err(
             "looks like a secret, not the name of an environment variable: put the \

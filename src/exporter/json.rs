@@ -8,6 +8,8 @@ use async_trait::async_trait;
 use super::file::{append_whole, io_error, open_append};
 use super::{Exporter, ExporterError};
 use crate::TraceRecord;
+use crate::config::reader::Table;
+use crate::config::{ConfigIssue, ExporterComponent};
 
 /// The closing of the array, which each batch rewrites.
 const END: &[u8] = b"\n]";
@@ -120,5 +122,25 @@ impl Exporter for JsonExporter {
                 .map_err(|e| io_error(&self.path, "sync", e))?;
         }
         Ok(())
+    }
+}
+
+/// `type = "json"`: the options of a [`JsonExporter`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct JsonConfig {
+    /// `path`: the file to write (required).
+    pub path: PathBuf,
+}
+
+impl ExporterComponent for JsonConfig {
+    const TYPE: &'static str = "json";
+
+    fn read(table: &mut Table<'_, '_>) -> Option<Self> {
+        let path = table.required("path", "the file to write")?;
+        Some(Self { path })
+    }
+
+    fn build(&self) -> Result<Box<dyn Exporter>, ConfigIssue> {
+        Ok(Box::new(JsonExporter::new(&self.path)))
     }
 }

@@ -7,6 +7,9 @@ use async_trait::async_trait;
 use super::file::{append_whole, end_line, io_error, open_append};
 use super::{Exporter, ExporterError};
 use crate::TraceRecord;
+use crate::config::limits;
+use crate::config::reader::Table;
+use crate::config::{ConfigIssue, ExporterComponent};
 use crate::report::write_jsonl_line;
 
 /// Appends records to a JSON Lines file, one record per line, optionally rotating by size.
@@ -118,5 +121,46 @@ impl Exporter for JsonlExporter {
                 .map_err(|e| io_error(&self.path, "sync", e))?;
         }
         Ok(())
+    }
+}
+
+/// `type = "jsonl"`: the options of a [`JsonlExporter`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct JsonlConfig {
+    /// `path`: the file to append to (required).
+    pub path: PathBuf,
+    /// `max_bytes`: rotate before the file grows past this size; absent: never.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_bytes: Option<u64>,
+    /// `max_files`: rotated files kept (default 5).
+    pub max_files: u32,
+}
+
+impl ExporterComponent for JsonlConfig {
+    const TYPE: &'static str = "jsonl";
+
+    fn read(table: &mut Table<'_, '_>) -> Option<Self> {
+        let path = table.required::<PathBuf>("path", "the file to append to");
+        let max_bytes = table.get::<i64>("max_bytes").and_then(|n| {
+            if n < 1 {
+                table.issue("max_bytes", format!("must be at least 1, found {n}"));
+            }
+            (n >= 1).then_some(n as u64)
+        });
+        // At most MAX_FILES, so the cast cannot truncate.
+        let max_files = table.int_in("max_files", 0, limits::MAX_FILES, 5) as u32;
+        Some(Self {
+            path: path?,
+            max_bytes,
+            max_files,
+        })
+    }
+
+    fn build(&self) -> Result<Box<dyn Exporter>, ConfigIssue> {
+        let exporter = JsonlExporter::new(&self.path).max_files(self.max_files);
+        Ok(Box::new(match self.max_bytes {
+            Some(max_bytes) => exporter.max_bytes(max_bytes),
+            None => exporter,
+        }))
     }
 }

@@ -8,6 +8,8 @@ use async_trait::async_trait;
 use super::file::{append_whole, end_line, io_error, open_append};
 use super::{Exporter, ExporterError};
 use crate::TraceRecord;
+use crate::config::reader::Table;
+use crate::config::{ConfigIssue, ExporterComponent};
 use crate::report::markdown;
 
 /// Appends one Markdown section per record to a report file.
@@ -73,5 +75,25 @@ impl Exporter for MarkdownExporter {
                 .map_err(|e| io_error(&self.path, "sync", e))?;
         }
         Ok(())
+    }
+}
+
+/// `type = "markdown"`: the options of a [`MarkdownExporter`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MarkdownConfig {
+    /// `path`: the report to append to (required).
+    pub path: PathBuf,
+}
+
+impl ExporterComponent for MarkdownConfig {
+    const TYPE: &'static str = "markdown";
+
+    fn read(table: &mut Table<'_, '_>) -> Option<Self> {
+        let path = table.required("path", "the file to append to")?;
+        Some(Self { path })
+    }
+
+    fn build(&self) -> Result<Box<dyn Exporter>, ConfigIssue> {
+        Ok(Box::new(MarkdownExporter::new(&self.path)))
     }
 }

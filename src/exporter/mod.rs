@@ -41,17 +41,17 @@ mod webhook;
 pub(crate) mod worker;
 
 pub use crate::sink::{ExporterSink, ExporterSinkBuilder, ExporterStats};
-pub use json::JsonExporter;
-pub use jsonl::JsonlExporter;
-pub use markdown::MarkdownExporter;
+pub use json::{JsonConfig, JsonExporter};
+pub use jsonl::{JsonlConfig, JsonlExporter};
+pub use markdown::{MarkdownConfig, MarkdownExporter};
 pub use options::{ExporterOptions, Overflow, RetryPolicy};
 pub use otlp::{OtlpExporter, OtlpOptions};
 pub use sqlite::{
-    Page, PromptGroup, Retention, SessionView, SqliteExporter, SqliteStore, StoreError, Summary,
-    SummaryBucket, SummaryGroup, TraceFilter, TraceRow,
+    Page, PromptGroup, Retention, SessionView, SqliteConfig, SqliteExporter, SqliteStore,
+    StoreError, Summary, SummaryBucket, SummaryGroup, TraceFilter, TraceRow,
 };
-pub use stdout::{StdoutExporter, StdoutFormat};
-pub use webhook::WebhookExporter;
+pub use stdout::{StdoutConfig, StdoutExporter, StdoutFormat};
+pub use webhook::{WebhookConfig, WebhookExporter};
 
 use std::sync::Arc;
 

@@ -5,6 +5,8 @@ use async_trait::async_trait;
 
 use super::{Exporter, ExporterError};
 use crate::TraceRecord;
+use crate::config::reader::Table;
+use crate::config::{ConfigIssue, ExporterComponent};
 use crate::report::{markdown, write_jsonl_line};
 
 /// How [`StdoutExporter`] prints records.
@@ -54,5 +56,29 @@ impl Exporter for StdoutExporter {
             .write_all(&out)
             .and_then(|()| stdout.flush())
             .map_err(|e| ExporterError::permanent(format!("cannot write to stdout: {e}")))
+    }
+}
+
+/// `type = "stdout"`: the options of a [`StdoutExporter`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct StdoutConfig {
+    /// `format`: `jsonl` (the default) or `markdown`.
+    pub format: StdoutFormat,
+}
+
+impl ExporterComponent for StdoutConfig {
+    const TYPE: &'static str = "stdout";
+
+    fn read(table: &mut Table<'_, '_>) -> Option<Self> {
+        let format = if table.choice("format", &["jsonl", "markdown"], "jsonl")? == "markdown" {
+            StdoutFormat::Markdown
+        } else {
+            StdoutFormat::Jsonl
+        };
+        Some(Self { format })
+    }
+
+    fn build(&self) -> Result<Box<dyn Exporter>, ConfigIssue> {
+        Ok(Box::new(StdoutExporter::new(self.format)))
     }
 }

@@ -1,3 +1,4 @@
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,6 +8,9 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use super::{Exporter, ExporterError, http};
 use crate::TraceRecord;
+use crate::config::reader::Table;
+use crate::config::secrets::read_secret;
+use crate::config::{ConfigIssue, ExporterComponent, MASK, build_issue, fields, limits, validate};
 
 /// POSTs each batch as a JSON array of records to an HTTP endpoint.
 ///
@@ -91,5 +95,69 @@ impl Exporter for WebhookExporter {
         let body = response.text().await.unwrap_or_default();
         let retryable = status.is_server_error() || matches!(status.as_u16(), 408 | 429);
         Err(http::rejection(&self.url, status, &body, retryable))
+    }
+}
+
+/// `type = "webhook"`: the options of a [`WebhookExporter`]. Header names and values, and the
+/// names of the secret headers' variables, are checked when read; the secrets themselves are
+/// read when the exporter is built.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct WebhookConfig {
+    /// `url`: where to POST (required; http or https).
+    pub url: String,
+    /// `headers`: sent as written.
+    pub headers: BTreeMap<String, String>,
+    /// `secret_headers`: header -> NAME of the environment variable holding its value.
+    pub secret_headers: BTreeMap<String, String>,
+    /// `timeout_ms`: per-request timeout (default 10000).
+    pub timeout_ms: u64,
+}
+
+impl ExporterComponent for WebhookConfig {
+    const TYPE: &'static str = "webhook";
+
+    fn read(table: &mut Table<'_, '_>) -> Option<Self> {
+        let url = table.required::<String>("url", "where to POST the traces");
+        let url = table.checked("url", url, validate::http_url);
+        let headers = fields::headers(table);
+        let secret_headers = fields::secret_headers(table);
+        let timeout_ms = table.int_in("timeout_ms", 1, limits::MILLIS, 10_000);
+        Some(Self {
+            url: url?,
+            headers,
+            secret_headers,
+            timeout_ms,
+        })
+    }
+
+    fn build(&self) -> Result<Box<dyn Exporter>, ConfigIssue> {
+        let timeout = Duration::from_millis(self.timeout_ms);
+        let mut webhook =
+            WebhookExporter::new(&self.url, timeout).map_err(|e| build_issue("url", e.message))?;
+        for (header, value) in &self.headers {
+            let key = format!("headers.{header}");
+            webhook =
+                (webhook.header(header, value, false)).map_err(|e| build_issue(&key, e.message))?;
+        }
+        for (header, var) in &self.secret_headers {
+            let key = format!("secret_headers.{header}");
+            let value = read_secret(var).map_err(|message| build_issue(&key, message))?;
+            webhook =
+                (webhook.header(header, &value, true)).map_err(|e| build_issue(&key, e.message))?;
+        }
+        Ok(Box::new(webhook))
+    }
+
+    fn secret_vars(&self) -> Vec<(String, String)> {
+        (self.secret_headers.iter())
+            .map(|(header, var)| (format!("secret_headers.{header}"), var.clone()))
+            .collect()
+    }
+
+    fn mask(&mut self) {
+        self.headers
+            .values_mut()
+            .for_each(|value| MASK.clone_into(value));
+        self.url = crate::scrub_secrets(&self.url).into_owned();
     }
 }

@@ -91,6 +91,7 @@
 //! name is platform-specific: `lib<name>.so` on Linux, `lib<name>.dylib` on macOS,
 //! `<name>.dll` on Windows.
 
+mod config;
 mod error;
 mod exporter;
 mod instance;
@@ -101,6 +102,7 @@ mod provider;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub use config::{PluginExporterConfig, PluginIsolation, PluginProviderConfig};
 pub use error::PluginError;
 pub use exporter::PluginExporter;
 pub use isolation::{HOST_BINARY_ENV, Isolation, ProcessIsolation, serve_plugin_host};

@@ -31,6 +31,7 @@
 //! [`ErrorKind`]: crate::ErrorKind
 
 mod anthropic;
+mod config;
 mod echo;
 #[cfg(test)]
 mod fuzz;
@@ -42,6 +43,7 @@ mod sse;
 mod stream;
 
 pub use anthropic::AnthropicProvider;
+pub use config::{AnthropicConfig, EchoConfig, HttpProviderConfig, OllamaConfig, OpenAiConfig};
 pub use echo::EchoProvider;
 pub use ollama::OllamaProvider;
 pub use openai::OpenAiProvider;

@@ -364,3 +364,35 @@ fn check_config_reports_secret_variables_not_set_by_name() {
         "{text}"
     );
 }
+
+#[test]
+fn check_config_reports_bad_headers_urls_and_variable_names_without_building() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("app.toml"),
+        "[provider]\ntype = \"plugin\"\npath = \"no-such-plugin.so\"\n\
+         [exporters.hook]\ntype = \"webhook\"\nurl = \"ftp://127.0.0.1/in\"\n\
+         [exporters.hook.headers]\n\"X Team\" = \"search\"\n\
+         [exporters.hook.secret_headers]\nAuthorization = \"WEBHOOK-TOKEN\"\n",
+    )
+    .unwrap();
+
+    let output = llmtrace(dir.path(), &["check-config", "app.toml"]);
+
+    assert!(!output.status.success());
+    let text = stderr(&output);
+    assert!(
+        text.contains("invalid configuration app.toml: 3 problems"),
+        "{text}"
+    );
+    for line in [
+        "exporters.hook.url: URL scheme \"ftp\" is not supported",
+        "exporters.hook.headers.\"X Team\": \"X Team\" is not a valid HTTP header name",
+        "exporters.hook.secret_headers.Authorization: is not the name of an environment variable",
+    ] {
+        assert!(text.contains(line), "{line} not in {text}");
+    }
+    assert!(text.matches("(in app.toml)").count() == 3, "{text}");
+    // The plugin is loaded only when building: checking the file never tries.
+    assert!(!text.contains("no-such-plugin"), "{text}");
+}

@@ -9,11 +9,14 @@
 
 mod bounds;
 mod build;
+mod checks;
+mod durations;
 mod errors;
 mod eviction;
 mod files;
 mod fuzz;
 mod precedence;
+mod registry;
 mod scale;
 mod values;
 

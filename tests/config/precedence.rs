@@ -1,7 +1,9 @@
 //! Defaults, then the file, then `LLMTRACE_*` variables.
 
 use figment::Jail;
-use llmtrace::config::{Config, ExporterKind, ProviderConfig};
+use llmtrace::config::Config;
+use llmtrace::exporter::JsonlConfig;
+use llmtrace::provider::OllamaConfig;
 
 use crate::load;
 
@@ -34,10 +36,8 @@ fn the_file_overrides_defaults_and_the_environment_overrides_the_file() {
             "the default where nobody says otherwise"
         );
         assert_eq!(config.metadata["environment"], "prod");
-        match &config.exporters["archive"].kind {
-            ExporterKind::Jsonl { path, .. } => assert_eq!(path.to_str(), Some("from-env.jsonl")),
-            other => panic!("{other:?}"),
-        }
+        let archive = config.exporters["archive"].options::<JsonlConfig>();
+        assert_eq!(archive.unwrap().path.to_str(), Some("from-env.jsonl"));
         Ok(())
     });
 }
@@ -51,13 +51,9 @@ fn the_environment_alone_configures_a_stack_without_a_file() {
 
         let config = Config::load(None).unwrap();
 
-        match config.provider {
-            ProviderConfig::Ollama(http) => {
-                assert_eq!(http.model, "llama3.2");
-                assert_eq!(http.timeout_ms, 60_000);
-            }
-            other => panic!("{other:?}"),
-        }
+        let http = &config.provider.options::<OllamaConfig>().unwrap().0;
+        assert_eq!(http.model, "llama3.2");
+        assert_eq!(http.timeout_ms, 60_000);
         assert!(!config.tracing.enabled);
         Ok(())
     });

@@ -2,6 +2,12 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
+use super::OtlpExporter;
+use crate::config::reader::Table;
+use crate::config::secrets::read_secret;
+use crate::config::{ConfigIssue, ExporterComponent, MASK, build_issue, fields, limits, validate};
+use crate::exporter::Exporter;
+
 /// Where and how an [`OtlpExporter`](super::OtlpExporter) sends spans.
 ///
 /// The field names are the config keys of an `[exporters.<name>]` table with `type = "otlp"`
@@ -156,6 +162,53 @@ impl fmt::Debug for OtlpOptions {
             .field("secret_headers", &self.secret_headers)
             .field("resource_attributes", &self.resource_attributes)
             .finish()
+    }
+}
+
+/// `type = "otlp"`: every field is a key; header names and values, the endpoint and the names
+/// of the secret headers' variables are checked when read.
+impl ExporterComponent for OtlpOptions {
+    const TYPE: &'static str = "otlp";
+
+    fn read(table: &mut Table<'_, '_>) -> Option<Self> {
+        let defaults = OtlpOptions::default();
+        let endpoint = table.get("endpoint");
+        Some(OtlpOptions {
+            endpoint: (table.checked("endpoint", endpoint, validate::http_url))
+                .unwrap_or(defaults.endpoint),
+            service_name: table.get("service_name").unwrap_or(defaults.service_name),
+            project_name: table.get("project_name"),
+            capture_content: (table.get("capture_content")).unwrap_or(defaults.capture_content),
+            timeout_ms: table.int_in("timeout_ms", 1, limits::MILLIS, defaults.timeout_ms),
+            headers: fields::headers(table),
+            secret_headers: fields::secret_headers(table),
+            resource_attributes: fields::string_map(table, "resource_attributes"),
+        })
+    }
+
+    fn build(&self) -> Result<Box<dyn Exporter>, ConfigIssue> {
+        // Checked here first so that a missing secret is named by its own key.
+        for (header, var) in &self.secret_headers {
+            let key = format!("secret_headers.{header}");
+            read_secret(var).map_err(|message| build_issue(&key, message))?;
+        }
+        // The message names the setting at fault.
+        let exporter =
+            OtlpExporter::new(self.clone()).map_err(|e| build_issue("", e.to_string()))?;
+        Ok(Box::new(exporter))
+    }
+
+    fn secret_vars(&self) -> Vec<(String, String)> {
+        (self.secret_headers.iter())
+            .map(|(header, var)| (format!("secret_headers.{header}"), var.clone()))
+            .collect()
+    }
+
+    fn mask(&mut self) {
+        self.headers
+            .values_mut()
+            .for_each(|value| MASK.clone_into(value));
+        self.endpoint = crate::scrub_secrets(&self.endpoint).into_owned();
     }
 }
 

@@ -6,9 +6,11 @@
 //! metadata entries (for `key=value` filters) and a full-text index of prompts and answers.
 //! [`SqliteStore`] reads the file back.
 
+mod config;
 mod schema;
 mod store;
 
+pub use config::SqliteConfig;
 pub use store::{
     Page, PromptGroup, SessionView, SqliteStore, Summary, SummaryBucket, SummaryGroup, TraceFilter,
     TraceRow,
