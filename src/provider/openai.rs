@@ -332,6 +332,14 @@ struct WireUsage {
     #[serde(default)]
     completion_tokens: u64,
     total_tokens: Option<u64>,
+    prompt_tokens_details: Option<PromptTokensDetails>,
+}
+
+/// The breakdown of `prompt_tokens`: how many were read from the prompt cache (`null` or
+/// absent on servers without one).
+#[derive(Deserialize, Clone, Copy)]
+struct PromptTokensDetails {
+    cached_tokens: Option<u64>,
 }
 
 impl From<WireUsage> for Usage {
@@ -339,6 +347,7 @@ impl From<WireUsage> for Usage {
         let computed = Usage::new(usage.prompt_tokens, usage.completion_tokens);
         Usage {
             total_tokens: usage.total_tokens.unwrap_or(computed.total_tokens),
+            cached_prompt_tokens: usage.prompt_tokens_details.and_then(|d| d.cached_tokens),
             ..computed
         }
     }
