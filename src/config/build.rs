@@ -35,6 +35,18 @@ impl Config {
         let builder = self.metadata.iter().fold(builder, |builder, (key, value)| {
             builder.metadata(key.clone(), value.clone())
         });
+        let builder = match self.prices.table() {
+            Ok(prices) => builder.prices(prices),
+            Err(error) => {
+                let issue = ConfigIssue {
+                    key: "prices".to_owned(),
+                    message: error.to_string(),
+                    origin: Origin::Nowhere,
+                };
+                issues.push(issue);
+                builder
+            }
+        };
         let builder = match self.provider(builder) {
             Ok(builder) => Some(builder),
             Err(issue) => {

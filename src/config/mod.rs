@@ -34,6 +34,7 @@ mod env;
 mod error;
 mod limits;
 mod parse;
+mod prices;
 mod reader;
 mod secrets;
 #[cfg(test)]
@@ -41,6 +42,7 @@ mod tests;
 mod validate;
 
 pub use error::{ConfigError, ConfigIssue, Origin};
+pub use prices::PricesConfig;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -63,6 +65,13 @@ pub struct Config {
     pub metadata: Metadata,
     /// Named exporters.
     pub exporters: BTreeMap<String, ExporterConfig>,
+    /// Model prices replacing or extending the shipped table.
+    #[serde(skip_serializing_if = "is_default")]
+    pub prices: PricesConfig,
+}
+
+fn is_default(prices: &PricesConfig) -> bool {
+    *prices == PricesConfig::default()
 }
 
 impl Default for Config {
@@ -75,6 +84,7 @@ impl Default for Config {
             tracing: TracingConfig::default(),
             metadata: Metadata::new(),
             exporters: BTreeMap::new(),
+            prices: PricesConfig::default(),
         }
     }
 }
