@@ -25,7 +25,7 @@
 //!
 //! let usage = Usage { cached_prompt_tokens: Some(400_000), ..Usage::new(1_000_000, 500_000) };
 //! // 600k uncached at $1, 400k cached at $0.50, 500k output at $2 (per million tokens).
-//! assert_eq!(prices.cost("my-model-v2", &usage), Some(0.6 + 0.2 + 1.0));
+//! assert_eq!(prices.cost("my-model-v2", &usage), Some(1.8));
 //! assert_eq!(prices.cost("unknown-model", &usage), None);
 //! ```
 
