@@ -284,3 +284,19 @@ async fn the_client_s_own_table_prices_a_local_model_through_a_prefix_alias() {
     // 86 uncached at $1, 1920 cached at $0, 300 output at $2.
     assert_close(the_trace(&client).cost_usd, (86.0 + 600.0) / 1e6);
 }
+
+#[tokio::test]
+async fn an_openai_usage_object_without_counts_is_no_usage_not_zeros() {
+    let mut completion = openai_completion("gpt-4o");
+    completion["usage"] = json!({});
+    let server = TestServer::start(Reply::json(completion)).await;
+    let client = Client::builder()
+        .provider(openai(&server, "gpt-4o"))
+        .build();
+
+    client.generate("Hello").await.expect("an answer");
+
+    let trace = the_trace(&client);
+    assert_eq!(usage_of(&trace), None);
+    assert_eq!(trace.cost_usd, None, "a free call is not what happened");
+}
