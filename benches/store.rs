@@ -41,6 +41,7 @@ fn record_at(timestamp: DateTime<Utc>) -> Arc<TraceRecord> {
             id: None,
             model: None,
         }),
+        cost_usd: None,
         error: None,
         metadata: Default::default(),
     })

@@ -8,6 +8,7 @@ use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceBuilder, ServiceExt};
 use uuid::Uuid;
 
+use crate::cost::PriceTable;
 use crate::exporter::{ExporterSink, ExporterStats};
 use crate::layer::{InjectMetadataLayer, TraceLayer};
 use crate::provider::{EchoProvider, Provider, ProviderInfo};
@@ -211,6 +212,7 @@ pub struct ClientBuilder {
     tracing: bool,
     sinks: Vec<Box<dyn RecordSink>>,
     exporters: Option<ExporterSink>,
+    prices: Option<Arc<PriceTable>>,
 }
 
 impl Default for ClientBuilder {
@@ -224,6 +226,7 @@ impl Default for ClientBuilder {
             tracing: true,
             sinks: Vec::new(),
             exporters: None,
+            prices: None,
         }
     }
 }
@@ -318,6 +321,13 @@ impl ClientBuilder {
         self
     }
 
+    /// Prices every record (`cost_usd`) with `prices`. Defaults to the shipped table,
+    /// [`PriceTable::builtin`]; an empty [`PriceTable::new`] prices nothing.
+    pub fn prices(mut self, prices: impl Into<Arc<PriceTable>>) -> Self {
+        self.prices = Some(prices.into());
+        self
+    }
+
     /// Sends every record to these exporters (off the request path); see
     /// [`Client::shutdown`].
     pub fn exporters(mut self, exporters: ExporterSink) -> Self {
@@ -350,7 +360,8 @@ impl ClientBuilder {
                 (sessions.clone(), exporters.clone()),
                 this.sinks,
             );
-            TraceLayer::new(provider.clone(), sinks)
+            let prices = this.prices.unwrap_or_else(PriceTable::builtin);
+            TraceLayer::with_prices(provider.clone(), sinks, prices)
         });
         let builder = ServiceBuilder::new().layer(InjectMetadataLayer::new(this.metadata));
         Client {
@@ -376,6 +387,7 @@ impl fmt::Debug for ClientBuilder {
             .field("tracing", &self.tracing)
             .field("sinks", &self.sinks.len())
             .field("exporters", &self.exporters)
+            .field("custom_prices", &self.prices.is_some())
             .finish()
     }
 }

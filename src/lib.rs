@@ -46,10 +46,13 @@
 //! system_prompt, prompt, messages[], tools[],
 //! parameters { temperature, max_tokens, max_output_tokens, seed, top_p, top_k, stop (set ones only) },
 //! response { content, raw_response (verbatim only), tool_calls[], finish_reason,
-//!            usage { prompt_tokens, completion_tokens, total_tokens }, generation_time_ms,
+//!            usage { prompt_tokens, completion_tokens, total_tokens,
+//!                    cached_prompt_tokens, cache_creation_tokens (when reported) }
+//!                    -- absent when the provider reported no counts, generation_time_ms,
 //!            time_to_first_token_ms (streams),
 //!            id, model (the provider's answer id and serving model, when it sends them) }
 //!                                                          -- null when the call failed before any answer
+//! cost_usd (dollars, from the price table; absent when the model has no price or no usage)
 //! error { kind, message, retryable, status (HTTP only), generation_time_ms }  -- failures only
 //!   (a stream that broke or was dropped keeps its partial answer in `response`)
 //! metadata { session_id, step_type, attempt_number, ...custom }
@@ -62,6 +65,7 @@
 
 pub mod client;
 pub mod config;
+pub mod cost;
 pub mod error;
 pub mod exporter;
 pub mod layer;

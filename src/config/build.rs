@@ -30,6 +30,13 @@ impl Config {
         let builder = self.metadata.iter().fold(builder, |builder, (key, value)| {
             builder.metadata(key.clone(), value.clone())
         });
+        let builder = match self.prices.table() {
+            Ok(prices) => builder.prices(prices),
+            Err(error) => {
+                issues.push(provenance.issue("prices".to_owned(), error.to_string()));
+                builder
+            }
+        };
         let builder = match self.provider.build(builder, self.tracing.verbatim) {
             Ok(builder) => Some(builder),
             Err(issue) => {

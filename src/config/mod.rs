@@ -45,6 +45,7 @@ mod exporters;
 pub(crate) mod fields;
 pub(crate) mod limits;
 mod parse;
+mod prices;
 mod providers;
 pub(crate) mod reader;
 mod registry;
@@ -56,6 +57,7 @@ pub(crate) mod validate;
 pub use error::{ConfigError, ConfigIssue, Origin};
 pub(crate) use exporters::ExporterComponent;
 pub use exporters::{ExporterConfig, ExporterSpec};
+pub use prices::PricesConfig;
 pub(crate) use providers::ProviderComponent;
 pub use providers::ProviderSpec;
 
@@ -80,9 +82,16 @@ pub struct Config {
     pub metadata: Metadata,
     /// Named exporters.
     pub exporters: BTreeMap<String, ExporterConfig>,
+    /// Model prices replacing or extending the shipped table.
+    #[serde(skip_serializing_if = "is_default")]
+    pub prices: PricesConfig,
     /// Where the values came from, for the problems found when building.
     #[serde(skip)]
     pub(crate) provenance: Provenance,
+}
+
+fn is_default(prices: &PricesConfig) -> bool {
+    *prices == PricesConfig::default()
 }
 
 /// The file a configuration was read from and where each of its values was set, so that a
@@ -175,6 +184,7 @@ impl Default for Config {
             tracing: TracingConfig::default(),
             metadata: Metadata::new(),
             exporters: BTreeMap::new(),
+            prices: PricesConfig::default(),
             provenance: Provenance::default(),
         }
     }

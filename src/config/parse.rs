@@ -12,7 +12,14 @@ use super::{Config, Provenance, TracingConfig, exporters, providers};
 use crate::Metadata;
 
 // `proxy` is read by `crate::proxy::ProxyConfig`, not here.
-const SECTIONS: &[&str] = &["provider", "tracing", "metadata", "exporters", "proxy"];
+const SECTIONS: &[&str] = &[
+    "provider",
+    "tracing",
+    "metadata",
+    "exporters",
+    "prices",
+    "proxy",
+];
 
 pub(super) fn parse(figment: &Figment, file: Option<PathBuf>) -> Result<Config, Vec<ConfigIssue>> {
     let mut reader = Reader::new(figment);
@@ -48,11 +55,13 @@ pub(super) fn read(reader: &mut Reader<'_>) -> Result<Config, Vec<ConfigIssue>> 
     let tracing = tracing(reader);
     let metadata = metadata(reader);
     let exporters = exporters::read(reader);
+    let prices = super::prices::read(reader);
     Ok(Config {
         provider: provider.unwrap_or_else(|| Config::default().provider),
         tracing,
         metadata,
         exporters,
+        prices,
         provenance: Provenance::default(),
     })
 }

@@ -302,6 +302,7 @@ fn from_plugin(response: abi::GenerateResponse) -> GenerateResponse {
                 0 => usage.prompt_tokens + usage.completion_tokens,
                 total => total,
             },
+            ..Usage::default()
         }),
         model: response.model,
         // The plugin ABI carries no response id.

@@ -341,15 +341,39 @@ struct WireUsage {
     cache_read_input_tokens: Option<u64>,
 }
 
-impl WireUsage {
-    /// All input tokens: the API counts cache writes and reads apart from `input_tokens`.
-    fn prompt_tokens(&self) -> Option<u64> {
-        let input = self.input_tokens?;
-        Some(
-            input
-                + self.cache_creation_input_tokens.unwrap_or(0)
-                + self.cache_read_input_tokens.unwrap_or(0),
-        )
+/// The usage reported so far: a stream reports it in pieces (`message_start`, then
+/// `message_delta`), each count replacing the earlier one. `None` fields were never reported.
+#[derive(Default, Clone, Copy)]
+struct UsageCount {
+    input: Option<u64>,
+    output: Option<u64>,
+    cache_creation: Option<u64>,
+    cache_read: Option<u64>,
+}
+
+impl UsageCount {
+    fn add(&mut self, usage: WireUsage) {
+        self.input = usage.input_tokens.or(self.input);
+        self.output = usage.output_tokens.or(self.output);
+        self.cache_creation = usage.cache_creation_input_tokens.or(self.cache_creation);
+        self.cache_read = usage.cache_read_input_tokens.or(self.cache_read);
+    }
+
+    /// The counts, `None` when the server reported none (never made-up zeros). Prompt tokens
+    /// are all input tokens: the API counts cache writes and reads apart from `input_tokens`.
+    fn usage(&self) -> Option<Usage> {
+        if self.input.is_none() && self.output.is_none() {
+            return None;
+        }
+        let prompt = [self.input, self.cache_creation, self.cache_read]
+            .into_iter()
+            .flatten()
+            .fold(0u64, u64::saturating_add);
+        Some(Usage {
+            cached_prompt_tokens: self.cache_read,
+            cache_creation_tokens: self.cache_creation,
+            ..Usage::new(prompt, self.output.unwrap_or(0))
+        })
     }
 }
 
@@ -364,11 +388,10 @@ fn parse_message(
         WireResponse::deserialize(value).map_err(|e| endpoint.malformed(&e, &value.to_string()))?;
     let mut response = GenerateResponse {
         finish_reason: wire.stop_reason,
-        usage: wire.usage.map(|usage| {
-            Usage::new(
-                usage.prompt_tokens().unwrap_or(0),
-                usage.output_tokens.unwrap_or(0),
-            )
+        usage: wire.usage.and_then(|usage| {
+            let mut counted = UsageCount::default();
+            counted.add(usage);
+            counted.usage()
         }),
         model: wire.model,
         id: wire.id,
@@ -518,8 +541,7 @@ struct EventDecoder {
     model: Option<String>,
     id: Option<String>,
     model_sent: bool,
-    prompt_tokens: u64,
-    completion_tokens: u64,
+    usage: UsageCount,
     /// Open `tool_use` blocks, by block index.
     tool_uses: BTreeMap<u32, PendingToolUse>,
 }
@@ -531,18 +553,8 @@ impl EventDecoder {
             model: None,
             id: None,
             model_sent: false,
-            prompt_tokens: 0,
-            completion_tokens: 0,
+            usage: UsageCount::default(),
             tool_uses: BTreeMap::new(),
-        }
-    }
-
-    fn count(&mut self, usage: WireUsage) {
-        if let Some(prompt) = usage.prompt_tokens() {
-            self.prompt_tokens = prompt;
-        }
-        if let Some(completion) = usage.output_tokens {
-            self.completion_tokens = completion;
         }
     }
 
@@ -570,7 +582,7 @@ impl Decode for EventDecoder {
             WireEvent::MessageStart { message } => {
                 self.model = message.model;
                 self.id = message.id;
-                self.count(message.usage.unwrap_or_default());
+                self.usage.add(message.usage.unwrap_or_default());
                 Ok(Step::Skip)
             }
             WireEvent::ContentBlockStart {
@@ -612,10 +624,10 @@ impl Decode for EventDecoder {
                 None => Ok(Step::Skip),
             },
             WireEvent::MessageDelta { delta, usage } => {
-                self.count(usage.unwrap_or_default());
+                self.usage.add(usage.unwrap_or_default());
                 Ok(self.emit(StreamChunk {
                     finish_reason: delta.stop_reason,
-                    usage: Some(Usage::new(self.prompt_tokens, self.completion_tokens)),
+                    usage: self.usage.usage(),
                     ..StreamChunk::default()
                 }))
             }

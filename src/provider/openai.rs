@@ -327,20 +327,32 @@ struct CompletedFunction {
 
 #[derive(Deserialize, Clone, Copy)]
 struct WireUsage {
-    #[serde(default)]
-    prompt_tokens: u64,
-    #[serde(default)]
-    completion_tokens: u64,
+    prompt_tokens: Option<u64>,
+    completion_tokens: Option<u64>,
     total_tokens: Option<u64>,
+    prompt_tokens_details: Option<PromptTokensDetails>,
 }
 
-impl From<WireUsage> for Usage {
-    fn from(usage: WireUsage) -> Self {
-        let computed = Usage::new(usage.prompt_tokens, usage.completion_tokens);
-        Usage {
-            total_tokens: usage.total_tokens.unwrap_or(computed.total_tokens),
-            ..computed
+/// The breakdown of `prompt_tokens`: how many were read from the prompt cache (`null` or
+/// absent on servers without one).
+#[derive(Deserialize, Clone, Copy)]
+struct PromptTokensDetails {
+    cached_tokens: Option<u64>,
+}
+
+impl WireUsage {
+    /// The counts; `None` for a usage object without any (`{}`): no counts, not zeros.
+    fn into_usage(self) -> Option<Usage> {
+        let (prompt, completion) = (self.prompt_tokens, self.completion_tokens);
+        if prompt.is_none() && completion.is_none() && self.total_tokens.is_none() {
+            return None;
         }
+        let computed = Usage::new(prompt.unwrap_or(0), completion.unwrap_or(0));
+        Some(Usage {
+            total_tokens: self.total_tokens.unwrap_or(computed.total_tokens),
+            cached_prompt_tokens: self.prompt_tokens_details.and_then(|d| d.cached_tokens),
+            ..computed
+        })
     }
 }
 
@@ -379,7 +391,7 @@ fn parse_completion(
         content: message.content.unwrap_or_default(),
         tool_calls,
         finish_reason: choice.finish_reason,
-        usage: completion.usage.map(Usage::from),
+        usage: completion.usage.and_then(WireUsage::into_usage),
         model: completion.model,
         id: completion.id,
         ..GenerateResponse::default()
@@ -544,7 +556,7 @@ impl Decode for ChunkDecoder {
             self.id = self.id.take().or(wire.id);
         }
         let mut chunk = StreamChunk {
-            usage: wire.usage.map(Usage::from),
+            usage: wire.usage.and_then(WireUsage::into_usage),
             ..StreamChunk::default()
         };
         for choice in wire.choices.unwrap_or_default() {

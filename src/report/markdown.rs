@@ -17,6 +17,7 @@ use crate::TraceRecord;
 pub fn render<R: Borrow<TraceRecord>>(traces: &[R], generated_at: DateTime<Utc>) -> String {
     let mut out = String::new();
     write_header(&mut out, traces.len(), generated_at);
+    write_cost_summary(&mut out, traces);
     for (index, trace) in traces.iter().enumerate() {
         write_interaction(&mut out, index + 1, trace.borrow());
     }
@@ -30,6 +31,36 @@ pub fn write_header(out: &mut String, total: usize, generated_at: DateTime<Utc>)
         out,
         "# LLM Interaction Trace Report\n\n**Generated:** {generated}\n**Total Interactions:** {total}\n\n"
     );
+}
+
+/// Writes the total cost and the cost per model, when any trace has a cost.
+fn write_cost_summary<R: Borrow<TraceRecord>>(out: &mut String, traces: &[R]) {
+    let summary = super::summarize_traces(traces);
+    let Some(total) = summary.total_cost_usd else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "**Total Cost:** ${total:.6} ({} of {} interactions priced)\n",
+        summary.priced_interactions, summary.total_interactions
+    );
+    out.push_str("| Model | Interactions | Tokens | Cost (USD) | Average (USD) |\n");
+    out.push_str("|---|---:|---:|---:|---:|\n");
+    for (model, figures) in &summary.by_model {
+        let dollars =
+            |value: Option<f64>| value.map_or_else(|| "-".to_owned(), |v| format!("{v:.6}"));
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} |",
+            // A pipe would end the cell, even inside a code span.
+            inline_code(&model.replace('|', "\\|")),
+            figures.interactions,
+            figures.total_tokens,
+            dollars(figures.total_cost_usd),
+            dollars(figures.avg_cost_usd)
+        );
+    }
+    out.push('\n');
 }
 
 /// Writes the title of a report that grows as records arrive (no total: it is not known).
@@ -164,9 +195,19 @@ fn write_response(out: &mut String, trace: &TraceRecord) {
     if let Some(usage) = response.usage {
         let _ = writeln!(
             out,
-            "**Usage:**\n- Input tokens: {}\n- Output tokens: {}\n- Total tokens: {}\n",
+            "**Usage:**\n- Input tokens: {}\n- Output tokens: {}\n- Total tokens: {}",
             usage.prompt_tokens, usage.completion_tokens, usage.total_tokens
         );
+        if let Some(cached) = usage.cached_prompt_tokens {
+            let _ = writeln!(out, "- Cached input tokens: {cached}");
+        }
+        if let Some(written) = usage.cache_creation_tokens {
+            let _ = writeln!(out, "- Cache write tokens: {written}");
+        }
+        if let Some(cost) = trace.cost_usd {
+            let _ = writeln!(out, "- Cost: ${cost:.6}");
+        }
+        out.push('\n');
     }
     out.push_str("**Performance:**\n");
     let _ = writeln!(

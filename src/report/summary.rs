@@ -1,5 +1,5 @@
 use std::borrow::Borrow;
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -41,6 +41,72 @@ pub struct TraceSummary {
     /// True when the token sum went past `u64::MAX`, so `total_tokens` is that maximum.
     #[serde(default)]
     pub tokens_saturated: bool,
+    /// How many traces have a cost (`cost_usd`): the others' model had no price, or their
+    /// provider reported no usage.
+    #[serde(default)]
+    pub priced_interactions: usize,
+    /// Sum of `cost_usd` in US dollars; absent (not 0) when no trace has a cost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_cost_usd: Option<f64>,
+    /// `total_cost_usd / priced_interactions`: the mean over the traces that have a cost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avg_cost_usd: Option<f64>,
+    /// The same figures per model (the configured one), by name.
+    #[serde(default)]
+    pub by_model: BTreeMap<String, ModelSummary>,
+}
+
+/// The traces of one model, in a [`TraceSummary`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelSummary {
+    /// How many traces.
+    pub interactions: usize,
+    /// Sum of their `total_tokens` (saturating).
+    pub total_tokens: u64,
+    /// How many have a cost.
+    pub priced_interactions: usize,
+    /// Sum of their `cost_usd`; absent when none has a cost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_cost_usd: Option<f64>,
+    /// `total_cost_usd / priced_interactions`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avg_cost_usd: Option<f64>,
+}
+
+/// Running cost of a set of traces.
+#[derive(Debug, Clone, Copy, Default)]
+struct CostSum {
+    priced: usize,
+    dollars: f64,
+}
+
+impl CostSum {
+    fn add(&mut self, cost_usd: Option<f64>) {
+        // A file may hold anything: a negative or infinite cost would poison every total.
+        if let Some(cost) = cost_usd.filter(|c| c.is_finite() && *c >= 0.0) {
+            self.priced += 1;
+            self.dollars += cost;
+        }
+    }
+
+    /// Total and mean, rounded to 1e-10 dollars (sums of floats gather noise far below that).
+    fn figures(self) -> (Option<f64>, Option<f64>) {
+        let round = |dollars: f64| (dollars * 1e10).round() / 1e10;
+        if self.priced == 0 {
+            return (None, None);
+        }
+        (
+            Some(round(self.dollars)),
+            Some(round(self.dollars / self.priced as f64)),
+        )
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+struct ModelTotals {
+    interactions: usize,
+    tokens: u64,
+    cost: CostSum,
 }
 
 /// The span of time a set of traces covers.
@@ -77,7 +143,8 @@ pub struct Summarizer {
     seen: HashSet<Uuid>,
     duplicates: usize,
     providers: BTreeSet<String>,
-    models: BTreeSet<String>,
+    models: BTreeMap<String, ModelTotals>,
+    cost: CostSum,
     range: Option<DateRange>,
 }
 
@@ -107,9 +174,16 @@ impl Summarizer {
         if !self.providers.contains(&trace.provider) {
             self.providers.insert(trace.provider.clone());
         }
-        if !self.models.contains(&trace.model) {
-            self.models.insert(trace.model.clone());
+        if !self.models.contains_key(&trace.model) {
+            self.models
+                .insert(trace.model.clone(), ModelTotals::default());
         }
+        if let Some(model) = self.models.get_mut(&trace.model) {
+            model.interactions += 1;
+            model.tokens = model.tokens.saturating_add(trace.total_tokens());
+            model.cost.add(trace.cost_usd);
+        }
+        self.cost.add(trace.cost_usd);
         let t = trace.timestamp;
         self.range = Some(match self.range {
             None => DateRange { first: t, last: t },
@@ -128,6 +202,20 @@ impl Summarizer {
         let average = |sum: f64, count: usize| {
             if count == 0 { 0.0 } else { sum / count as f64 }
         };
+        let (total_cost_usd, avg_cost_usd) = self.cost.figures();
+        let by_model: BTreeMap<String, ModelSummary> = (self.models.into_iter())
+            .map(|(name, totals)| {
+                let (total_cost_usd, avg_cost_usd) = totals.cost.figures();
+                let summary = ModelSummary {
+                    interactions: totals.interactions,
+                    total_tokens: totals.tokens,
+                    priced_interactions: totals.cost.priced,
+                    total_cost_usd,
+                    avg_cost_usd,
+                };
+                (name, summary)
+            })
+            .collect();
         TraceSummary {
             total_interactions: self.total,
             failed_interactions: self.failed,
@@ -136,11 +224,15 @@ impl Summarizer {
             avg_tokens_per_interaction: average(self.tokens as f64, self.total),
             avg_time_ms: micros(average(self.time_ms, self.timed)),
             providers: self.providers.into_iter().collect(),
-            models: self.models.into_iter().collect(),
+            models: by_model.keys().cloned().collect(),
             date_range: self.range,
             duplicate_trace_ids: self.duplicates,
             invalid_times: self.invalid_times,
             tokens_saturated: self.tokens_saturated,
+            priced_interactions: self.cost.priced,
+            total_cost_usd,
+            avg_cost_usd,
+            by_model,
         }
     }
 }

@@ -42,6 +42,8 @@ pub(crate) struct RecordWire {
     #[serde(default)]
     response: Option<TraceResponse>,
     #[serde(default)]
+    cost_usd: Option<f64>,
+    #[serde(default)]
     error: Option<Box<TraceError>>,
     #[serde(default, deserialize_with = "null_as_default")]
     metadata: Metadata,
@@ -74,6 +76,7 @@ impl From<RecordWire> for TraceRecord {
             tools: wire.tools,
             parameters,
             response: wire.response,
+            cost_usd: wire.cost_usd,
             error: wire.error,
             metadata,
         }
@@ -168,6 +171,10 @@ pub(crate) struct UsageWire {
     completion_tokens: Option<u64>,
     output_tokens: Option<u64>,
     total_tokens: Option<u64>,
+    #[serde(default)]
+    cached_prompt_tokens: Option<u64>,
+    #[serde(default)]
+    cache_creation_tokens: Option<u64>,
 }
 
 impl UsageWire {
@@ -181,6 +188,8 @@ impl UsageWire {
         let computed = Usage::new(prompt.unwrap_or(0), completion.unwrap_or(0));
         Some(Usage {
             total_tokens: self.total_tokens.unwrap_or(computed.total_tokens),
+            cached_prompt_tokens: self.cached_prompt_tokens,
+            cache_creation_tokens: self.cache_creation_tokens,
             ..computed
         })
     }

@@ -70,6 +70,10 @@ pub struct TraceRecord {
     /// What came back: the whole answer, or for a stream that ended early what arrived;
     /// `None` when the call failed before any answer began.
     pub response: Option<TraceResponse>,
+    /// What the call cost in US dollars, from the client's [price table](crate::cost):
+    /// absent (never 0) when the model has no price or the provider reported no usage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
     /// Why the call failed; absent on success.
     // Boxed: most records succeed, and a stored record should not carry the room for one.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -5,15 +5,27 @@ use uuid::Uuid;
 use super::{Metadata, ResponseStream, ToolCall};
 use crate::ProviderError;
 
-/// Token counts of one generation.
+/// Token counts of one generation, as the provider reported them.
+///
+/// A response or record without usage (`None`) means the provider sent no counts (a stream
+/// that ended without its usage event, say): counts are never made up as zeros.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {
-    /// Tokens in the input (prompt, system prompt, history, tools).
+    /// Tokens in the input (prompt, system prompt, history, tools), cached ones included.
     pub prompt_tokens: u64,
     /// Tokens generated.
     pub completion_tokens: u64,
     /// Their sum, as the provider reports it.
     pub total_tokens: u64,
+    /// Of `prompt_tokens`, those read from the provider's prompt cache (OpenAI
+    /// `prompt_tokens_details.cached_tokens`, Anthropic `cache_read_input_tokens`), billed at
+    /// a lower price; absent when the provider did not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_prompt_tokens: Option<u64>,
+    /// Of `prompt_tokens`, those written to the prompt cache (Anthropic
+    /// `cache_creation_input_tokens`), billed at a higher price; absent when not reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_creation_tokens: Option<u64>,
 }
 
 impl Usage {
@@ -24,6 +36,8 @@ impl Usage {
             prompt_tokens,
             completion_tokens,
             total_tokens: prompt_tokens.saturating_add(completion_tokens),
+            cached_prompt_tokens: None,
+            cache_creation_tokens: None,
         }
     }
 }

@@ -396,3 +396,37 @@ fn check_config_reports_bad_headers_urls_and_variable_names_without_building() {
     // The plugin is loaded only when building: checking the file never tries.
     assert!(!text.contains("no-such-plugin"), "{text}");
 }
+
+#[tokio::test]
+async fn summarize_prints_the_cost_in_total_and_per_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = Client::builder()
+        .provider(llmtrace::provider::EchoProvider::new().model("gpt-4o-mini"))
+        .prices({
+            let mut prices = llmtrace::cost::PriceTable::new();
+            let price = llmtrace::cost::ModelPrice::new(1_000_000.0, 0.0);
+            prices.set("gpt-4o-mini", price).unwrap();
+            prices
+        })
+        .build();
+    client.generate("Test 1").await.unwrap();
+    client.generate("Test 2").await.unwrap();
+    let traces = client.get_traces(TraceQuery::all());
+    let dollars: f64 = traces.iter().map(|t| t.cost_usd.unwrap()).sum();
+    let path = dir.path().join("traces.jsonl");
+    export_traces(&traces, ReportFormat::Jsonl, Some(&path)).unwrap();
+
+    let output = llmtrace(dir.path(), &["summarize", "traces.jsonl"]);
+
+    assert!(output.status.success(), "{}", stderr(&output));
+    let table = stdout(&output);
+    let total = format!(
+        "cost          ${dollars:.6} total, ${:.6} per priced interaction (2 of 2 priced)",
+        dollars / 2.0
+    );
+    assert!(table.contains(&total), "{table}");
+    assert!(
+        table.contains("    gpt-4o-mini: 2 interaction(s), "),
+        "{table}"
+    );
+}

@@ -16,6 +16,7 @@ mod eviction;
 mod files;
 mod fuzz;
 mod precedence;
+mod prices;
 mod registry;
 mod scale;
 mod values;

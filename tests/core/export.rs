@@ -473,3 +473,83 @@ async fn appending_to_a_report_counts_real_headings_not_quoted_ones() {
     );
     assert_eq!(markdown::count_interactions(report.as_bytes()).unwrap(), 2);
 }
+
+/// Records of two models: three of `gpt-4o` (two priced), one of an unpriced model.
+async fn priced_records() -> Vec<TraceRecord> {
+    let traces = traces_of(&["a", "b", "c", "d"]).await;
+    let mut records: Vec<TraceRecord> = traces.iter().map(|t| (**t).clone()).collect();
+    let costs = [Some(0.25), Some(0.5), None, None];
+    for (record, cost) in records.iter_mut().zip(costs) {
+        record.model = "gpt-4o".into();
+        record.cost_usd = cost;
+    }
+    records[3].model = "local-llama".into();
+    records
+}
+
+#[tokio::test]
+async fn summary_totals_and_averages_cost_over_priced_traces_and_per_model() {
+    let records = priced_records().await;
+
+    let summary = summarize_traces(&records);
+
+    assert_eq!(summary.priced_interactions, 2);
+    assert_eq!(summary.total_cost_usd, Some(0.75));
+    assert_eq!(
+        summary.avg_cost_usd,
+        Some(0.375),
+        "over the 2 priced traces"
+    );
+    let gpt = &summary.by_model["gpt-4o"];
+    assert_eq!((gpt.interactions, gpt.priced_interactions), (3, 2));
+    assert_eq!(gpt.total_cost_usd, Some(0.75));
+    assert_eq!(
+        gpt.total_tokens,
+        records[..3].iter().map(|r| r.total_tokens()).sum::<u64>()
+    );
+    let llama = &summary.by_model["local-llama"];
+    assert_eq!((llama.interactions, llama.priced_interactions), (1, 0));
+    assert_eq!(llama.total_cost_usd, None, "unknown, not 0");
+    assert_eq!(summary.models, ["gpt-4o", "local-llama"]);
+
+    let json = serde_json::to_value(&summary).unwrap();
+    assert_eq!(json["total_cost_usd"], 0.75);
+    assert_eq!(json["by_model"]["gpt-4o"]["avg_cost_usd"], 0.375);
+    assert!(
+        json["by_model"]["local-llama"]
+            .get("total_cost_usd")
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn a_summary_without_any_cost_says_none_rather_than_zero() {
+    let traces = traces_of(&["a"]).await;
+
+    let summary = summarize_traces(&traces);
+
+    assert_eq!(summary.priced_interactions, 0);
+    assert_eq!(summary.total_cost_usd, None);
+    assert_eq!(summary.avg_cost_usd, None);
+}
+
+#[tokio::test]
+async fn the_markdown_report_shows_cost_per_model_and_per_interaction() {
+    let mut records = priced_records().await;
+    if let Some(usage) = records[0].response.as_mut().unwrap().usage.as_mut() {
+        usage.cached_prompt_tokens = Some(1);
+    }
+
+    let report = export_traces(&records, ReportFormat::Markdown, None).unwrap();
+
+    assert!(
+        report.contains("**Total Cost:** $0.750000 (2 of 4 interactions priced)"),
+        "{report}"
+    );
+    assert!(report.contains("| `gpt-4o` | 3 |"), "{report}");
+    assert!(report.contains("| 0.750000 | 0.375000 |"), "{report}");
+    assert!(report.contains("| `local-llama` | 1 |"), "{report}");
+    assert!(report.contains("- Cost: $0.250000\n"), "{report}");
+    assert!(report.contains("- Cached input tokens: 1\n"), "{report}");
+    assert_eq!(report.matches("- Cost: $").count(), 2, "only priced calls");
+}

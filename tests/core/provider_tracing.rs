@@ -376,6 +376,7 @@ fn a_record_stored_twice_survives_the_eviction_of_its_older_copy() {
             tools: Vec::new(),
             parameters: Default::default(),
             response: None,
+            cost_usd: None,
             error: None,
             metadata: Default::default(),
         })

@@ -104,6 +104,7 @@ fn record() -> Arc<TraceRecord> {
         tools: Vec::new(),
         parameters: Default::default(),
         response: None,
+        cost_usd: None,
         error: None,
         metadata: Default::default(),
     })

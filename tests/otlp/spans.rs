@@ -4,11 +4,12 @@
 use std::sync::Arc;
 
 use futures_util::StreamExt;
+use llmtrace::cost::{ModelPrice, PriceTable};
 use llmtrace::exporter::{ExporterSink, OtlpExporter, OtlpOptions};
 use llmtrace::provider::ProviderInfo;
 use llmtrace::sink::TraceQuery;
 use llmtrace::{
-    Client, GenerateRequest, Generation, Message, ProviderError, Tool, ToolCall, TraceRecord,
+    Client, GenerateRequest, Generation, Message, ProviderError, Tool, ToolCall, TraceRecord, Usage,
 };
 use opentelemetry_proto::tonic::trace::v1::Span;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
@@ -371,4 +372,67 @@ async fn a_stream_reports_its_time_to_first_chunk() {
         double(span, "gen_ai.response.time_to_first_chunk"),
         Some(ttft_ms.expect("streams measure it") / 1000.0)
     );
+}
+
+#[tokio::test]
+async fn the_cost_and_cached_tokens_are_span_attributes_and_an_unpriced_call_has_none() {
+    let collector = Collector::accepting().await;
+    let provider = service_fn(|request: GenerateRequest| async move {
+        let usage = Usage {
+            cached_prompt_tokens: Some(600),
+            cache_creation_tokens: Some(100),
+            ..Usage::new(1000, 50)
+        };
+        let mut response = llmtrace::GenerateResponse::new("Hi");
+        // The second call names a model nobody priced.
+        response.model = Some(request.prompt.clone());
+        response.usage = Some(usage);
+        Ok::<_, ProviderError>(Generation::Complete(response))
+    });
+    let exporter = OtlpExporter::new(OtlpOptions::new(collector.endpoint())).unwrap();
+    let exporters = ExporterSink::builder()
+        .exporter("collector", exporter, fast_export())
+        .build()
+        .unwrap();
+    let mut prices = PriceTable::new();
+    prices
+        .set(
+            "priced",
+            ModelPrice::new(1.0, 2.0)
+                .cached_input(0.5)
+                .cache_write(1.25),
+        )
+        .unwrap();
+    let client = Client::builder()
+        .service(ProviderInfo::new("openai", "house"), provider)
+        .prices(prices)
+        .exporters(exporters)
+        .build();
+
+    client.generate("priced").await.unwrap();
+    client.generate("unpriced").await.unwrap();
+    client.shutdown().await;
+
+    let records = client.get_traces(TraceQuery::all());
+    let spans = collector.spans();
+    // 300 plain at $1, 600 read at $0.50, 100 written at $1.25, 50 output at $2 (per million).
+    let cost = (300.0 + 300.0 + 125.0 + 100.0) / 1e6;
+    assert_eq!(records[0].cost_usd, Some(cost));
+    let priced = span_of(&spans, &records[0]);
+    assert_eq!(double(priced, "gen_ai.usage.cost"), Some(cost));
+    assert_eq!(double(priced, "llm.cost.total"), Some(cost));
+    assert_eq!(int(priced, "gen_ai.usage.input_tokens"), Some(1000));
+    assert_eq!(
+        int(priced, "gen_ai.usage.cache_read.input_tokens"),
+        Some(600)
+    );
+    assert_eq!(
+        int(priced, "gen_ai.usage.cache_creation.input_tokens"),
+        Some(100)
+    );
+
+    assert_eq!(records[1].cost_usd, None);
+    let unpriced = span_of(&spans, &records[1]);
+    assert_eq!(double(unpriced, "gen_ai.usage.cost"), None);
+    assert_eq!(double(unpriced, "llm.cost.total"), None);
 }

@@ -4,6 +4,7 @@
 
 mod anthropic;
 mod config;
+mod cost;
 mod errors;
 mod hostile;
 mod identity;

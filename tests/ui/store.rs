@@ -403,3 +403,28 @@ fn config_builds_a_sqlite_exporter_and_names_bad_values() {
     );
     assert!(error.to_string().contains("\"soon\""), "{error}");
 }
+
+#[test]
+fn the_cost_column_is_the_record_s_cost_usd_before_any_metadata_cost() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut priced = record(&Spec::default());
+    priced.cost_usd = Some(0.5);
+    let mut unpriced = record(&Spec::default());
+    unpriced.metadata.remove("cost_usd");
+    let store = store_with(dir.path(), &[priced.clone(), unpriced.clone()]);
+
+    let cost = |id: uuid::Uuid| {
+        let page = store.traces(&TraceFilter::default()).unwrap();
+        let row = page
+            .traces
+            .into_iter()
+            .find(|t| t.trace_id == id.to_string());
+        row.unwrap().cost
+    };
+    assert_eq!(
+        cost(priced.trace_id),
+        Some(0.5),
+        "the trace layer's price wins"
+    );
+    assert_eq!(cost(unpriced.trace_id), None, "no cost, not 0");
+}

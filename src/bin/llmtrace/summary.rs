@@ -73,8 +73,33 @@ pub(crate) fn write_summary(out: &mut impl Write, summary: &TraceSummary) -> io:
         "  time          {:.2} ms total, {:.2} ms per interaction",
         summary.total_time_ms, summary.avg_time_ms
     )?;
+    match (summary.total_cost_usd, summary.avg_cost_usd) {
+        (Some(total), Some(average)) => writeln!(
+            out,
+            "  cost          ${total:.6} total, ${average:.6} per priced interaction ({} of {} priced)",
+            summary.priced_interactions, summary.total_interactions
+        )?,
+        _ => writeln!(
+            out,
+            "  cost          unknown (no trace has a priced model and usage)"
+        )?,
+    }
     writeln!(out, "  providers     {}", summary.providers.join(", "))?;
     writeln!(out, "  models        {}", summary.models.join(", "))?;
+    for (model, figures) in &summary.by_model {
+        let cost = match (figures.total_cost_usd, figures.avg_cost_usd) {
+            (Some(total), Some(average)) => format!(
+                "${total:.6} total, ${average:.6} per priced interaction ({} priced)",
+                figures.priced_interactions
+            ),
+            _ => "cost unknown".to_owned(),
+        };
+        writeln!(
+            out,
+            "    {model}: {} interaction(s), {} tokens, {cost}",
+            figures.interactions, figures.total_tokens
+        )?;
+    }
     if let Some(range) = summary.date_range {
         writeln!(
             out,

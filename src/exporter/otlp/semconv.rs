@@ -29,6 +29,19 @@ pub(super) const GEN_AI_RESPONSE_FINISH_REASONS: &str = "gen_ai.response.finish_
 pub(super) const GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: &str = "gen_ai.response.time_to_first_chunk";
 pub(super) const GEN_AI_USAGE_INPUT_TOKENS: &str = "gen_ai.usage.input_tokens";
 pub(super) const GEN_AI_USAGE_OUTPUT_TOKENS: &str = "gen_ai.usage.output_tokens";
+/// Of the input tokens (which include them, as `prompt_tokens` does), those read from the
+/// provider's cache, and those written to it.
+pub(super) const GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: &str =
+    "gen_ai.usage.cache_read.input_tokens";
+pub(super) const GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: &str =
+    "gen_ai.usage.cache_creation.input_tokens";
+
+// Cost in US dollars. The GenAI conventions define no cost attribute, so the record's
+// `cost_usd` goes out under the names the backends read: `gen_ai.usage.cost`, which Langfuse's
+// OTLP endpoint maps to a generation's cost (its dashboards then show ours instead of its own
+// estimate), and OpenInference's `llm.cost.total`, the attribute Arize Phoenix reads.
+pub(super) const GEN_AI_USAGE_COST: &str = "gen_ai.usage.cost";
+pub(super) const LLM_COST_TOTAL: &str = "llm.cost.total";
 
 // Opt-in content, JSON strings in the structure of the conventions' JSON schemas.
 pub(super) const GEN_AI_SYSTEM_INSTRUCTIONS: &str = "gen_ai.system_instructions";

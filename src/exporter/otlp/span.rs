@@ -112,10 +112,23 @@ fn attributes(record: &TraceRecord) -> Attributes {
                 GEN_AI_USAGE_OUTPUT_TOKENS,
                 saturating_i64(usage.completion_tokens),
             );
+            if let Some(read) = usage.cached_prompt_tokens {
+                a.int(GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, saturating_i64(read));
+            }
+            if let Some(written) = usage.cache_creation_tokens {
+                a.int(
+                    GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+                    saturating_i64(written),
+                );
+            }
         }
         if let Some(ttft_ms) = response.time_to_first_token_ms {
             a.double(GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, ttft_ms / 1000.0);
         }
+    }
+    if let Some(cost) = record.cost_usd {
+        a.double(GEN_AI_USAGE_COST, cost);
+        a.double(LLM_COST_TOTAL, cost);
     }
     let finish_reason = match (&record.error, &record.response) {
         (Some(_), _) => Some(FINISH_REASON_ERROR),

@@ -302,11 +302,14 @@ fn searchable_prompt(record: &TraceRecord) -> String {
     text
 }
 
-/// The cost of the call, when the caller recorded it in metadata (`cost_usd` or `cost`).
+/// The cost of the call: the record's own `cost_usd` (priced by the trace layer), else what
+/// a caller recorded in metadata (`cost_usd` or `cost`), as records made before pricing did.
 pub(crate) fn cost(record: &TraceRecord) -> Option<f64> {
-    ["cost_usd", "cost"]
-        .iter()
-        .find_map(|key| record.metadata.get(*key)?.as_f64())
+    record.cost_usd.or_else(|| {
+        ["cost_usd", "cost"]
+            .iter()
+            .find_map(|key| record.metadata.get(*key)?.as_f64())
+    })
 }
 
 /// A metadata value as the text a `key=value` filter matches; `None` for arrays and objects.

@@ -72,7 +72,7 @@ pub struct TraceRow {
     pub completion_tokens: Option<i64>,
     /// Total tokens, when reported.
     pub total_tokens: Option<i64>,
-    /// Cost, when the caller recorded one (`cost_usd` or `cost` metadata).
+    /// Cost in dollars: the record's `cost_usd`, else a `cost_usd` or `cost` metadata entry.
     pub cost: Option<f64>,
     /// Duration of the call.
     pub latency_ms: f64,

@@ -5,6 +5,7 @@ use tower::Layer;
 
 use super::Trace;
 use super::recorder::Shared;
+use crate::cost::PriceTable;
 use crate::provider::ProviderInfo;
 use crate::sink::RecordSink;
 
@@ -15,12 +16,23 @@ pub struct TraceLayer {
 }
 
 impl TraceLayer {
-    /// Records calls to the provider described by `provider` into `sink`.
+    /// Records calls to the provider described by `provider` into `sink`, priced with the
+    /// shipped [`PriceTable::builtin`].
     pub fn new(provider: ProviderInfo, sink: impl RecordSink) -> Self {
+        Self::with_prices(provider, sink, PriceTable::builtin())
+    }
+
+    /// Like [`new`](Self::new), pricing records (`cost_usd`) with `prices`.
+    pub fn with_prices(
+        provider: ProviderInfo,
+        sink: impl RecordSink,
+        prices: Arc<PriceTable>,
+    ) -> Self {
         Self {
             shared: Arc::new(Shared {
                 provider,
                 sink: Box::new(sink),
+                prices,
             }),
         }
     }

@@ -46,8 +46,9 @@
 //! # Cost
 //!
 //! On the request path the layer clones the request's text (prompt, system prompt, history,
-//! tools) and the answer's text once, moves the metadata, reads the clock three times and
-//! draws a UUID.
+//! tools) and the answer's text once, moves the metadata, reads the clock three times, draws a
+//! UUID, and looks the model up in the price table (a hash lookup, then a scan of the prefix
+//! aliases when the name is not in the table) to set `cost_usd`; see [`crate::cost`].
 //! Serialization and I/O happen only in sinks that export, off the request path.
 //!
 //! [`TraceRecord`]: crate::TraceRecord

@@ -5,6 +5,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use uuid::Uuid;
 
 use super::TraceableError;
+use crate::cost::PriceTable;
 use crate::provider::ProviderInfo;
 use crate::sink::RecordSink;
 use crate::{
@@ -16,6 +17,8 @@ use crate::{
 pub(crate) struct Shared {
     pub(crate) provider: ProviderInfo,
     pub(crate) sink: Box<dyn RecordSink>,
+    /// Prices each finished record (`cost_usd`).
+    pub(crate) prices: Arc<PriceTable>,
 }
 
 /// One call in flight: the request half of its record, the clock, and the duty to record it.
@@ -86,7 +89,7 @@ impl Recorder {
             return;
         };
         let provider = &self.shared.provider;
-        let record = TraceRecord {
+        let mut record = TraceRecord {
             trace_id: self.trace_id,
             timestamp: request.timestamp,
             provider: provider.name.clone(),
@@ -100,9 +103,11 @@ impl Recorder {
             tools: request.tools,
             parameters: request.parameters,
             response,
+            cost_usd: None,
             error: error.map(Box::new),
             metadata: request.metadata,
         };
+        record.cost_usd = self.shared.prices.record_cost(&record);
         self.shared.sink.record(&Arc::new(record));
     }
 
