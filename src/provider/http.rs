@@ -34,8 +34,10 @@ pub(crate) enum Auth {
 }
 
 /// What an endpoint looks like before the user's options are applied.
+///
+/// `pub` only to be named by [`WireApi`](super::WireApi), in a module no one outside can reach.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct EndpointSpec {
+pub struct EndpointSpec {
     /// Provider name, for messages.
     pub(crate) provider: &'static str,
     /// Base URL when the options set none.
@@ -65,7 +67,9 @@ impl fmt::Debug for ApiKey {
 struct CallStart(Instant);
 
 /// One provider URL, ready to be posted to.
-pub(crate) struct HttpEndpoint {
+///
+/// `pub` only to be named by [`WireApi`](super::WireApi), in a module no one outside can reach.
+pub struct HttpEndpoint {
     provider: &'static str,
     client: reqwest::Client,
     url: Url,

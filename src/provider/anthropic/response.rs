@@ -1,0 +1,116 @@
+//! A complete message, its usage counts, and the error objects of the API.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::super::http::HttpEndpoint;
+use crate::{ErrorKind, GenerateResponse, ProviderError, ToolCall, Usage};
+
+#[derive(Deserialize)]
+struct WireResponse {
+    id: Option<String>,
+    model: Option<String>,
+    #[serde(default)]
+    content: Vec<WireBlockOut>,
+    stop_reason: Option<String>,
+    usage: Option<WireUsage>,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum WireBlockOut {
+    Text {
+        #[serde(default)]
+        text: String,
+    },
+    ToolUse {
+        id: Option<String>,
+        name: String,
+        #[serde(default)]
+        input: Value,
+    },
+    /// Thinking, server tools, and whatever the API adds: not part of the answer we report.
+    #[serde(other)]
+    Other,
+}
+
+#[derive(Deserialize, Default, Clone, Copy)]
+pub(super) struct WireUsage {
+    input_tokens: Option<u64>,
+    pub(super) output_tokens: Option<u64>,
+    cache_creation_input_tokens: Option<u64>,
+    cache_read_input_tokens: Option<u64>,
+}
+
+impl WireUsage {
+    /// All input tokens: the API counts cache writes and reads apart from `input_tokens`.
+    pub(super) fn prompt_tokens(&self) -> Option<u64> {
+        let input = self.input_tokens?;
+        Some(
+            input
+                + self.cache_creation_input_tokens.unwrap_or(0)
+                + self.cache_read_input_tokens.unwrap_or(0),
+        )
+    }
+}
+
+pub(super) fn parse_message(
+    endpoint: &HttpEndpoint,
+    value: &Value,
+) -> Result<GenerateResponse, ProviderError> {
+    if value.get("type").and_then(Value::as_str) == Some("error") {
+        return Err(error_event(endpoint, value));
+    }
+    let wire =
+        WireResponse::deserialize(value).map_err(|e| endpoint.malformed(&e, &value.to_string()))?;
+    let mut response = GenerateResponse {
+        finish_reason: wire.stop_reason,
+        usage: wire.usage.map(|usage| {
+            Usage::new(
+                usage.prompt_tokens().unwrap_or(0),
+                usage.output_tokens.unwrap_or(0),
+            )
+        }),
+        model: wire.model,
+        id: wire.id,
+        ..GenerateResponse::default()
+    };
+    for block in wire.content {
+        match block {
+            WireBlockOut::Text { text } => response.content.push_str(&text),
+            WireBlockOut::ToolUse { id, name, input } => response.tool_calls.push(ToolCall {
+                id,
+                name,
+                arguments: input,
+            }),
+            WireBlockOut::Other => {}
+        }
+    }
+    Ok(response)
+}
+
+/// An error object (`{"type": "error", "error": {"type", "message"}}`), sent in a stream.
+pub(super) fn error_event(endpoint: &HttpEndpoint, value: &Value) -> ProviderError {
+    let kind_name = value
+        .pointer("/error/type")
+        .and_then(Value::as_str)
+        .unwrap_or("error");
+    let message = value
+        .pointer("/error/message")
+        .and_then(Value::as_str)
+        .unwrap_or("the server reported an error without a message");
+    let kind = match kind_name {
+        "rate_limit_error" => ErrorKind::RateLimited,
+        "authentication_error" | "permission_error" => ErrorKind::Authentication,
+        "invalid_request_error" | "not_found_error" | "request_too_large" => {
+            ErrorKind::InvalidRequest
+        }
+        "timeout_error" => ErrorKind::Timeout,
+        // overloaded_error, api_error, and types this code does not know yet.
+        _ => ErrorKind::Server,
+    };
+    ProviderError::new(
+        kind,
+        endpoint.server_message(format!("{kind_name}: {message}")),
+    )
+}

@@ -1,0 +1,234 @@
+//! The Messages streaming events: text deltas, tool calls whole when their block stops.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::super::arguments_from_text;
+use super::super::http::HttpEndpoint;
+use super::super::sse::SseEvent as Event;
+use super::super::stream::{Decode, Step};
+use super::response::{WireUsage, error_event};
+use crate::{ProviderError, StreamChunk, ToolCall, Usage};
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum WireEvent {
+    MessageStart {
+        message: StartMessage,
+    },
+    ContentBlockStart {
+        index: u32,
+        content_block: StartBlock,
+    },
+    ContentBlockDelta {
+        index: u32,
+        delta: BlockDelta,
+    },
+    ContentBlockStop {
+        index: u32,
+    },
+    MessageDelta {
+        delta: MessageDelta,
+        usage: Option<WireUsage>,
+    },
+    MessageStop,
+    Ping,
+    Error,
+    /// Event types added after this code was written are skipped, as the API asks.
+    #[serde(other)]
+    Unknown,
+}
+
+#[derive(Deserialize)]
+struct StartMessage {
+    id: Option<String>,
+    model: Option<String>,
+    usage: Option<WireUsage>,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum StartBlock {
+    Text {
+        #[serde(default)]
+        text: String,
+    },
+    ToolUse {
+        id: Option<String>,
+        name: String,
+        #[serde(default)]
+        input: Value,
+    },
+    #[serde(other)]
+    Other,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum BlockDelta {
+    TextDelta {
+        text: String,
+    },
+    InputJsonDelta {
+        partial_json: String,
+    },
+    #[serde(other)]
+    Other,
+}
+
+#[derive(Deserialize)]
+struct MessageDelta {
+    stop_reason: Option<String>,
+}
+
+/// A `tool_use` block whose input is still arriving.
+struct PendingToolUse {
+    id: Option<String>,
+    name: String,
+    /// The input the block started with, used when no JSON delta follows.
+    input: Value,
+    json: String,
+}
+
+impl PendingToolUse {
+    fn finish(self) -> ToolCall {
+        let arguments = if self.json.trim().is_empty() {
+            self.input
+        } else {
+            arguments_from_text(&self.json)
+        };
+        ToolCall {
+            id: self.id,
+            name: self.name,
+            arguments,
+        }
+    }
+}
+
+/// Reads the Messages streaming events.
+pub(super) struct EventDecoder {
+    endpoint: Arc<HttpEndpoint>,
+    /// The model and message id the server names, until a chunk carries them to the caller.
+    model: Option<String>,
+    id: Option<String>,
+    model_sent: bool,
+    prompt_tokens: u64,
+    completion_tokens: u64,
+    /// Open `tool_use` blocks, by block index.
+    tool_uses: BTreeMap<u32, PendingToolUse>,
+}
+
+impl EventDecoder {
+    pub(super) fn new(endpoint: Arc<HttpEndpoint>) -> Self {
+        Self {
+            endpoint,
+            model: None,
+            id: None,
+            model_sent: false,
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            tool_uses: BTreeMap::new(),
+        }
+    }
+
+    fn count(&mut self, usage: WireUsage) {
+        if let Some(prompt) = usage.prompt_tokens() {
+            self.prompt_tokens = prompt;
+        }
+        if let Some(completion) = usage.output_tokens {
+            self.completion_tokens = completion;
+        }
+    }
+
+    fn emit(&mut self, mut chunk: StreamChunk) -> Step {
+        if !self.model_sent {
+            chunk.model = self.model.take();
+            chunk.id = self.id.take();
+            self.model_sent = chunk.model.is_some() || chunk.id.is_some();
+        }
+        Step::Chunk(chunk)
+    }
+}
+
+impl Decode for EventDecoder {
+    type Frame = Event;
+
+    const TERMINATOR: &'static str = "the message_stop event";
+
+    fn decode(&mut self, event: Event) -> Result<Step, ProviderError> {
+        let data = event.data.trim();
+        let value: Value =
+            serde_json::from_str(data).map_err(|e| self.endpoint.malformed(&e, data))?;
+        let wire = WireEvent::deserialize(&value).map_err(|e| self.endpoint.malformed(&e, data))?;
+        match wire {
+            WireEvent::MessageStart { message } => {
+                self.model = message.model;
+                self.id = message.id;
+                self.count(message.usage.unwrap_or_default());
+                Ok(Step::Skip)
+            }
+            WireEvent::ContentBlockStart {
+                index,
+                content_block,
+            } => match content_block {
+                StartBlock::Text { text } if !text.is_empty() => {
+                    Ok(self.emit(StreamChunk::text(text)))
+                }
+                StartBlock::ToolUse { id, name, input } => {
+                    let pending = PendingToolUse {
+                        id,
+                        name,
+                        input,
+                        json: String::new(),
+                    };
+                    self.tool_uses.insert(index, pending);
+                    Ok(Step::Skip)
+                }
+                StartBlock::Text { .. } | StartBlock::Other => Ok(Step::Skip),
+            },
+            WireEvent::ContentBlockDelta { index, delta } => match delta {
+                BlockDelta::TextDelta { text } if !text.is_empty() => {
+                    Ok(self.emit(StreamChunk::text(text)))
+                }
+                BlockDelta::InputJsonDelta { partial_json } => {
+                    if let Some(pending) = self.tool_uses.get_mut(&index) {
+                        pending.json.push_str(&partial_json);
+                    }
+                    Ok(Step::Skip)
+                }
+                BlockDelta::TextDelta { .. } | BlockDelta::Other => Ok(Step::Skip),
+            },
+            WireEvent::ContentBlockStop { index } => match self.tool_uses.remove(&index) {
+                Some(pending) => Ok(self.emit(StreamChunk {
+                    tool_calls: vec![pending.finish()],
+                    ..StreamChunk::default()
+                })),
+                None => Ok(Step::Skip),
+            },
+            WireEvent::MessageDelta { delta, usage } => {
+                self.count(usage.unwrap_or_default());
+                Ok(self.emit(StreamChunk {
+                    finish_reason: delta.stop_reason,
+                    usage: Some(Usage::new(self.prompt_tokens, self.completion_tokens)),
+                    ..StreamChunk::default()
+                }))
+            }
+            WireEvent::MessageStop => {
+                // Blocks the server never closed are complete as far as the message goes.
+                let calls: Vec<ToolCall> = std::mem::take(&mut self.tool_uses)
+                    .into_values()
+                    .map(PendingToolUse::finish)
+                    .collect();
+                Ok(Step::End((!calls.is_empty()).then(|| StreamChunk {
+                    tool_calls: calls,
+                    ..StreamChunk::default()
+                })))
+            }
+            WireEvent::Ping | WireEvent::Unknown => Ok(Step::Skip),
+            WireEvent::Error => Err(error_event(&self.endpoint, &value)),
+        }
+    }
+}
