@@ -11,8 +11,8 @@
 //! | [`AnthropicProvider`] | `POST {base_url}/v1/messages` | SSE |
 //!
 //! The HTTP providers are one [`HttpProvider`] each, parameterised by the [`WireApi`] it
-//! speaks ([`OpenAi`], [`Ollama`], [`Anthropic`]). They are configured by [`ProviderOptions`] and fail to build with a
-//! [`BuildError`]. Their calls fail with [`ProviderError`]s classified by [`ErrorKind`]:
+//! speaks ([`OpenAi`], [`Ollama`], [`Anthropic`]). They are configured by [`ProviderOptions`]
+//! and fail to build with a [`BuildError`]. Their calls fail with [`ProviderError`]s classified by [`ErrorKind`]:
 //!
 //! - the server cannot be reached: `connect`; no answer within the timeout, a stream that
 //!   stalls longer than its stall timeout or runs past its overall deadline: `timeout`, the
@@ -33,6 +33,7 @@
 
 mod anthropic;
 mod echo;
+mod function_tool;
 #[cfg(test)]
 mod fuzz;
 mod http;

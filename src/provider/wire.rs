@@ -9,14 +9,14 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use reqwest::Response;
 use serde::Serialize;
 use serde_json::Value;
 use tower::Service;
 
 use super::http::{EndpointSpec, HttpEndpoint};
+use super::stream::{self, Decode};
 use super::{BuildError, Provider, ProviderInfo, ProviderOptions};
-use crate::{GenerateRequest, GenerateResponse, Generation, ProviderError, ResponseStream};
+use crate::{GenerateRequest, GenerateResponse, Generation, ProviderError};
 
 /// How one provider's HTTP API is spoken: where it is, how a request is written, how an answer
 /// and a stream are read.
@@ -40,8 +40,8 @@ pub trait WireApi: fmt::Debug + Send + Sync + 'static {
     /// An error the server reports in the body; a body that is not the API's answer.
     fn answer(endpoint: &HttpEndpoint, value: &Value) -> Result<GenerateResponse, ProviderError>;
 
-    /// Reads a streamed answer.
-    fn stream(endpoint: Arc<HttpEndpoint>, response: Response) -> ResponseStream;
+    /// Reads a streamed answer, one frame at a time.
+    type Decoder: Decode;
 }
 
 /// A provider calling an HTTP API spoken as `W` says; see [`OpenAiProvider`],
@@ -80,7 +80,10 @@ impl<W: WireApi> HttpProvider<W> {
     async fn generate(self, body: Vec<u8>, stream: bool) -> Result<Generation, ProviderError> {
         let response = self.endpoint.post(body, stream).await?;
         if stream {
-            return Ok(Generation::Stream(W::stream(self.endpoint, response)));
+            return Ok(Generation::Stream(stream::read::<W::Decoder>(
+                self.endpoint,
+                response,
+            )));
         }
         let value = self.endpoint.read_json(response).await?;
         let response = W::answer(&self.endpoint, &value)?;

@@ -5,14 +5,11 @@ mod request;
 mod response;
 mod stream;
 
-use std::sync::Arc;
-
-use reqwest::Response;
 use serde_json::Value;
 
 use super::http::{Auth, EndpointSpec, HttpEndpoint};
 use super::{HttpProvider, ProviderOptions, WireApi};
-use crate::{GenerateRequest, GenerateResponse, ProviderError, ResponseStream};
+use crate::{GenerateRequest, GenerateResponse, ProviderError};
 
 /// A provider speaking Anthropic's Messages API (`POST {base_url}/v1/messages`).
 ///
@@ -69,6 +66,7 @@ impl AnthropicProvider {
 pub struct Anthropic;
 
 impl WireApi for Anthropic {
+    type Decoder = stream::EventDecoder;
     type Request<'a> = request::MessagesRequest<'a>;
 
     fn endpoint(_options: &ProviderOptions) -> EndpointSpec {
@@ -88,10 +86,5 @@ impl WireApi for Anthropic {
 
     fn answer(endpoint: &HttpEndpoint, value: &Value) -> Result<GenerateResponse, ProviderError> {
         response::parse_message(endpoint, value)
-    }
-
-    fn stream(endpoint: Arc<HttpEndpoint>, response: Response) -> ResponseStream {
-        let decoder = stream::EventDecoder::new(endpoint.clone());
-        super::stream::sse(endpoint, response, decoder)
     }
 }

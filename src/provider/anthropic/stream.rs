@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::super::arguments_from_text;
 use super::super::http::HttpEndpoint;
 use super::super::sse::SseEvent as Event;
-use super::super::stream::{Decode, Step};
+use super::super::stream::{Decode, Identity, Step};
 use super::response::{WireUsage, error_event};
 use crate::{ProviderError, StreamChunk, ToolCall, Usage};
 
@@ -85,6 +85,7 @@ struct MessageDelta {
 }
 
 /// A `tool_use` block whose input is still arriving.
+#[derive(Debug)]
 struct PendingToolUse {
     id: Option<String>,
     name: String,
@@ -108,13 +109,13 @@ impl PendingToolUse {
     }
 }
 
-/// Reads the Messages streaming events.
-pub(super) struct EventDecoder {
+/// Reads the Messages streaming events (`pub` only to be named by
+/// [`WireApi`](super::super::WireApi)).
+#[derive(Debug)]
+pub struct EventDecoder {
     endpoint: Arc<HttpEndpoint>,
-    /// The model and message id the server names, until a chunk carries them to the caller.
-    model: Option<String>,
-    id: Option<String>,
-    model_sent: bool,
+    /// The model and message id the server names.
+    identity: Identity,
     prompt_tokens: u64,
     completion_tokens: u64,
     /// Open `tool_use` blocks, by block index.
@@ -122,18 +123,6 @@ pub(super) struct EventDecoder {
 }
 
 impl EventDecoder {
-    pub(super) fn new(endpoint: Arc<HttpEndpoint>) -> Self {
-        Self {
-            endpoint,
-            model: None,
-            id: None,
-            model_sent: false,
-            prompt_tokens: 0,
-            completion_tokens: 0,
-            tool_uses: BTreeMap::new(),
-        }
-    }
-
     fn count(&mut self, usage: WireUsage) {
         if let Some(prompt) = usage.prompt_tokens() {
             self.prompt_tokens = prompt;
@@ -143,13 +132,8 @@ impl EventDecoder {
         }
     }
 
-    fn emit(&mut self, mut chunk: StreamChunk) -> Step {
-        if !self.model_sent {
-            chunk.model = self.model.take();
-            chunk.id = self.id.take();
-            self.model_sent = chunk.model.is_some() || chunk.id.is_some();
-        }
-        Step::Chunk(chunk)
+    fn emit(&mut self, chunk: StreamChunk) -> Step {
+        Step::Chunk(self.identity.stamp(chunk))
     }
 }
 
@@ -158,6 +142,16 @@ impl Decode for EventDecoder {
 
     const TERMINATOR: &'static str = "the message_stop event";
 
+    fn new(endpoint: Arc<HttpEndpoint>) -> Self {
+        Self {
+            endpoint,
+            identity: Identity::default(),
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            tool_uses: BTreeMap::new(),
+        }
+    }
+
     fn decode(&mut self, event: Event) -> Result<Step, ProviderError> {
         let data = event.data.trim();
         let value: Value =
@@ -165,8 +159,7 @@ impl Decode for EventDecoder {
         let wire = WireEvent::deserialize(&value).map_err(|e| self.endpoint.malformed(&e, data))?;
         match wire {
             WireEvent::MessageStart { message } => {
-                self.model = message.model;
-                self.id = message.id;
+                self.identity.learn(message.model, message.id);
                 self.count(message.usage.unwrap_or_default());
                 Ok(Step::Skip)
             }

@@ -5,14 +5,11 @@ mod request;
 mod response;
 mod stream;
 
-use std::sync::Arc;
-
-use reqwest::Response;
 use serde_json::Value;
 
 use super::http::{Auth, EndpointSpec, HttpEndpoint};
 use super::{HttpProvider, ProviderOptions, WireApi};
-use crate::{GenerateRequest, GenerateResponse, ProviderError, ResponseStream};
+use crate::{GenerateRequest, GenerateResponse, ProviderError};
 
 /// A provider speaking Ollama's native chat API (`POST {base_url}/api/chat`).
 ///
@@ -54,6 +51,7 @@ impl OllamaProvider {
 pub struct Ollama;
 
 impl WireApi for Ollama {
+    type Decoder = stream::LineDecoder;
     type Request<'a> = request::ChatRequest<'a>;
 
     fn endpoint(_options: &ProviderOptions) -> EndpointSpec {
@@ -81,10 +79,5 @@ impl WireApi for Ollama {
             model: answer.model,
             ..GenerateResponse::default()
         })
-    }
-
-    fn stream(endpoint: Arc<HttpEndpoint>, response: Response) -> ResponseStream {
-        let decoder = stream::LineDecoder::new(endpoint.clone());
-        super::stream::ndjson(endpoint, response, decoder)
     }
 }

@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::{GenerateRequest, Message, Role, Tool};
+use super::super::function_tool::FunctionTool;
+use crate::{GenerateRequest, Message, Role};
 
 /// The body of `POST /api/chat`.
 #[derive(Debug, Serialize)]
@@ -14,7 +15,7 @@ pub struct ChatRequest<'a> {
     model: &'a str,
     messages: Vec<WireMessage<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    tools: Vec<WireTool<'a>>,
+    tools: Vec<FunctionTool<'a>>,
     #[serde(skip_serializing_if = "WireOptions::is_empty")]
     options: WireOptions<'a>,
     stream: bool,
@@ -39,19 +40,6 @@ struct WireToolCall<'a> {
 struct WireFunctionCall<'a> {
     name: &'a str,
     arguments: Cow<'a, Value>,
-}
-
-#[derive(Debug, Serialize)]
-struct WireTool<'a> {
-    r#type: &'static str,
-    function: WireFunction<'a>,
-}
-
-#[derive(Debug, Serialize)]
-struct WireFunction<'a> {
-    name: &'a str,
-    description: &'a str,
-    parameters: &'a Value,
 }
 
 #[derive(Debug, Serialize, Default)]
@@ -110,7 +98,7 @@ impl<'a> ChatRequest<'a> {
         Self {
             model,
             messages,
-            tools: request.tools.iter().map(WireTool::from_tool).collect(),
+            tools: request.tools.iter().map(FunctionTool::from).collect(),
             options: WireOptions {
                 temperature: parameters.temperature,
                 num_predict: parameters.output_limit(),
@@ -159,19 +147,6 @@ impl<'a> WireMessage<'a> {
                 .collect(),
             tool_name,
             ..Self::text(message.role, &message.content)
-        }
-    }
-}
-
-impl<'a> WireTool<'a> {
-    fn from_tool(tool: &'a Tool) -> Self {
-        Self {
-            r#type: "function",
-            function: WireFunction {
-                name: &tool.name,
-                description: &tool.description,
-                parameters: &tool.parameters,
-            },
         }
     }
 }

@@ -9,25 +9,25 @@ use super::super::stream::{Decode, Step};
 use super::response::parse_answer;
 use crate::{ProviderError, StreamChunk};
 
-/// Reads the lines of a streamed answer.
-pub(super) struct LineDecoder {
+/// Reads the lines of a streamed answer (`pub` only to be named by
+/// [`WireApi`](super::super::WireApi)).
+#[derive(Debug)]
+pub struct LineDecoder {
     endpoint: Arc<HttpEndpoint>,
     model_sent: bool,
-}
-
-impl LineDecoder {
-    pub(super) fn new(endpoint: Arc<HttpEndpoint>) -> Self {
-        Self {
-            endpoint,
-            model_sent: false,
-        }
-    }
 }
 
 impl Decode for LineDecoder {
     type Frame = String;
 
     const TERMINATOR: &'static str = "the line with \"done\": true";
+
+    fn new(endpoint: Arc<HttpEndpoint>) -> Self {
+        Self {
+            endpoint,
+            model_sent: false,
+        }
+    }
 
     fn decode(&mut self, line: String) -> Result<Step, ProviderError> {
         let line = line.trim();

@@ -5,14 +5,11 @@ mod request;
 mod response;
 mod stream;
 
-use std::sync::Arc;
-
-use reqwest::Response;
 use serde_json::Value;
 
 use super::http::{Auth, EndpointSpec, HttpEndpoint};
 use super::{HttpProvider, ProviderOptions, WireApi};
-use crate::{GenerateRequest, GenerateResponse, ProviderError, ResponseStream};
+use crate::{GenerateRequest, GenerateResponse, ProviderError};
 
 /// A provider speaking the OpenAI chat completions API (`POST {base_url}/chat/completions`).
 ///
@@ -64,6 +61,7 @@ impl OpenAiProvider {
 pub struct OpenAi;
 
 impl WireApi for OpenAi {
+    type Decoder = stream::ChunkDecoder;
     type Request<'a> = request::ChatRequest<'a>;
 
     fn endpoint(options: &ProviderOptions) -> EndpointSpec {
@@ -87,10 +85,5 @@ impl WireApi for OpenAi {
 
     fn answer(endpoint: &HttpEndpoint, value: &Value) -> Result<GenerateResponse, ProviderError> {
         response::parse_completion(endpoint, value)
-    }
-
-    fn stream(endpoint: Arc<HttpEndpoint>, response: Response) -> ResponseStream {
-        let decoder = stream::ChunkDecoder::new(endpoint.clone());
-        super::stream::sse(endpoint, response, decoder)
     }
 }

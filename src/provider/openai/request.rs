@@ -3,7 +3,8 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::{GenerateRequest, Message, Role, Tool};
+use super::super::function_tool::FunctionTool;
+use crate::{GenerateRequest, Message, Role};
 
 /// The body of `POST /chat/completions`.
 #[derive(Debug, Serialize)]
@@ -11,7 +12,7 @@ pub struct ChatRequest<'a> {
     model: &'a str,
     messages: Vec<WireMessage<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    tools: Vec<WireTool<'a>>,
+    tools: Vec<FunctionTool<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     temperature: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -59,19 +60,6 @@ struct WireFunctionCall<'a> {
     arguments: String,
 }
 
-#[derive(Debug, Serialize)]
-struct WireTool<'a> {
-    r#type: &'static str,
-    function: WireFunction<'a>,
-}
-
-#[derive(Debug, Serialize)]
-struct WireFunction<'a> {
-    name: &'a str,
-    description: &'a str,
-    parameters: &'a Value,
-}
-
 impl<'a> ChatRequest<'a> {
     pub(super) fn new(model: &'a str, request: &'a GenerateRequest) -> Self {
         let system = request.system_prompt.as_deref().map(|system| WireMessage {
@@ -95,7 +83,7 @@ impl<'a> ChatRequest<'a> {
         Self {
             model,
             messages,
-            tools: request.tools.iter().map(WireTool::from_tool).collect(),
+            tools: request.tools.iter().map(FunctionTool::from).collect(),
             temperature: parameters.temperature,
             max_tokens: parameters.output_limit(),
             seed: parameters.seed,
@@ -128,19 +116,6 @@ impl<'a> WireMessage<'a> {
                 })
                 .collect(),
             tool_call_id: message.tool_call_id.as_deref(),
-        }
-    }
-}
-
-impl<'a> WireTool<'a> {
-    fn from_tool(tool: &'a Tool) -> Self {
-        Self {
-            r#type: "function",
-            function: WireFunction {
-                name: &tool.name,
-                description: &tool.description,
-                parameters: &tool.parameters,
-            },
         }
     }
 }

@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::super::arguments_from_text;
 use super::super::http::HttpEndpoint;
 use super::super::sse::SseEvent as Event;
-use super::super::stream::{Decode, Step};
+use super::super::stream::{Decode, Identity, Step};
 use super::response::{WireUsage, error_in_body};
 use crate::{ProviderError, StreamChunk, ToolCall, Usage};
 
@@ -50,7 +50,7 @@ struct FunctionDelta {
 }
 
 /// A tool call whose pieces are still arriving.
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct PartialCall {
     id: Option<String>,
     name: String,
@@ -67,28 +67,18 @@ impl PartialCall {
     }
 }
 
-/// Reads `chat.completion.chunk` events.
-pub(super) struct ChunkDecoder {
+/// Reads `chat.completion.chunk` events (`pub` only to be named by
+/// [`WireApi`](super::super::WireApi)).
+#[derive(Debug)]
+pub struct ChunkDecoder {
     endpoint: Arc<HttpEndpoint>,
-    /// The model and completion id the server names, until a chunk carries them to the caller.
-    model: Option<String>,
-    id: Option<String>,
-    model_sent: bool,
+    /// The model and completion id the server names.
+    identity: Identity,
     /// Tool calls being assembled, by their index in the answer.
     calls: BTreeMap<u32, PartialCall>,
 }
 
 impl ChunkDecoder {
-    pub(super) fn new(endpoint: Arc<HttpEndpoint>) -> Self {
-        Self {
-            endpoint,
-            model: None,
-            id: None,
-            model_sent: false,
-            calls: BTreeMap::new(),
-        }
-    }
-
     fn take_calls(&mut self) -> Vec<ToolCall> {
         std::mem::take(&mut self.calls)
             .into_values()
@@ -115,15 +105,6 @@ impl ChunkDecoder {
             }
         }
     }
-
-    fn emit(&mut self, mut chunk: StreamChunk) -> StreamChunk {
-        if !self.model_sent {
-            chunk.model = self.model.take();
-            chunk.id = self.id.take();
-            self.model_sent = chunk.model.is_some() || chunk.id.is_some();
-        }
-        chunk
-    }
 }
 
 impl Decode for ChunkDecoder {
@@ -131,13 +112,21 @@ impl Decode for ChunkDecoder {
 
     const TERMINATOR: &'static str = "data: [DONE]";
 
+    fn new(endpoint: Arc<HttpEndpoint>) -> Self {
+        Self {
+            endpoint,
+            identity: Identity::default(),
+            calls: BTreeMap::new(),
+        }
+    }
+
     fn decode(&mut self, event: Event) -> Result<Step, ProviderError> {
         let data = event.data.trim();
         if data == "[DONE]" {
             // A server that gave no finish reason still had its tool calls finished by [DONE].
             let calls = self.take_calls();
             return Ok(Step::End((!calls.is_empty()).then(|| {
-                self.emit(StreamChunk {
+                self.identity.stamp(StreamChunk {
                     tool_calls: calls,
                     ..StreamChunk::default()
                 })
@@ -149,10 +138,7 @@ impl Decode for ChunkDecoder {
             return Err(error_in_body(&self.endpoint, &value));
         }
         let wire = WireChunk::deserialize(&value).map_err(|e| self.endpoint.malformed(&e, data))?;
-        if !self.model_sent {
-            self.model = self.model.take().or(wire.model);
-            self.id = self.id.take().or(wire.id);
-        }
+        self.identity.learn(wire.model, wire.id);
         let mut chunk = StreamChunk {
             usage: wire.usage.map(Usage::from),
             ..StreamChunk::default()
@@ -180,7 +166,7 @@ impl Decode for ChunkDecoder {
         Ok(if empty {
             Step::Skip
         } else {
-            Step::Chunk(self.emit(chunk))
+            Step::Chunk(self.identity.stamp(chunk))
         })
     }
 }
