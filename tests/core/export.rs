@@ -353,9 +353,8 @@ async fn summary_of_traces() {
 
 #[test]
 fn summary_of_nothing() {
-    let none: [TraceRecord; 0] = [];
-
-    let summary = summarize_traces(&none);
+    // No type to name: `&[]` is a set of no records.
+    let summary = summarize_traces(&[]);
 
     assert_eq!(summary.total_interactions, 0);
     assert_eq!(summary.total_tokens, 0);
