@@ -11,14 +11,15 @@ struct WireResponse {
     id: Option<String>,
     model: Option<String>,
     #[serde(default)]
-    content: Vec<WireBlockOut>,
+    content: Vec<ContentBlock>,
     stop_reason: Option<String>,
     usage: Option<WireUsage>,
 }
 
+/// A content block of an answer, whole or as a stream starts it.
 #[derive(Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-enum WireBlockOut {
+pub(super) enum ContentBlock {
     Text {
         #[serde(default)]
         text: String,
@@ -77,13 +78,13 @@ pub(super) fn parse_message(
     };
     for block in wire.content {
         match block {
-            WireBlockOut::Text { text } => response.content.push_str(&text),
-            WireBlockOut::ToolUse { id, name, input } => response.tool_calls.push(ToolCall {
+            ContentBlock::Text { text } => response.content.push_str(&text),
+            ContentBlock::ToolUse { id, name, input } => response.tool_calls.push(ToolCall {
                 id,
                 name,
                 arguments: input,
             }),
-            WireBlockOut::Other => {}
+            ContentBlock::Other => {}
         }
     }
     Ok(response)

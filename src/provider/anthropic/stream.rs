@@ -10,7 +10,7 @@ use super::super::arguments_from_text;
 use super::super::http::HttpEndpoint;
 use super::super::sse::SseEvent as Event;
 use super::super::stream::{Decode, Identity, Step};
-use super::response::{WireUsage, error_event};
+use super::response::{ContentBlock, WireUsage, error_event};
 use crate::{ProviderError, StreamChunk, ToolCall, Usage};
 
 #[derive(Deserialize)]
@@ -21,7 +21,7 @@ enum WireEvent {
     },
     ContentBlockStart {
         index: u32,
-        content_block: StartBlock,
+        content_block: ContentBlock,
     },
     ContentBlockDelta {
         index: u32,
@@ -47,23 +47,6 @@ struct StartMessage {
     id: Option<String>,
     model: Option<String>,
     usage: Option<WireUsage>,
-}
-
-#[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum StartBlock {
-    Text {
-        #[serde(default)]
-        text: String,
-    },
-    ToolUse {
-        id: Option<String>,
-        name: String,
-        #[serde(default)]
-        input: Value,
-    },
-    #[serde(other)]
-    Other,
 }
 
 #[derive(Deserialize)]
@@ -167,10 +150,10 @@ impl Decode for EventDecoder {
                 index,
                 content_block,
             } => match content_block {
-                StartBlock::Text { text } if !text.is_empty() => {
+                ContentBlock::Text { text } if !text.is_empty() => {
                     Ok(self.emit(StreamChunk::text(text)))
                 }
-                StartBlock::ToolUse { id, name, input } => {
+                ContentBlock::ToolUse { id, name, input } => {
                     let pending = PendingToolUse {
                         id,
                         name,
@@ -180,7 +163,7 @@ impl Decode for EventDecoder {
                     self.tool_uses.insert(index, pending);
                     Ok(Step::Skip)
                 }
-                StartBlock::Text { .. } | StartBlock::Other => Ok(Step::Skip),
+                ContentBlock::Text { .. } | ContentBlock::Other => Ok(Step::Skip),
             },
             WireEvent::ContentBlockDelta { index, delta } => match delta {
                 BlockDelta::TextDelta { text } if !text.is_empty() => {
