@@ -90,6 +90,13 @@ impl<R: Borrow<TraceRecord>> TraceSet for Vec<R> {
     }
 }
 
+/// A reference to a set, as `summarize_traces(&traces)` passes when `traces` is one already.
+impl<T: TraceSet + ?Sized> TraceSet for &T {
+    fn records(&self) -> impl Iterator<Item = &TraceRecord> {
+        (**self).records()
+    }
+}
+
 /// For arrays of records only: it is what lets `&[]` be summarized without naming a type.
 impl<const N: usize> TraceSet for [TraceRecord; N] {
     fn records(&self) -> impl Iterator<Item = &TraceRecord> {

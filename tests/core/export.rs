@@ -382,6 +382,12 @@ async fn summary_counts_failures_and_their_time_and_sorts_providers() {
     assert!(summary.total_time_ms >= 10.0);
     assert_eq!(summary.providers, ["echo", "flaky"]);
     assert_eq!(summary.models, ["flaky-1", crate::support::STUB_MODEL]);
+    let slice: &[_] = &traces;
+    assert_eq!(
+        summarize_traces(&slice),
+        summary,
+        "a slice is taken by reference too"
+    );
 }
 
 #[test]
