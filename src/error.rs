@@ -8,11 +8,25 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::sync::Arc;
 
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
 /// Alias for a type-erased error, as tower middleware use.
 pub type BoxError = Box<dyn StdError + Send + Sync>;
 
 /// The class of a generation failure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+///
+/// Serialized as its snake_case name (`rate_limited`); a name this version does not know, read
+/// from an older or foreign trace file, is kept as [`Unknown`](Self::Unknown).
+///
+/// ```
+/// use llmtrace::ErrorKind;
+///
+/// assert_eq!(serde_json::to_string(&ErrorKind::RateLimited).unwrap(), r#""rate_limited""#);
+/// let foreign: ErrorKind = serde_json::from_str(r#""APIConnectionError""#).unwrap();
+/// assert_eq!(foreign, ErrorKind::Unknown("APIConnectionError".into()));
+/// assert_eq!(foreign, "APIConnectionError");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
     /// The server could not be reached.
@@ -37,11 +51,13 @@ pub enum ErrorKind {
     Plugin,
     /// Anything else.
     Other,
+    /// A kind this version does not know, as a trace file names it.
+    Unknown(String),
 }
 
 impl ErrorKind {
     /// The snake_case name recorded in traces (`error.kind`).
-    pub fn as_str(self) -> &'static str {
+    pub fn as_str(&self) -> &str {
         match self {
             ErrorKind::Connect => "connect",
             ErrorKind::Timeout => "timeout",
@@ -54,11 +70,33 @@ impl ErrorKind {
             ErrorKind::Cancelled => "cancelled",
             ErrorKind::Plugin => "plugin",
             ErrorKind::Other => "other",
+            ErrorKind::Unknown(name) => name,
         }
     }
 
+    /// The kind named `name` in a trace; a name no kind has is [`Unknown`](Self::Unknown).
+    pub fn from_name(name: &str) -> Self {
+        const KNOWN: [ErrorKind; 11] = [
+            ErrorKind::Connect,
+            ErrorKind::Timeout,
+            ErrorKind::RateLimited,
+            ErrorKind::Authentication,
+            ErrorKind::InvalidRequest,
+            ErrorKind::Server,
+            ErrorKind::MalformedResponse,
+            ErrorKind::Stream,
+            ErrorKind::Cancelled,
+            ErrorKind::Plugin,
+            ErrorKind::Other,
+        ];
+        KNOWN
+            .into_iter()
+            .find(|kind| kind.as_str() == name)
+            .unwrap_or_else(|| ErrorKind::Unknown(name.to_owned()))
+    }
+
     /// Whether a failure of this kind is worth retrying.
-    pub fn is_retryable(self) -> bool {
+    pub fn is_retryable(&self) -> bool {
         matches!(
             self,
             ErrorKind::Connect
@@ -87,6 +125,32 @@ impl fmt::Display for ErrorKind {
     }
 }
 
+impl Serialize for ErrorKind {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ErrorKind {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Ok(Self::from_name(&name))
+    }
+}
+
+/// Compares with a trace's `error.kind` text.
+impl PartialEq<str> for ErrorKind {
+    fn eq(&self, name: &str) -> bool {
+        self.as_str() == name
+    }
+}
+
+impl PartialEq<&str> for ErrorKind {
+    fn eq(&self, name: &&str) -> bool {
+        self.as_str() == *name
+    }
+}
+
 /// A failed generation.
 ///
 /// ```
@@ -110,10 +174,10 @@ impl ProviderError {
     /// An error of `kind`; retryable as the kind says.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Self {
+            retryable: kind.is_retryable(),
             kind,
             message: message.into(),
             status: None,
-            retryable: kind.is_retryable(),
             source: None,
         }
     }
@@ -140,7 +204,7 @@ impl ProviderError {
 
     /// The class of failure.
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.kind.clone()
     }
 
     /// What happened, without the kind prefix.
@@ -161,7 +225,7 @@ impl ProviderError {
 
 impl fmt::Display for ProviderError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let what = match self.kind {
+        let what = match &self.kind {
             ErrorKind::Connect => "connection failed",
             ErrorKind::Timeout => "timed out",
             ErrorKind::RateLimited => "rate limited",
@@ -172,7 +236,7 @@ impl fmt::Display for ProviderError {
             ErrorKind::Stream => "stream broken",
             ErrorKind::Cancelled => "cancelled",
             ErrorKind::Plugin => "plugin failed",
-            ErrorKind::Other => "generation failed",
+            ErrorKind::Other | ErrorKind::Unknown(_) => "generation failed",
         };
         match self.status {
             Some(status) => write!(f, "{what} (http {status}): {}", self.message),

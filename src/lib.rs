@@ -92,3 +92,5 @@ pub use types::{
     GenerateRequest, GenerateResponse, Generation, Message, Metadata, Parameters, ResponseStream,
     Role, StreamChunk, Tool, ToolCall, TraceError, TraceRecord, TraceResponse, Usage,
 };
+/// The `uuid` crate, whose [`Uuid`] names traces ([`Client::get_trace`]).
+pub use uuid::{self, Uuid};

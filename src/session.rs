@@ -4,11 +4,17 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, Weak};
 
+use futures_core::Stream;
+use futures_util::StreamExt;
 use tower::{Layer, ServiceExt};
 
 use crate::layer::SetSessionLayer;
 use crate::sink::{Clock, EvictionPolicy, RecordSink, TraceStore};
-use crate::{Client, GenerateRequest, GenerateResponse, Message, ProviderError, TraceRecord};
+use crate::types::BoxChunkStream;
+use crate::{
+    Client, GenerateRequest, GenerateResponse, Message, ProviderError, ResponseStream, StreamChunk,
+    TraceRecord,
+};
 
 type TraceList = TraceStore;
 
@@ -50,7 +56,8 @@ pub struct Session {
     id: Arc<str>,
     tag: SetSessionLayer,
     system_prompt: Option<String>,
-    history: Mutex<Vec<Message>>,
+    /// Shared with the streams of its turns, which append to it when they end.
+    history: Arc<Mutex<Vec<Message>>>,
     traces: Arc<TraceList>,
     registry: SessionRegistry,
 }
@@ -65,7 +72,7 @@ impl Session {
             client,
             id,
             system_prompt: None,
-            history: Mutex::default(),
+            history: Arc::default(),
         }
     }
 
@@ -102,8 +109,51 @@ impl Session {
         &self,
         request: impl Into<GenerateRequest>,
     ) -> Result<GenerateResponse, ProviderError> {
-        let mut request = request.into();
-        request.stream = false;
+        let (request, prompt) = self.turn(request.into(), false);
+        let service = self.tag.layer(self.client.service());
+        let response = service.oneshot(request).await?.into_response().await?;
+        lock(&self.history).extend([prompt, answer_message(&response)]);
+        Ok(response)
+    }
+
+    /// Sends one turn of the conversation and streams the answer, as
+    /// [`Client::stream`](crate::Client::stream) does; the turn is traced like
+    /// [`generate`](Self::generate)'s, with the session id and step.
+    ///
+    /// The prompt and the answer are appended to the history when the stream ends; a stream
+    /// that fails or is dropped before its end leaves the history as it was.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), llmtrace::ProviderError> {
+    /// let client = llmtrace::Client::builder().build();
+    /// let session = client.session();
+    /// let mut stream = session.stream("Tell me a story").await?;
+    /// while let Some(chunk) = stream.next().await {
+    ///     print!("{}", chunk?.content);
+    /// }
+    /// assert_eq!(session.history().len(), 2);
+    /// assert_eq!(session.traces()[0].metadata["session_id"], session.id());
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// The provider's error when the call fails before streaming starts.
+    pub async fn stream(
+        &self,
+        request: impl Into<GenerateRequest>,
+    ) -> Result<ResponseStream, ProviderError> {
+        let (request, prompt) = self.turn(request.into(), true);
+        let service = self.tag.layer(self.client.service());
+        let stream = service.oneshot(request).await?.into_stream();
+        let history = self.history.clone();
+        Ok(stream.map_chunks(|chunks| remember_turn(chunks, prompt, history)))
+    }
+
+    /// `request` as this session sends it, and the prompt as the history will keep it.
+    fn turn(&self, mut request: GenerateRequest, stream: bool) -> (GenerateRequest, Message) {
+        request.stream = stream;
         if request.system_prompt.is_none() {
             request.system_prompt.clone_from(&self.system_prompt);
         }
@@ -111,14 +161,7 @@ impl Session {
             request.messages = lock(&self.history).clone();
         }
         let prompt = Message::user(request.prompt.clone());
-        let service = self.tag.layer(self.client.service());
-        let response = service.oneshot(request).await?.into_response().await?;
-        let answer = Message {
-            tool_calls: response.tool_calls.clone(),
-            ..Message::assistant(response.content.clone())
-        };
-        lock(&self.history).extend([prompt, answer]);
-        Ok(response)
+        (request, prompt)
     }
 
     /// The conversation so far (without system prompts), oldest first.
@@ -159,6 +202,43 @@ impl fmt::Debug for Session {
             .field("traces", &self.traces.len())
             .finish_non_exhaustive()
     }
+}
+
+/// The history entry of an answer.
+fn answer_message(response: &GenerateResponse) -> Message {
+    Message {
+        tool_calls: response.tool_calls.clone(),
+        ..Message::assistant(response.content.clone())
+    }
+}
+
+/// `chunks`, passed on as they come; when they end without an error, `prompt` and the answer
+/// they made are appended to `history`.
+fn remember_turn(
+    chunks: BoxChunkStream,
+    prompt: Message,
+    history: Arc<Mutex<Vec<Message>>>,
+) -> impl Stream<Item = Result<StreamChunk, ProviderError>> + Send + 'static {
+    let turn = Some((prompt, history));
+    futures_util::stream::unfold(
+        (chunks, GenerateResponse::default(), turn),
+        |(mut chunks, mut answer, mut turn)| async move {
+            match chunks.next().await {
+                Some(Ok(chunk)) => {
+                    answer.absorb(&chunk);
+                    Some((Ok(chunk), (chunks, answer, turn)))
+                }
+                // A failed turn is not part of the conversation.
+                Some(Err(error)) => Some((Err(error), (chunks, answer, None))),
+                None => {
+                    if let Some((prompt, history)) = turn.take() {
+                        lock(&history).extend([prompt, answer_message(&answer)]);
+                    }
+                    None
+                }
+            }
+        },
+    )
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {

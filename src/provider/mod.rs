@@ -10,8 +10,9 @@
 //! | [`OllamaProvider`] | `POST {base_url}/api/chat` | NDJSON |
 //! | [`AnthropicProvider`] | `POST {base_url}/v1/messages` | SSE |
 //!
-//! The HTTP providers are configured by [`ProviderOptions`] and fail to build with a
-//! [`BuildError`]. Their calls fail with [`ProviderError`]s classified by [`ErrorKind`]:
+//! The HTTP providers are one [`HttpProvider`] each, parameterised by the [`WireApi`] it
+//! speaks ([`OpenAi`], [`Ollama`], [`Anthropic`]). They are configured by [`ProviderOptions`]
+//! and fail to build with a [`BuildError`]. Their calls fail with [`ProviderError`]s classified by [`ErrorKind`]:
 //!
 //! - the server cannot be reached: `connect`; no answer within the timeout, a stream that
 //!   stalls longer than its stall timeout or runs past its overall deadline: `timeout`, the
@@ -33,6 +34,7 @@
 mod anthropic;
 mod config;
 mod echo;
+mod function_tool;
 #[cfg(test)]
 mod fuzz;
 mod http;
@@ -41,13 +43,15 @@ mod openai;
 mod options;
 mod sse;
 mod stream;
+mod wire;
 
-pub use anthropic::AnthropicProvider;
+pub use anthropic::{Anthropic, AnthropicProvider};
 pub use config::{AnthropicConfig, EchoConfig, HttpProviderConfig, OllamaConfig, OpenAiConfig};
 pub use echo::EchoProvider;
-pub use ollama::OllamaProvider;
-pub use openai::OpenAiProvider;
+pub use ollama::{Ollama, OllamaProvider};
+pub use openai::{OpenAi, OpenAiProvider};
 pub use options::{BuildError, ProviderOptions};
+pub use wire::{HttpProvider, WireApi};
 
 use std::future::Future;
 

@@ -18,9 +18,9 @@ use tokio_util::codec::Decoder;
 /// The UTF-8 byte order mark, which may open a stream.
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
-/// One dispatched event.
+/// One dispatched event (`pub` only to be named by [`Decode`](super::stream::Decode)).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct SseEvent {
+pub struct SseEvent {
     /// The `event` field; `message` when the event has none.
     pub(crate) event: String,
     /// The `data` lines, joined by `\n`.

@@ -26,8 +26,11 @@ use crate::{ErrorKind, ProviderError, ResponseStream, StreamChunk};
 pub(crate) const MAX_FRAME_BYTES: usize = 8 * 1024 * 1024;
 
 /// What one frame of a stream amounts to.
+///
+/// This and the traits below are `pub` only to be named by [`WireApi`](super::WireApi), in a
+/// module no one outside can reach.
 #[derive(Debug)]
-pub(crate) enum Step {
+pub enum Step {
     /// Nothing to pass on (a ping, an empty delta).
     Skip,
     /// A chunk for the caller; more frames follow.
@@ -37,38 +40,82 @@ pub(crate) enum Step {
 }
 
 /// A provider's reading of its stream format, one frame at a time.
-pub(crate) trait Decode: Send + 'static {
+pub trait Decode: Send + 'static {
     /// An [`SseEvent`] or an NDJSON line.
-    type Frame;
+    type Frame: Frame;
 
     /// The terminator's name, for the error when the stream ends without it.
     const TERMINATOR: &'static str;
+
+    /// A decoder for one stream from `endpoint`, whose errors it uses.
+    fn new(endpoint: Arc<HttpEndpoint>) -> Self;
 
     /// Reads one frame.
     fn decode(&mut self, frame: Self::Frame) -> Result<Step, ProviderError>;
 }
 
-/// Reads `response` as server-sent events.
-pub(crate) fn sse<D>(endpoint: Arc<HttpEndpoint>, response: Response, decoder: D) -> ResponseStream
-where
-    D: Decode<Frame = SseEvent>,
-{
-    drive(
-        frames(endpoint, response, SseCodec::new(MAX_FRAME_BYTES)),
-        decoder,
-    )
+/// The model and answer id a stream names, held until a chunk carries them to the caller: the
+/// first chunk after they are known, and no other.
+#[derive(Debug, Default)]
+pub(crate) struct Identity {
+    model: Option<String>,
+    id: Option<String>,
+    sent: bool,
 }
 
-/// Reads `response` as newline-delimited JSON, one line per frame.
-pub(crate) fn ndjson<D>(
-    endpoint: Arc<HttpEndpoint>,
-    response: Response,
-    decoder: D,
-) -> ResponseStream
-where
-    D: Decode<Frame = String>,
-{
-    drive(frames(endpoint, response, JsonLines::new()), decoder)
+impl Identity {
+    /// Remembers what the server names, unless it was passed on already; the first naming wins.
+    pub(crate) fn learn(&mut self, model: Option<String>, id: Option<String>) {
+        if !self.sent {
+            self.model = self.model.take().or(model);
+            self.id = self.id.take().or(id);
+        }
+    }
+
+    /// `chunk`, carrying the model and id if they are known and not passed on yet.
+    pub(crate) fn stamp(&mut self, mut chunk: StreamChunk) -> StreamChunk {
+        if !self.sent {
+            chunk.model = self.model.take();
+            chunk.id = self.id.take();
+            self.sent = chunk.model.is_some() || chunk.id.is_some();
+        }
+        chunk
+    }
+}
+
+/// A unit of a stream format: how a body is cut into such units.
+pub trait Frame: Sized + Send + 'static {
+    /// The frames of the body of `response`, read under the endpoint's timeouts.
+    fn frames(
+        endpoint: Arc<HttpEndpoint>,
+        response: Response,
+    ) -> impl Stream<Item = Result<Self, ProviderError>> + Send + 'static;
+}
+
+/// Server-sent events.
+impl Frame for SseEvent {
+    fn frames(
+        endpoint: Arc<HttpEndpoint>,
+        response: Response,
+    ) -> impl Stream<Item = Result<Self, ProviderError>> + Send + 'static {
+        frames(endpoint, response, SseCodec::new(MAX_FRAME_BYTES))
+    }
+}
+
+/// Newline-delimited JSON, one line a frame.
+impl Frame for String {
+    fn frames(
+        endpoint: Arc<HttpEndpoint>,
+        response: Response,
+    ) -> impl Stream<Item = Result<Self, ProviderError>> + Send + 'static {
+        frames(endpoint, response, JsonLines::new())
+    }
+}
+
+/// Reads `response` as a stream decoded by `D`.
+pub(crate) fn read<D: Decode>(endpoint: Arc<HttpEndpoint>, response: Response) -> ResponseStream {
+    let frames = D::Frame::frames(endpoint.clone(), response);
+    drive(frames, D::new(endpoint))
 }
 
 /// The frames `codec` cuts from the body of `response`, read under the endpoint's stall

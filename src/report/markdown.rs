@@ -229,7 +229,7 @@ fn write_error(out: &mut String, trace: &TraceRecord) {
         return;
     };
     out.push_str("### Error\n");
-    let _ = writeln!(out, "- **Kind:** {}", one_line(&error.kind));
+    let _ = writeln!(out, "- **Kind:** {}", one_line(error.kind.as_str()));
     if let Some(status) = error.status {
         let _ = writeln!(out, "- **HTTP Status:** {status}");
     }

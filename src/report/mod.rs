@@ -35,7 +35,7 @@ mod output;
 mod summary;
 
 pub use output::OutputFile;
-pub use summary::{DateRange, ModelSummary, Summarizer, TraceSummary, summarize_traces};
+pub use summary::{DateRange, ModelSummary, Summarizer, TraceSet, TraceSummary, summarize_traces};
 
 use std::borrow::Borrow;
 use std::fmt;

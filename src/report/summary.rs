@@ -121,12 +121,53 @@ pub struct DateRange {
 }
 
 /// Summarizes `traces`; see [`TraceSummary`] for what each figure means.
-pub fn summarize_traces<R: Borrow<TraceRecord>>(traces: &[R]) -> TraceSummary {
+///
+/// `traces` is a slice, a `Vec` or an array of records or of `Arc`s of records, as
+/// [`Client::get_traces`](crate::Client::get_traces) and
+/// [`read_traces`](crate::read::read_traces) return them; an empty `&[]` needs no type.
+///
+/// ```
+/// let summary = llmtrace::summarize_traces(&[]);
+/// assert_eq!(summary.total_interactions, 0);
+/// ```
+pub fn summarize_traces(traces: &(impl TraceSet + ?Sized)) -> TraceSummary {
     let mut summarizer = Summarizer::default();
-    for trace in traces {
-        summarizer.add(trace.borrow());
+    for trace in traces.records() {
+        summarizer.add(trace);
     }
     summarizer.finish()
+}
+
+/// A set of traces [`summarize_traces`] reads.
+pub trait TraceSet {
+    /// The records, in order.
+    fn records(&self) -> impl Iterator<Item = &TraceRecord>;
+}
+
+impl<R: Borrow<TraceRecord>> TraceSet for [R] {
+    fn records(&self) -> impl Iterator<Item = &TraceRecord> {
+        self.iter().map(Borrow::borrow)
+    }
+}
+
+impl<R: Borrow<TraceRecord>> TraceSet for Vec<R> {
+    fn records(&self) -> impl Iterator<Item = &TraceRecord> {
+        self.as_slice().records()
+    }
+}
+
+/// A reference to a set, as `summarize_traces(&traces)` passes when `traces` is one already.
+impl<T: TraceSet + ?Sized> TraceSet for &T {
+    fn records(&self) -> impl Iterator<Item = &TraceRecord> {
+        (**self).records()
+    }
+}
+
+/// For arrays of records only: it is what lets `&[]` be summarized without naming a type.
+impl<const N: usize> TraceSet for [TraceRecord; N] {
+    fn records(&self) -> impl Iterator<Item = &TraceRecord> {
+        self.iter()
+    }
 }
 
 /// Builds a [`TraceSummary`] one record at a time, for inputs too large to hold in memory

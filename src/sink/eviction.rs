@@ -198,7 +198,7 @@ pub fn estimated_size(record: &TraceRecord) -> u64 {
             + response.raw_response.as_deref().map_or(0, value_size);
     }
     if let Some(error) = &record.error {
-        size += size_of::<TraceError>() + error.kind.len() + error.message.len();
+        size += size_of::<TraceError>() + error.kind.as_str().len() + error.message.len();
     }
     size as u64
 }

@@ -4,6 +4,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::{Message, Metadata, Parameters, Tool, ToolCall, Usage};
+use crate::ErrorKind;
 
 /// Everything about one generation, success or failure: the trace.
 ///
@@ -145,8 +146,9 @@ pub struct TraceResponse {
 /// The failure part of a [`TraceRecord`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TraceError {
-    /// Machine-readable class: `timeout`, `connect`, `rate_limited`, `cancelled`, ...
-    pub kind: String,
+    /// Machine-readable class, written as its name: `timeout`, `connect`, `rate_limited`,
+    /// `cancelled`, ...
+    pub kind: ErrorKind,
     /// Human-readable description.
     pub message: String,
     /// Whether trying again may succeed.

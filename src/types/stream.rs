@@ -140,6 +140,13 @@ impl ResponseStream {
         }
     }
 
+    /// The next chunk, or `None` once the stream is over (after its end or its first error).
+    ///
+    /// The same as [`StreamExt::next`], without importing it.
+    pub async fn next(&mut self) -> Option<Result<StreamChunk, ProviderError>> {
+        self.chunks.next().await
+    }
+
     /// Reads the stream to its end and assembles the complete answer.
     ///
     /// # Errors

@@ -285,7 +285,7 @@ fn trace_body(record: &TraceRecord) -> String {
     if let Some(error) = &record.error {
         let text = format!(
             "<dl class=\"facts\"><dt>Kind</dt><dd class=\"err\">{}</dd><dt>Message</dt><dd>{}</dd><dt>HTTP status</dt><dd>{}</dd><dt>Retryable</dt><dd>{}</dd></dl>",
-            escape(&error.kind),
+            escape(error.kind.as_str()),
             pre(&error.message),
             or_dash(error.status),
             error.retryable

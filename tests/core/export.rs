@@ -353,9 +353,8 @@ async fn summary_of_traces() {
 
 #[test]
 fn summary_of_nothing() {
-    let none: [TraceRecord; 0] = [];
-
-    let summary = summarize_traces(&none);
+    // No type to name: `&[]` is a set of no records.
+    let summary = summarize_traces(&[]);
 
     assert_eq!(summary.total_interactions, 0);
     assert_eq!(summary.total_tokens, 0);
@@ -383,6 +382,12 @@ async fn summary_counts_failures_and_their_time_and_sorts_providers() {
     assert!(summary.total_time_ms >= 10.0);
     assert_eq!(summary.providers, ["echo", "flaky"]);
     assert_eq!(summary.models, ["flaky-1", crate::support::STUB_MODEL]);
+    let slice: &[_] = &traces;
+    assert_eq!(
+        summarize_traces(&slice),
+        summary,
+        "a slice is taken by reference too"
+    );
 }
 
 #[test]

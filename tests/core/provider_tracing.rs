@@ -5,9 +5,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use llmtrace::sink::{self, TraceQuery};
-use llmtrace::{GenerateRequest, Message};
+// The crate's own re-export: a user needs no `uuid` dependency to look a trace up.
+use llmtrace::{GenerateRequest, Message, Uuid};
 use serde_json::json;
-use uuid::Uuid;
 
 use crate::support::{STUB_MODEL, failing, overloaded, rejected, stub, traced};
 
@@ -76,6 +76,17 @@ async fn an_unknown_trace_id_is_none_not_an_error() {
 
     assert!(client.get_trace(&Uuid::new_v4()).is_none());
     assert!(client.get_trace(&Uuid::nil()).is_none());
+}
+
+#[tokio::test]
+async fn a_trace_id_kept_as_text_finds_its_trace() {
+    let client = traced(10);
+    let response = client.generate("Test").await.unwrap();
+    let text = response.metadata["trace_id"].as_str().unwrap().to_owned();
+
+    let id = llmtrace::uuid::Uuid::parse_str(&text).unwrap();
+
+    assert_eq!(client.get_trace(&id).unwrap().prompt, "Test");
 }
 
 #[tokio::test]

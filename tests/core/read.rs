@@ -12,7 +12,7 @@ use chrono::{TimeZone, Utc};
 use llmtrace::read::{ReadError, TraceFileFormat, TraceFileReader, read_traces};
 use llmtrace::report::{ReportFormat, export_traces, summarize_traces};
 use llmtrace::sink::TraceQuery;
-use llmtrace::{TraceRecord, Usage};
+use llmtrace::{ErrorKind, TraceRecord, Usage};
 use serde_json::json;
 
 use crate::support::traced;
@@ -329,4 +329,39 @@ async fn every_optional_field_survives_a_write_and_a_read() {
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(read, records, "{format:?}");
     }
+}
+
+#[tokio::test]
+async fn error_kinds_read_as_typed_kinds_and_write_back_as_they_were() {
+    let (records, _) = our_jsonl(1).await;
+    let mut value = serde_json::to_value(&records[0]).unwrap();
+    let mut lines = String::new();
+    for kind in ["rate_limited", "APIConnectionError"] {
+        value["error"] = json!({
+            "kind": kind, "message": "m", "retryable": true, "generation_time_ms": 1.0
+        });
+        lines += &format!("{value}\n");
+    }
+
+    let (read, errors) = read_all(lines.as_bytes());
+
+    assert!(errors.is_empty(), "{errors:?}");
+    let kinds: Vec<_> = read
+        .iter()
+        .map(|r| r.error.as_ref().unwrap().kind.clone())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ErrorKind::RateLimited,
+            ErrorKind::Unknown("APIConnectionError".into())
+        ]
+    );
+    let written = export_traces(&read, ReportFormat::Jsonl, None).unwrap();
+    let written: Vec<serde_json::Value> = written
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(written[0]["error"]["kind"], "rate_limited");
+    assert_eq!(written[1]["error"]["kind"], "APIConnectionError");
 }

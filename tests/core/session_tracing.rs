@@ -193,3 +193,59 @@ async fn cleared_session_traces_start_over() {
     assert_eq!(traces.len(), 1);
     assert_eq!(traces[0].prompt, "b");
 }
+
+#[tokio::test]
+async fn a_streamed_session_turn_is_traced_and_joins_the_history() {
+    let client = traced(10);
+    let session = client.session().with_system_prompt("Be brief");
+
+    // `next` is ResponseStream's own: no StreamExt import in this file.
+    let mut stream = session
+        .stream(GenerateRequest::new("one two three").step_type("draft"))
+        .await
+        .unwrap();
+    let trace_id = stream.trace_id().expect("the turn is traced");
+    let mut content = String::new();
+    while let Some(chunk) = stream.next().await {
+        content.push_str(&chunk.unwrap().content);
+    }
+    session.generate("and four").await.unwrap();
+
+    let traces = session.traces();
+    assert_eq!(traces.len(), 2);
+    assert_eq!(traces[0].trace_id, trace_id);
+    assert!(traces[0].stream);
+    assert_eq!(traces[0].metadata["session_id"], session.id());
+    assert_eq!(traces[0].metadata["step_type"], "draft");
+    assert_eq!(traces[0].metadata["attempt_number"], 1);
+    assert_eq!(traces[0].system_prompt.as_deref(), Some("Be brief"));
+    let history = session.history();
+    assert_eq!(history.len(), 4);
+    assert_eq!(history[0], Message::user("one two three"));
+    assert_eq!(history[1], Message::assistant(content));
+    assert_eq!(
+        traces[1].messages,
+        history[..2],
+        "the streamed turn is sent as history"
+    );
+}
+
+#[tokio::test]
+async fn a_streamed_turn_that_fails_or_is_dropped_is_not_added_to_the_history() {
+    let client = failing(overloaded(), Duration::ZERO);
+    let session = client.session();
+    session.stream("Test").await.unwrap_err();
+
+    let client = traced(10);
+    let session = client.session();
+    let mut stream = session.stream("one two three").await.unwrap();
+    stream.next().await.unwrap().unwrap();
+    drop(stream);
+
+    assert!(session.history().is_empty());
+    assert_eq!(
+        session.traces().len(),
+        1,
+        "the dropped turn is still traced"
+    );
+}

@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use futures_util::StreamExt;
 use llmtrace::cost::{ModelPrice, PriceTable};
 use llmtrace::exporter::{ExporterSink, OtlpExporter, OtlpOptions};
 use llmtrace::provider::ProviderInfo;

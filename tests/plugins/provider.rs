@@ -2,7 +2,6 @@
 
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
 use futures_util::future::join_all;
 use llmtrace::plugin::{PluginError, PluginProvider};
 use llmtrace::{Client, ErrorKind, GenerateRequest};

@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 
-use futures_util::StreamExt;
 use jsonschema::{Retrieve, Uri, Validator};
 use llmtrace::provider::{EchoProvider, ProviderInfo};
 use llmtrace::{Client, GenerateRequest, Generation, Message, ProviderError, Tool};

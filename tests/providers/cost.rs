@@ -1,7 +1,6 @@
 //! Cost per trace: cached-token usage read from OpenAI and Anthropic answers and streams, and
 //! the `cost_usd` the trace layer computes from it, against real servers on 127.0.0.1.
 
-use futures_util::StreamExt;
 use llmtrace::cost::{ModelPrice, PriceTable};
 use llmtrace::provider::{AnthropicProvider, OpenAiProvider, ProviderOptions};
 use llmtrace::{Client, TraceRecord, Usage};

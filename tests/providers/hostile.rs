@@ -112,7 +112,7 @@ fn traced_error(client: &Client) -> (String, String) {
     let traces = client.get_traces(TraceQuery::all());
     assert_eq!(traces.len(), 1, "one call, one trace");
     let error = traces[0].error.as_ref().expect("a traced error");
-    (error.kind.clone(), error.message.clone())
+    (error.kind.to_string(), error.message.clone())
 }
 
 #[tokio::test]

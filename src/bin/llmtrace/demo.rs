@@ -3,7 +3,6 @@
 use std::path::Path;
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use llmtrace::provider::EchoProvider;
 use llmtrace::report::{ReportFormat, export_traces, summarize_traces};
 use llmtrace::{BoxError, Client, GenerateRequest, Tool, TraceQuery};

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use llmtrace::config::Config;
 use llmtrace::{BoxError, Client, GenerateRequest, ProviderError};
 use uuid::Uuid;

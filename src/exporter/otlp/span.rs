@@ -140,7 +140,7 @@ fn attributes(record: &TraceRecord) -> Attributes {
     }
 
     if let Some(error) = &record.error {
-        a.string(ERROR_TYPE, &error.kind);
+        a.string(ERROR_TYPE, error.kind.as_str());
         if let Some(status) = error.status {
             a.int(HTTP_RESPONSE_STATUS_CODE, status.into());
         }

@@ -13,7 +13,7 @@ pub trait TraceableError {
 impl TraceableError for ProviderError {
     fn trace_error(&self, generation_time_ms: f64) -> TraceError {
         TraceError {
-            kind: self.kind().as_str().to_owned(),
+            kind: self.kind(),
             message: self.message().to_owned(),
             retryable: self.is_retryable(),
             status: self.status(),
