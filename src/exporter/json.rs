@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::file::{append_whole, io_error, open_append};
+use super::file::{append_whole, io_error, open_append, sync};
 use super::{Exporter, ExporterError};
 use crate::TraceRecord;
 
@@ -114,11 +114,6 @@ impl Exporter for JsonExporter {
     }
 
     async fn flush(&mut self) -> Result<(), ExporterError> {
-        if let Some(open) = &self.file {
-            open.file
-                .sync_data()
-                .map_err(|e| io_error(&self.path, "sync", e))?;
-        }
-        Ok(())
+        sync(self.file.as_ref().map(|open| &open.file), &self.path)
     }
 }
