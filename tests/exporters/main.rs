@@ -1,10 +1,13 @@
 //! Exporters end to end: real files, a real HTTP receiver on 127.0.0.1, back-pressure,
-//! isolation of failures, and flushing on shutdown.
+//! isolation of failures, and flushing on shutdown; and OTLP spans delivered to a real
+//! OTLP/HTTP receiver (`otlp`).
 
 mod files;
+mod otlp;
 mod pipeline;
-mod receiver;
 mod reliability;
+#[path = "../support/mod.rs"]
+mod support;
 mod webhook;
 
 use std::time::Duration;

@@ -6,7 +6,7 @@ use serde_json::Value;
 use std::time::Duration;
 
 use crate::quick;
-use crate::receiver::{Bystander, Receiver, redirecting};
+use crate::support::receiver::{Bystander, Receiver, redirecting};
 
 fn client(exporter: WebhookExporter) -> Client {
     let sink = ExporterSink::builder()

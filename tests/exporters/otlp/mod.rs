@@ -2,7 +2,6 @@
 //! real OTLP/HTTP receiver on 127.0.0.1 (what arrives, and how delivery survives a failing,
 //! down or slow collector), and `tracing` events for in-process subscribers.
 
-mod collector;
 mod config;
 mod delivery;
 mod phoenix;

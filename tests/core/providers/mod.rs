@@ -9,4 +9,3 @@ mod hostile;
 mod identity;
 mod ollama;
 mod openai;
-mod support;

@@ -7,7 +7,7 @@ use llmtrace::exporter::{Exporter, ExporterOptions, ExporterSink};
 use llmtrace::plugin::{PluginError, PluginExporter, inspect};
 use serde_json::{Value, json};
 
-use crate::support::{c_exporter, lines, some_record};
+use super::support::{c_exporter, lines, some_record};
 
 #[tokio::test]
 async fn the_c_exporter_receives_every_record_through_a_client() {

@@ -1,11 +1,10 @@
 //! `llmtrace::proxy` end to end: real HTTP clients against the proxy, and the proxy against a
 //! loopback upstream speaking each provider's wire format.
 
-mod upstream;
-
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::upstream::{Reply, Upstream, openai_chunk};
 use futures_util::StreamExt;
 use llmtrace::exporter::{ExporterOptions, ExporterSink, JsonlExporter};
 use llmtrace::provider::{AnthropicProvider, OpenAiProvider, ProviderOptions};
@@ -13,7 +12,6 @@ use llmtrace::proxy::{Proxy, ProxyConfig, ProxyError, TRACE_ID_HEADER};
 use llmtrace::{Client, ErrorKind};
 use serde_json::{Value, json};
 use tokio::sync::{Notify, oneshot};
-use upstream::{Reply, Upstream, openai_chunk};
 use uuid::Uuid;
 
 /// A proxy serving on a free loopback port until the test ends (or `stop` is sent).
