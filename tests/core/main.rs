@@ -20,3 +20,4 @@ mod session_tracing;
 mod streaming;
 #[path = "../support/mod.rs"]
 mod support;
+mod trace_service;
