@@ -16,13 +16,12 @@ use llmtrace::exporter::{ExporterOptions, RetryPolicy};
 
 /// Options with fast batching and retries, for tests.
 fn quick() -> ExporterOptions {
-    ExporterOptions {
-        batch_interval: Duration::from_millis(20),
-        retry: RetryPolicy {
-            max_retries: 5,
-            initial_backoff: Duration::from_millis(10),
-            max_backoff: Duration::from_millis(50),
-        },
-        ..ExporterOptions::default()
-    }
+    ExporterOptions::default()
+        .batch_interval(Duration::from_millis(20))
+        .retry(
+            RetryPolicy::default()
+                .max_retries(5)
+                .initial_backoff(Duration::from_millis(10))
+                .max_backoff(Duration::from_millis(50)),
+        )
 }

@@ -65,11 +65,7 @@ async fn a_full_queue_drops_and_counts_without_blocking_generation() {
         delay: Duration::from_millis(50),
         ..Collect::default()
     };
-    let options = ExporterOptions {
-        queue_size: 2,
-        batch_size: 1,
-        ..quick()
-    };
+    let options = quick().queue_size(2).batch_size(1);
     let client = client_with(vec![("slow", Box::new(slow.clone()), options)]);
 
     let started = Instant::now();
@@ -95,12 +91,7 @@ async fn overflow_wait_loses_nothing() {
         delay: Duration::from_millis(2),
         ..Collect::default()
     };
-    let options = ExporterOptions {
-        queue_size: 2,
-        batch_size: 1,
-        overflow: Overflow::Wait,
-        ..quick()
-    };
+    let options = quick().queue_size(2).batch_size(1).overflow(Overflow::Wait);
     let client = client_with(vec![("slow", Box::new(slow.clone()), options)]);
 
     for i in 0..30 {
@@ -116,11 +107,9 @@ async fn overflow_wait_loses_nothing() {
 #[tokio::test]
 async fn records_are_batched_by_size() {
     let collect = Collect::default();
-    let options = ExporterOptions {
-        batch_size: 10,
-        batch_interval: Duration::from_secs(60),
-        ..quick()
-    };
+    let options = quick()
+        .batch_size(10)
+        .batch_interval(Duration::from_secs(60));
     let client = client_with(vec![("c", Box::new(collect.clone()), options)]);
 
     for i in 0..25 {
@@ -138,11 +127,9 @@ async fn records_are_batched_by_size() {
 #[tokio::test]
 async fn a_partial_batch_is_delivered_after_the_interval() {
     let collect = Collect::default();
-    let options = ExporterOptions {
-        batch_size: 1000,
-        batch_interval: Duration::from_millis(30),
-        ..quick()
-    };
+    let options = quick()
+        .batch_size(1000)
+        .batch_interval(Duration::from_millis(30));
     let client = client_with(vec![("c", Box::new(collect.clone()), options)]);
 
     client.generate("Test").await.unwrap();
@@ -192,10 +179,7 @@ async fn dropping_the_last_client_handle_delivers_the_queues() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("traces.jsonl");
     {
-        let options = ExporterOptions {
-            batch_interval: Duration::from_secs(60),
-            ..quick()
-        };
+        let options = quick().batch_interval(Duration::from_secs(60));
         let client = client_with(vec![(
             "archive",
             Box::new(JsonlExporter::new(&path)),

@@ -19,6 +19,7 @@ use std::time::Duration;
 /// assert!(!options.capture_content);
 /// ```
 #[derive(Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct OtlpOptions {
     /// Base URL of the OTLP/HTTP receiver; spans are POSTed to `{endpoint}/v1/traces` (an
     /// endpoint that already ends in `/v1/traces` is used as it is). Default

@@ -448,10 +448,7 @@ async fn shutdown_finishes_the_in_flight_stream_and_flushes_the_exporters() {
     ];
     let upstream = Upstream::start(Reply::Sse(events, Some(gate.clone()))).await;
     // Batches wait a minute to fill: only the shutdown flush can write the trace in time.
-    let options = ExporterOptions {
-        batch_interval: Duration::from_secs(60),
-        ..ExporterOptions::default()
-    };
+    let options = ExporterOptions::default().batch_interval(Duration::from_secs(60));
     let exporters = ExporterSink::builder()
         .exporter("file", JsonlExporter::new(&file), options)
         .build()

@@ -21,15 +21,14 @@ const MODEL: &str = "gpt-4o-mini";
 
 /// Small batches and short, many retries: a test waits milliseconds, not seconds.
 fn fast_export() -> ExporterOptions {
-    ExporterOptions {
-        batch_interval: Duration::from_millis(5),
-        retry: RetryPolicy {
-            max_retries: 200,
-            initial_backoff: Duration::from_millis(10),
-            max_backoff: Duration::from_millis(40),
-        },
-        ..ExporterOptions::default()
-    }
+    ExporterOptions::default()
+        .batch_interval(Duration::from_millis(5))
+        .retry(
+            RetryPolicy::default()
+                .max_retries(200)
+                .initial_backoff(Duration::from_millis(10))
+                .max_backoff(Duration::from_millis(40)),
+        )
 }
 
 /// A builder over the echo provider, exporting to an OTLP receiver as `options` says.
