@@ -27,6 +27,9 @@ pub(super) struct Protocol {
     pub(super) retryable: fn(StatusCode) -> bool,
     /// What an error answer says, from its headers and body (scrubbed and cut afterwards).
     pub(super) detail: fn(&HeaderMap, &[u8]) -> String,
+    /// Whether the body of a 2xx answer is read (and returned): a receiver that never ends
+    /// its body would otherwise hold the worker until the timeout.
+    pub(super) reads_answer: bool,
 }
 
 /// Where an HTTP exporter delivers: the URL, the headers of every request, and the client.
@@ -76,7 +79,8 @@ impl Endpoint {
         Ok(())
     }
 
-    /// POSTs `body` and returns the body of a 2xx answer.
+    /// POSTs `body` and returns the body of a 2xx answer (empty unless the protocol
+    /// [reads it](Protocol::reads_answer)).
     ///
     /// # Errors
     /// Retryable for every transport failure (refused, reset, timed out: all may be
@@ -102,12 +106,15 @@ impl Endpoint {
         if status.is_redirection() {
             return Err(redirect_error(&self.url, status, response.headers()));
         }
+        if status.is_success() {
+            if !protocol.reads_answer {
+                return Ok(Vec::new());
+            }
+            // The receiver took the request; an unreadable answer does not undo that.
+            return Ok(response.bytes().await.map(Vec::from).unwrap_or_default());
+        }
         let headers = response.headers().clone();
         let body = response.bytes().await;
-        if status.is_success() {
-            // The receiver took the request; an unreadable answer does not undo that.
-            return Ok(body.map(Vec::from).unwrap_or_default());
-        }
         let detail = (protocol.detail)(&headers, &body.unwrap_or_default());
         Err(rejection(
             &self.url,

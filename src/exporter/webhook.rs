@@ -14,6 +14,7 @@ const JSON: Protocol = Protocol {
     content_type: "application/json",
     retryable: is_retryable,
     detail: text,
+    reads_answer: false,
 };
 
 /// POSTs each batch as a JSON array of records to an HTTP endpoint.

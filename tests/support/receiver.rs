@@ -136,3 +136,16 @@ impl Bystander {
         self.requests.lock().unwrap().clone()
     }
 }
+
+/// A server on 127.0.0.1 that answers every request `200 OK` with a body that never ends;
+/// returns the URL to post to.
+pub(crate) async fn endless_ok() -> String {
+    let app = Router::new().fallback(|| async {
+        let endless = futures_util::stream::pending::<Result<String, std::convert::Infallible>>();
+        (StatusCode::OK, axum::body::Body::from_stream(endless))
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}/traces")
+}

@@ -32,6 +32,8 @@ const OTLP: Protocol = Protocol {
     content_type: PROTOBUF,
     retryable: is_retryable,
     detail: error_detail,
+    // A partial success is reported in the answer.
+    reads_answer: true,
 };
 
 /// Sends traces as OpenTelemetry spans over OTLP/HTTP (binary protobuf), to the OpenTelemetry
