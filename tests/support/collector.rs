@@ -104,12 +104,10 @@ impl Collector {
             arrived: AtomicUsize::new(0),
             answered: AtomicUsize::new(0),
         });
-        let listener = TcpListener::bind(addr).await.expect("bind the receiver");
-        let addr = listener.local_addr().unwrap();
         let app = Router::new()
             .route("/v1/traces", post(export))
             .with_state(inner.clone());
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let addr = super::serve_on(addr, app).await;
         Self { addr, inner }
     }
 
