@@ -60,10 +60,7 @@ fn concurrency(c: &mut Criterion) {
             .exporter(
                 "jsonl",
                 JsonlExporter::new(dir.path().join(format!("{latency_name}.jsonl"))),
-                ExporterOptions {
-                    queue_size: 65_536,
-                    ..ExporterOptions::default()
-                },
+                ExporterOptions::default().queue_size(65_536),
             )
             .build()
             .unwrap();

@@ -78,10 +78,7 @@ fn jsonl_through_the_queue(c: &mut Criterion) {
     group.bench_function("jsonl", |b| {
         b.iter_custom(|iters| {
             let dir = tempfile::tempdir().unwrap();
-            let options = ExporterOptions {
-                overflow: Overflow::Wait,
-                ..ExporterOptions::default()
-            };
+            let options = ExporterOptions::default().overflow(Overflow::Wait);
             let sink = ExporterSink::builder()
                 .exporter(
                     "jsonl",

@@ -34,10 +34,7 @@ impl Exporter for TokenLedger {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let options = ExporterOptions {
-        batch_size: 4,
-        ..ExporterOptions::default()
-    };
+    let options = ExporterOptions::default().batch_size(4);
     let exporters = ExporterSink::builder()
         .exporter("ledger", TokenLedger::default(), options)
         .build()?;

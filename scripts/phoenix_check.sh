@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Checks the OTLP exporter against a real Arize Phoenix: installs Phoenix into a venv under
 # target/ (once), starts it on 127.0.0.1 with a fresh database, runs the ignored test
-# tests/otlp/phoenix.rs against it (spans filed under the project named by service_name, with
-# their gen_ai.* and server.* attributes), and stops it.
+# tests/exporters/otlp/phoenix.rs against it (spans filed under the project named by
+# service_name, with their gen_ai.* and server.* attributes), and stops it.
 #
 # Needs python3 with venv and pip, and curl. Usage: scripts/phoenix_check.sh
 set -euo pipefail
@@ -45,6 +45,6 @@ until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; do
 done
 echo "   ready in $(($(date +%s) - boot)) s"
 
-echo "== cargo test --test otlp phoenix -- --ignored"
-LLMTRACE_PHOENIX_URL="http://127.0.0.1:$port" cargo test --test otlp phoenix -- --ignored
+echo "== cargo test --test exporters otlp::phoenix -- --ignored"
+LLMTRACE_PHOENIX_URL="http://127.0.0.1:$port" cargo test --test exporters otlp::phoenix -- --ignored
 echo "== Phoenix check passed in $(($(date +%s) - started)) s"

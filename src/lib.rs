@@ -82,6 +82,12 @@ pub mod sink;
 pub mod types;
 pub mod ui;
 
+/// The README's Rust snippets, compiled (and run, unless marked `no_run`) as doctests, so the
+/// README cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 pub use client::{Client, ClientBuilder};
 pub use error::{BoxError, ErrorKind, ProviderError};
 pub use report::{ReportError, ReportFormat, export_traces, summarize_traces};

@@ -44,6 +44,8 @@ pub enum TraceFileFormat {
 #[non_exhaustive]
 pub enum ReadError {
     /// The file could not be opened.
+    // Not `non_exhaustive` like the others: the `llmtrace` binary builds it when it opens a
+    // file itself.
     #[error("cannot open {}: {source}", path.display())]
     Open {
         /// The file.
@@ -53,6 +55,7 @@ pub enum ReadError {
     },
     /// Reading failed (the file itself, not its content).
     #[error("{}:{line}: cannot read: {source}", path.display())]
+    #[non_exhaustive]
     Io {
         /// The file.
         path: Arc<Path>,
@@ -63,6 +66,7 @@ pub enum ReadError {
     },
     /// A line (JSONL) or array element is not UTF-8; reading goes on after it.
     #[error("{}:{line}: not valid UTF-8 at column {column}{}", path.display(), in_array(*index))]
+    #[non_exhaustive]
     InvalidUtf8 {
         /// The file.
         path: Arc<Path>,
@@ -75,6 +79,7 @@ pub enum ReadError {
     },
     /// A line (JSONL) or array element is not a trace record; reading goes on after it.
     #[error("{}:{line}: malformed trace{}: {reason} (column {column})", path.display(), in_array(*index))]
+    #[non_exhaustive]
     Malformed {
         /// The file.
         path: Arc<Path>,
@@ -89,6 +94,7 @@ pub enum ReadError {
     },
     /// The file ends inside its JSON array (it was cut short); the records before were read.
     #[error("{}:{line}: the file ends inside the JSON array (is it truncated?)", path.display())]
+    #[non_exhaustive]
     UnclosedArray {
         /// The file.
         path: Arc<Path>,
@@ -97,6 +103,7 @@ pub enum ReadError {
     },
     /// The JSON array's punctuation is broken, or something follows it; reading stops.
     #[error("{}:{line}: expected {expected}, found {found} (column {column})", path.display())]
+    #[non_exhaustive]
     ArraySyntax {
         /// The file.
         path: Arc<Path>,

@@ -1,5 +1,5 @@
-//! What the file exporters share: opening files, appending whole records, naming files in
-//! errors.
+//! What the file exporters share: opening files, appending whole records, syncing them, naming
+//! files in errors.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -49,6 +49,15 @@ pub(super) fn end_line(file: &mut File, path: &Path) -> Result<u64, ExporterErro
     );
     append_whole(file, path, b"\n")?;
     Ok(size + 1)
+}
+
+/// Makes what was appended to `file` durable: the `flush` of every file exporter (nothing to
+/// do before the first batch opened the file).
+pub(super) fn sync(file: Option<&File>, path: &Path) -> Result<(), ExporterError> {
+    match file {
+        Some(file) => file.sync_data().map_err(|e| io_error(path, "sync", e)),
+        None => Ok(()),
+    }
 }
 
 /// A permanent exporter error naming the file: retrying a write that failed half-way could

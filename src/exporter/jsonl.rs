@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::file::{append_whole, end_line, io_error, open_append};
+use super::file::{append_whole, end_line, io_error, open_append, sync};
 use super::{Exporter, ExporterError};
 use crate::TraceRecord;
 use crate::config::limits;
@@ -116,11 +116,7 @@ impl Exporter for JsonlExporter {
     }
 
     async fn flush(&mut self) -> Result<(), ExporterError> {
-        if let Some((file, _)) = &self.file {
-            file.sync_data()
-                .map_err(|e| io_error(&self.path, "sync", e))?;
-        }
-        Ok(())
+        sync(self.file.as_ref().map(|(file, _)| file), &self.path)
     }
 }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::file::{append_whole, end_line, io_error, open_append};
+use super::file::{append_whole, end_line, io_error, open_append, sync};
 use super::{Exporter, ExporterError};
 use crate::TraceRecord;
 use crate::config::reader::Table;
@@ -70,11 +70,7 @@ impl Exporter for MarkdownExporter {
     }
 
     async fn flush(&mut self) -> Result<(), ExporterError> {
-        if let Some(file) = &self.file {
-            file.sync_data()
-                .map_err(|e| io_error(&self.path, "sync", e))?;
-        }
-        Ok(())
+        sync(self.file.as_ref(), &self.path)
     }
 }
 

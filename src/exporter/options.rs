@@ -3,6 +3,7 @@ use std::time::Duration;
 /// What to do with a record when an exporter's queue is full.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Overflow {
     /// Drop the record and count it in [`ExporterStats::dropped`](super::ExporterStats).
     /// The request path never waits. The default.
@@ -16,7 +17,20 @@ pub enum Overflow {
 }
 
 /// Retries of retryable export failures, with exponential backoff.
+///
+/// Built from [`Default`] and its setters (it may gain fields):
+///
+/// ```
+/// use std::time::Duration;
+/// use llmtrace::exporter::RetryPolicy;
+///
+/// let retry = RetryPolicy::default()
+///     .max_retries(3)
+///     .initial_backoff(Duration::from_millis(50));
+/// assert_eq!(retry.backoff(2), Duration::from_millis(100));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RetryPolicy {
     /// Retries after the first attempt (0 = never retry).
     pub max_retries: u32,
@@ -37,6 +51,24 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// Sets [`max_retries`](Self::max_retries).
+    pub const fn max_retries(mut self, max_retries: u32) -> Self {
+        self.max_retries = max_retries;
+        self
+    }
+
+    /// Sets [`initial_backoff`](Self::initial_backoff).
+    pub const fn initial_backoff(mut self, initial_backoff: Duration) -> Self {
+        self.initial_backoff = initial_backoff;
+        self
+    }
+
+    /// Sets [`max_backoff`](Self::max_backoff).
+    pub const fn max_backoff(mut self, max_backoff: Duration) -> Self {
+        self.max_backoff = max_backoff;
+        self
+    }
+
     /// The wait before retry number `retry` (counted from 1).
     pub fn backoff(&self, retry: u32) -> Duration {
         let factor = 2u32.saturating_pow(retry.saturating_sub(1));
@@ -47,7 +79,28 @@ impl RetryPolicy {
 }
 
 /// How one exporter is fed: queue, batching and retries.
+///
+/// Built from [`Default`] and its setters (it may gain fields):
+///
+/// ```
+/// use std::time::Duration;
+/// use llmtrace::exporter::{ExporterOptions, Overflow};
+///
+/// let options = ExporterOptions::default()
+///     .batch_size(16)
+///     .batch_interval(Duration::from_millis(200))
+///     .overflow(Overflow::Wait);
+/// assert_eq!(options.queue_size, 1024);
+/// ```
+///
+/// A struct literal does not compile, so a new field breaks no caller:
+///
+/// ```compile_fail,E0639
+/// # use llmtrace::exporter::ExporterOptions;
+/// let options = ExporterOptions { batch_size: 16, ..ExporterOptions::default() };
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ExporterOptions {
     /// Records the queue holds before [`overflow`](Self::overflow) applies. Default 1024.
     pub queue_size: usize,
@@ -74,5 +127,43 @@ impl Default for ExporterOptions {
             retry: RetryPolicy::default(),
             shutdown_timeout: Duration::from_secs(10),
         }
+    }
+}
+
+impl ExporterOptions {
+    /// Sets [`queue_size`](Self::queue_size).
+    pub const fn queue_size(mut self, queue_size: usize) -> Self {
+        self.queue_size = queue_size;
+        self
+    }
+
+    /// Sets [`batch_size`](Self::batch_size).
+    pub const fn batch_size(mut self, batch_size: usize) -> Self {
+        self.batch_size = batch_size;
+        self
+    }
+
+    /// Sets [`batch_interval`](Self::batch_interval).
+    pub const fn batch_interval(mut self, batch_interval: Duration) -> Self {
+        self.batch_interval = batch_interval;
+        self
+    }
+
+    /// Sets [`overflow`](Self::overflow).
+    pub const fn overflow(mut self, overflow: Overflow) -> Self {
+        self.overflow = overflow;
+        self
+    }
+
+    /// Sets [`retry`](Self::retry).
+    pub const fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Sets [`shutdown_timeout`](Self::shutdown_timeout).
+    pub const fn shutdown_timeout(mut self, shutdown_timeout: Duration) -> Self {
+        self.shutdown_timeout = shutdown_timeout;
+        self
     }
 }

@@ -12,6 +12,7 @@ use crate::report::{markdown, write_jsonl_line};
 /// How [`StdoutExporter`] prints records.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum StdoutFormat {
     /// One JSON record per line. The default.
     #[default]

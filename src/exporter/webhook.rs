@@ -1,16 +1,25 @@
 use std::collections::BTreeMap;
-use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
 
-use super::{Exporter, ExporterError, http};
+use super::http::{Endpoint, Protocol};
+use super::{Exporter, ExporterError};
 use crate::TraceRecord;
 use crate::config::reader::Table;
 use crate::config::secrets::read_secret;
 use crate::config::{ConfigIssue, ExporterComponent, MASK, build_issue, fields, limits, validate};
+
+/// A JSON array POSTed; 408, 429 and 5xx retried; an error answer quoted as text.
+const JSON: Protocol = Protocol {
+    content_type: "application/json",
+    retryable: is_retryable,
+    detail: text,
+    reads_answer: false,
+};
 
 /// POSTs each batch as a JSON array of records to an HTTP endpoint.
 ///
@@ -21,11 +30,9 @@ use crate::config::{ConfigIssue, ExporterComponent, MASK, build_issue, fields, l
 /// Redirects are not followed: a 3xx answer is a failed delivery whose reason names the status
 /// and the `Location` (without its query or userinfo), since following one would either drop
 /// the body (301, 302, 303) or send the headers to another origin (307, 308).
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct WebhookExporter {
-    url: String,
-    headers: HeaderMap,
-    client: reqwest::Client,
+    endpoint: Endpoint,
 }
 
 impl WebhookExporter {
@@ -35,9 +42,7 @@ impl WebhookExporter {
     /// When the HTTP client cannot be built.
     pub fn new(url: impl Into<String>, timeout: Duration) -> Result<Self, ExporterError> {
         Ok(Self {
-            url: url.into(),
-            headers: HeaderMap::new(),
-            client: http::client(timeout)?,
+            endpoint: Endpoint::new(url.into(), timeout)?,
         })
     }
 
@@ -47,23 +52,17 @@ impl WebhookExporter {
     /// When the name or value is not a valid HTTP header (the error names the header, never
     /// the value).
     pub fn header(mut self, name: &str, value: &str, secret: bool) -> Result<Self, ExporterError> {
-        let invalid =
-            |what: &str| ExporterError::permanent(format!("invalid header {name:?}: bad {what}"));
-        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid("name"))?;
-        let mut value = HeaderValue::from_str(value).map_err(|_| invalid("value"))?;
-        value.set_sensitive(secret);
-        self.headers.append(name, value);
+        self.endpoint.header(name, value, secret)?;
         Ok(self)
     }
 }
 
-impl fmt::Debug for WebhookExporter {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WebhookExporter")
-            .field("url", &self.url)
-            .field("headers", &self.headers)
-            .finish_non_exhaustive()
-    }
+fn is_retryable(status: StatusCode) -> bool {
+    status.is_server_error() || matches!(status.as_u16(), 408 | 429)
+}
+
+fn text(_: &HeaderMap, body: &[u8]) -> String {
+    String::from_utf8_lossy(body).into_owned()
 }
 
 #[async_trait]
@@ -72,29 +71,7 @@ impl Exporter for WebhookExporter {
         let records: Vec<&TraceRecord> = batch.iter().map(|r| &**r).collect();
         let body = serde_json::to_vec(&records)
             .map_err(|e| ExporterError::permanent(format!("cannot serialize traces: {e}")))?;
-        let response = self
-            .client
-            .post(&self.url)
-            .headers(self.headers.clone())
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| {
-                let message = format!("cannot POST to {}: {e}", self.url);
-                // Every transport failure (refused, reset, timed out) may be transient.
-                ExporterError::retryable(message).with_source(e)
-            })?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(());
-        }
-        if status.is_redirection() {
-            return Err(http::redirect_error(&self.url, status, response.headers()));
-        }
-        let body = response.text().await.unwrap_or_default();
-        let retryable = status.is_server_error() || matches!(status.as_u16(), 408 | 429);
-        Err(http::rejection(&self.url, status, &body, retryable))
+        self.endpoint.post(&JSON, body).await.map(drop)
     }
 }
 

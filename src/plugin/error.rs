@@ -13,6 +13,7 @@ use super::PluginKind;
 pub enum PluginError {
     /// Nothing exists at the configured path.
     #[error("plugin library {} does not exist", .path.display())]
+    #[non_exhaustive]
     NotFound {
         /// The path as configured.
         path: PathBuf,
@@ -22,6 +23,7 @@ pub enum PluginError {
 
     /// The path exists but cannot be resolved or inspected (permissions, ...).
     #[error("cannot access plugin library {}", .path.display())]
+    #[non_exhaustive]
     Inaccessible {
         /// The path as configured.
         path: PathBuf,
@@ -31,6 +33,7 @@ pub enum PluginError {
 
     /// The path is a directory or another non-regular file.
     #[error("plugin path {} is not a regular file", .path.display())]
+    #[non_exhaustive]
     NotAFile {
         /// The resolved path.
         path: PathBuf,
@@ -39,6 +42,7 @@ pub enum PluginError {
     /// The dynamic loader refused the file: not a shared library, wrong architecture, missing
     /// dependencies.
     #[error("{} is not a loadable shared library", .path.display())]
+    #[non_exhaustive]
     NotALibrary {
         /// The resolved path.
         path: PathBuf,
@@ -51,6 +55,7 @@ pub enum PluginError {
         "{} is not an llmtrace plugin: it does not export `{}`",
         .path.display(), llmtrace_plugin_abi::ENTRY_SYMBOL_NAME
     )]
+    #[non_exhaustive]
     MissingEntry {
         /// The resolved path.
         path: PathBuf,
@@ -63,6 +68,7 @@ pub enum PluginError {
         "{} is not an llmtrace plugin: `{}` returned {problem}",
         .path.display(), llmtrace_plugin_abi::ENTRY_SYMBOL_NAME
     )]
+    #[non_exhaustive]
     BadEntry {
         /// The resolved path.
         path: PathBuf,
@@ -75,6 +81,7 @@ pub enum PluginError {
         "{} is not an llmtrace plugin: wrong magic number {found:#018x} (expected {expected:#018x})",
         .path.display()
     )]
+    #[non_exhaustive]
     WrongMagic {
         /// The resolved path.
         path: PathBuf,
@@ -89,6 +96,7 @@ pub enum PluginError {
         "plugin {} has an incompatible ABI major version: found {found}, expected {expected}",
         .path.display()
     )]
+    #[non_exhaustive]
     IncompatibleAbi {
         /// The resolved path.
         path: PathBuf,
@@ -100,6 +108,7 @@ pub enum PluginError {
 
     /// The plugin declares a kind this host does not know.
     #[error("plugin {} declares an unknown kind ({found})", .path.display())]
+    #[non_exhaustive]
     UnknownKind {
         /// The resolved path.
         path: PathBuf,
@@ -113,6 +122,7 @@ pub enum PluginError {
         "plugin {} is of the wrong kind: found {found}, expected {expected}",
         .path.display()
     )]
+    #[non_exhaustive]
     WrongKind {
         /// The resolved path.
         path: PathBuf,
@@ -128,6 +138,7 @@ pub enum PluginError {
          bytes ABI {} requires",
         .path.display(), llmtrace_plugin_abi::ABI_MAJOR
     )]
+    #[non_exhaustive]
     DeclTooSmall {
         /// The resolved path.
         path: PathBuf,
@@ -141,6 +152,7 @@ pub enum PluginError {
 
     /// A header string is not UTF-8.
     #[error("plugin {}: its {field} is not valid UTF-8", .path.display())]
+    #[non_exhaustive]
     InvalidUtf8 {
         /// The resolved path.
         path: PathBuf,
@@ -152,6 +164,7 @@ pub enum PluginError {
 
     /// A required function pointer of the declaration is null.
     #[error("plugin {name} ({}) declares no `{function}` function", .path.display())]
+    #[non_exhaustive]
     MissingFunction {
         /// The resolved path.
         path: PathBuf,
@@ -163,6 +176,7 @@ pub enum PluginError {
 
     /// The plugin returned bytes that are not the expected JSON.
     #[error("plugin {name} ({}) returned invalid JSON as its {what}", .path.display())]
+    #[non_exhaustive]
     InvalidJson {
         /// The resolved path.
         path: PathBuf,
@@ -176,6 +190,7 @@ pub enum PluginError {
 
     /// The plugin reported a failure (also when `create` refuses the options).
     #[error("plugin {name} ({}) returned an error ({kind}): {message}", .path.display())]
+    #[non_exhaustive]
     Plugin {
         /// The resolved path.
         path: PathBuf,
@@ -191,6 +206,7 @@ pub enum PluginError {
 
     /// The plugin panicked in this call. The instance is poisoned: it is never called again.
     #[error("plugin {name} ({}) panicked and is now poisoned: {message}", .path.display())]
+    #[non_exhaustive]
     Panicked {
         /// The resolved path.
         path: PathBuf,
@@ -205,6 +221,7 @@ pub enum PluginError {
         "plugin {name} ({}) is poisoned by an earlier panic and is no longer called",
         .path.display()
     )]
+    #[non_exhaustive]
     Poisoned {
         /// The resolved path.
         path: PathBuf,
@@ -219,6 +236,7 @@ pub enum PluginError {
          next call",
         .path.display()
     )]
+    #[non_exhaustive]
     Crashed {
         /// The resolved path.
         path: PathBuf,
@@ -230,6 +248,7 @@ pub enum PluginError {
 
     /// The child process that hosts an isolated plugin cannot be started or talked to.
     #[error("cannot run plugin {} in a child process: {detail}", .path.display())]
+    #[non_exhaustive]
     Isolation {
         /// The resolved path.
         path: PathBuf,
@@ -242,6 +261,7 @@ pub enum PluginError {
     /// The child process of an isolated plugin could not load or create it; `message` is its
     /// error, as an in-process load would have said it.
     #[error("{message}")]
+    #[non_exhaustive]
     IsolatedLoad {
         /// The resolved path.
         path: PathBuf,
@@ -252,6 +272,7 @@ pub enum PluginError {
     /// The plugin broke the calling convention (an unknown status, no instance, a payload
     /// of an unknown schema).
     #[error("plugin {name} ({}) broke the plugin protocol: {detail}", .path.display())]
+    #[non_exhaustive]
     Protocol {
         /// The resolved path.
         path: PathBuf,

@@ -46,6 +46,7 @@ use crate::TraceRecord;
 
 /// A file format for traces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ReportFormat {
     /// One JSON record per line, each line ending in `\n`.
     Jsonl,
@@ -98,6 +99,7 @@ pub enum ReportError {
     Serialize(#[from] serde_json::Error),
     /// The file could not be written.
     #[error("cannot write {}: {source}", path.display())]
+    #[non_exhaustive]
     Write {
         /// The file.
         path: PathBuf,

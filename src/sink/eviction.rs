@@ -31,6 +31,7 @@ use crate::{Message, Tool, ToolCall, TraceError, TraceRecord};
 /// assert_eq!(store.policy(), policy);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct EvictionPolicy {
     /// Most records kept.
     pub max_traces: usize,
@@ -139,6 +140,7 @@ impl Clock for ManualClock {
 
 /// A store's contents and what its policy has evicted so far.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct StoreStats {
     /// Records held (an expired record behind a younger one is held until it reaches the
     /// front, though reads no longer return it).

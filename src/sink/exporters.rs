@@ -16,7 +16,16 @@ use crate::exporter::{Exporter, ExporterOptions};
 /// Every record offered is counted once more as exported, dropped or failed, so once
 /// [`ExporterSink::shutdown`] has returned, `exported + dropped + failed == offered` holds for
 /// every exporter (before that, the difference is what is queued or being delivered).
+///
+/// It may gain counters: a pattern naming its fields needs `..`.
+///
+/// ```compile_fail,E0638
+/// # fn check(stats: llmtrace::sink::ExporterStats) {
+/// let llmtrace::sink::ExporterStats { offered, exported, dropped, failed, retries, last_error } = stats;
+/// # }
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ExporterStats {
     /// Records given to the exporter's queue (every record traced since the sink was built).
     pub offered: u64,

@@ -1,10 +1,12 @@
-//! The `llmtrace` binary, run for real on real files.
+//! The `llmtrace` binary, run for real on real files; and plugins, loaded for real
+//! (`plugins`).
 
 #[cfg(unix)]
 mod crash;
 mod demo;
 mod eviction;
 mod files;
+mod plugins;
 mod reading;
 mod run;
 #[cfg(unix)]

@@ -98,14 +98,7 @@ async fn jsonl_rotates_by_size_and_keeps_max_files() {
         .max_files(2);
 
     let sink = ExporterSink::builder()
-        .exporter(
-            "file",
-            exporter,
-            llmtrace::exporter::ExporterOptions {
-                batch_size: 2,
-                ..quick()
-            },
-        )
+        .exporter("file", exporter, quick().batch_size(2))
         .build()
         .unwrap();
     let client = Client::builder().exporters(sink).build();

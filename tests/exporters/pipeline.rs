@@ -9,6 +9,7 @@ use llmtrace::exporter::{
 use llmtrace::{Client, TraceRecord};
 
 use crate::quick;
+use crate::support::eventually;
 
 /// Records every batch it is given, after `delay` each.
 #[derive(Clone, Default)]
@@ -64,11 +65,7 @@ async fn a_full_queue_drops_and_counts_without_blocking_generation() {
         delay: Duration::from_millis(50),
         ..Collect::default()
     };
-    let options = ExporterOptions {
-        queue_size: 2,
-        batch_size: 1,
-        ..quick()
-    };
+    let options = quick().queue_size(2).batch_size(1);
     let client = client_with(vec![("slow", Box::new(slow.clone()), options)]);
 
     let started = Instant::now();
@@ -94,12 +91,7 @@ async fn overflow_wait_loses_nothing() {
         delay: Duration::from_millis(2),
         ..Collect::default()
     };
-    let options = ExporterOptions {
-        queue_size: 2,
-        batch_size: 1,
-        overflow: Overflow::Wait,
-        ..quick()
-    };
+    let options = quick().queue_size(2).batch_size(1).overflow(Overflow::Wait);
     let client = client_with(vec![("slow", Box::new(slow.clone()), options)]);
 
     for i in 0..30 {
@@ -115,11 +107,9 @@ async fn overflow_wait_loses_nothing() {
 #[tokio::test]
 async fn records_are_batched_by_size() {
     let collect = Collect::default();
-    let options = ExporterOptions {
-        batch_size: 10,
-        batch_interval: Duration::from_secs(60),
-        ..quick()
-    };
+    let options = quick()
+        .batch_size(10)
+        .batch_interval(Duration::from_secs(60));
     let client = client_with(vec![("c", Box::new(collect.clone()), options)]);
 
     for i in 0..25 {
@@ -137,21 +127,15 @@ async fn records_are_batched_by_size() {
 #[tokio::test]
 async fn a_partial_batch_is_delivered_after_the_interval() {
     let collect = Collect::default();
-    let options = ExporterOptions {
-        batch_size: 1000,
-        batch_interval: Duration::from_millis(30),
-        ..quick()
-    };
+    let options = quick()
+        .batch_size(1000)
+        .batch_interval(Duration::from_millis(30));
     let client = client_with(vec![("c", Box::new(collect.clone()), options)]);
 
     client.generate("Test").await.unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
 
-    assert_eq!(
-        collect.total(),
-        1,
-        "delivered without a shutdown or a full batch"
-    );
+    // Neither a shutdown nor a full batch: only the interval can deliver it.
+    eventually("the partial batch delivered", || collect.total() == 1).await;
     client.flush().await;
 }
 
@@ -168,7 +152,14 @@ async fn a_failing_or_panicking_exporter_fails_neither_generations_nor_the_other
     for i in 0..20 {
         client.generate(format!("Test {i}")).await.unwrap();
         if i == 10 {
-            tokio::time::sleep(Duration::from_millis(60)).await; // let the first batch go out
+            // Every exporter has had a batch (the panicking one has panicked) before the rest.
+            eventually("a first batch at every exporter", || {
+                client
+                    .exporter_stats()
+                    .iter()
+                    .all(|(_, stats)| stats.exported + stats.failed > 0)
+            })
+            .await;
         }
     }
     client.shutdown().await;
@@ -188,10 +179,7 @@ async fn dropping_the_last_client_handle_delivers_the_queues() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("traces.jsonl");
     {
-        let options = ExporterOptions {
-            batch_interval: Duration::from_secs(60),
-            ..quick()
-        };
+        let options = quick().batch_interval(Duration::from_secs(60));
         let client = client_with(vec![(
             "archive",
             Box::new(JsonlExporter::new(&path)),
@@ -204,11 +192,8 @@ async fn dropping_the_last_client_handle_delivers_the_queues() {
     }
 
     // Drop does not wait: the worker delivers the queue on its own thread.
-    let deadline = Instant::now() + Duration::from_secs(10);
     let lines = || std::fs::read_to_string(&path).map_or(0, |text| text.lines().count());
-    while lines() < 7 && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    eventually("the queue delivered after the drop", || lines() >= 7).await;
     assert_eq!(lines(), 7);
 }
 

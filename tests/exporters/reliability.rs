@@ -49,12 +49,7 @@ impl Gated {
 /// the second record in flight makes callers wait.
 fn one_slot_waiting_sink(options: ExporterOptions) -> (Gated, mpsc::Sender<()>, ExporterSink) {
     let (gated, open) = Gated::new();
-    let options = ExporterOptions {
-        queue_size: 1,
-        batch_size: 1,
-        overflow: Overflow::Wait,
-        ..options
-    };
+    let options = options.queue_size(1).batch_size(1).overflow(Overflow::Wait);
     let sink = ExporterSink::builder()
         .exporter("gated", gated.clone(), options)
         .build()
@@ -131,12 +126,8 @@ fn producers_racing_shutdown_lose_no_record() {
     let mut total = 0;
     for round in 0..ROUNDS {
         let count = Count::default();
-        let options = ExporterOptions {
-            // Roomy, so that records are queued, not refused, until shutdown.
-            queue_size: 4096,
-            batch_size: 64,
-            ..quick()
-        };
+        // Roomy, so that records are queued, not refused, until shutdown.
+        let options = quick().queue_size(4096).batch_size(64);
         let sink = ExporterSink::builder()
             .exporter("race", count.clone(), options)
             .build()
@@ -234,10 +225,8 @@ fn overflow_wait_keeps_the_runtime_running_while_a_caller_waits() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_waiting_caller_is_released_by_shutdown_and_its_record_counted_as_dropped() {
-    let (gated, open, sink) = one_slot_waiting_sink(ExporterOptions {
-        shutdown_timeout: Duration::from_millis(100),
-        ..quick()
-    });
+    let (gated, open, sink) =
+        one_slot_waiting_sink(quick().shutdown_timeout(Duration::from_millis(100)));
     let client = Client::builder().exporters(sink).build();
     client.generate("first").await.unwrap();
     wait_until("the exporter is busy", || {
@@ -264,10 +253,7 @@ async fn a_waiting_caller_is_released_by_shutdown_and_its_record_counted_as_drop
 #[tokio::test(flavor = "current_thread")]
 async fn dropping_the_last_handle_does_not_wait_for_a_busy_exporter() {
     let (gated, open) = Gated::new();
-    let options = ExporterOptions {
-        batch_size: 1,
-        ..quick()
-    };
+    let options = quick().batch_size(1);
     let sink = ExporterSink::builder()
         .exporter("gated", gated.clone(), options)
         .build()
@@ -295,11 +281,9 @@ async fn dropping_the_last_handle_does_not_wait_for_a_busy_exporter() {
 #[tokio::test]
 async fn shutdown_gives_up_at_its_deadline_and_counts_what_is_left_as_dropped() {
     let (gated, _open) = Gated::new();
-    let options = ExporterOptions {
-        batch_size: 1,
-        shutdown_timeout: Duration::from_millis(200),
-        ..quick()
-    };
+    let options = quick()
+        .batch_size(1)
+        .shutdown_timeout(Duration::from_millis(200));
     let sink = ExporterSink::builder()
         .exporter("stuck", gated.clone(), options)
         .build()
@@ -328,10 +312,7 @@ async fn shutdown_gives_up_at_its_deadline_and_counts_what_is_left_as_dropped() 
 #[tokio::test]
 async fn retry_backoff_stops_waiting_when_shutdown_begins() {
     let flaky = Flaky::default();
-    let mut options = ExporterOptions {
-        batch_size: 1,
-        ..quick()
-    };
+    let mut options = quick().batch_size(1);
     options.retry.max_retries = 3;
     options.retry.initial_backoff = Duration::from_secs(30);
     options.retry.max_backoff = Duration::from_secs(30);

@@ -6,7 +6,8 @@ use serde_json::Value;
 use std::time::Duration;
 
 use crate::quick;
-use crate::receiver::{Bystander, Receiver, redirecting};
+use crate::support::eventually;
+use crate::support::receiver::{Bystander, Receiver, endless_ok, redirecting};
 
 fn client(exporter: WebhookExporter) -> Client {
     let sink = ExporterSink::builder()
@@ -69,6 +70,20 @@ async fn a_permanent_rejection_is_counted_as_failed_without_retrying() {
         "{stats:?}"
     );
     assert_eq!(receiver.attempts(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_200_is_delivered_without_waiting_for_the_end_of_its_body() {
+    // The timeout is far beyond the deadline: only not reading the answer passes.
+    let url = endless_ok().await;
+    let client = client(WebhookExporter::new(url, Duration::from_secs(60)).unwrap());
+
+    client.generate("Test").await.unwrap();
+
+    eventually("the batch counted as exported", || {
+        client.exporter_stats()[0].1.exported == 1
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -83,10 +83,7 @@ fn perf_sqlite_store_figures() {
     // of 64, waiting (not dropping) when the queue is full.
     let warm = 50_000.min(rows);
     let records: Vec<Arc<TraceRecord>> = (0..warm).map(|i| Arc::new(generated(i, start))).collect();
-    let options = ExporterOptions {
-        overflow: Overflow::Wait,
-        ..ExporterOptions::default()
-    };
+    let options = ExporterOptions::default().overflow(Overflow::Wait);
     let sink = ExporterSink::builder()
         .exporter("local", SqliteExporter::new(&path).open().unwrap(), options)
         .build()

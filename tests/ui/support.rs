@@ -94,11 +94,9 @@ pub(crate) fn record(spec: &Spec<'_>) -> TraceRecord {
 /// Writes `records` through an [`ExporterSink`] (queue, worker, batches), as a running client
 /// does, and waits for the worker to deliver them.
 pub(crate) fn export(path: &Path, exporter: SqliteExporter, records: &[TraceRecord]) {
-    let options = ExporterOptions {
-        queue_size: records.len().max(1),
-        batch_interval: Duration::from_millis(10),
-        ..ExporterOptions::default()
-    };
+    let options = ExporterOptions::default()
+        .queue_size(records.len().max(1))
+        .batch_interval(Duration::from_millis(10));
     let sink = ExporterSink::builder()
         .exporter("local", exporter, options)
         .build()

@@ -7,7 +7,6 @@ mod span;
 
 pub use options::OtlpOptions;
 
-use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,12 +19,22 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
 use prost::Message;
 use reqwest::StatusCode;
-use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::{CONTENT_TYPE, HeaderMap};
 
-use super::{Exporter, ExporterError, http};
+use super::http::{Endpoint, Protocol};
+use super::{Exporter, ExporterError};
 use crate::TraceRecord;
 
 const PROTOBUF: &str = "application/x-protobuf";
+
+/// OTLP/HTTP binary: protobuf both ways, the specification's retryable statuses.
+const OTLP: Protocol = Protocol {
+    content_type: PROTOBUF,
+    retryable: is_retryable,
+    detail: error_detail,
+    // A partial success is reported in the answer.
+    reads_answer: true,
+};
 
 /// Sends traces as OpenTelemetry spans over OTLP/HTTP (binary protobuf), to the OpenTelemetry
 /// Collector, Jaeger, Grafana Tempo, Langfuse, Arize Phoenix or any other OTLP receiver.
@@ -103,11 +112,10 @@ const PROTOBUF: &str = "application/x-protobuf";
 /// headers to another origin): a 3xx is a permanent failure whose reason names the status and
 /// the `Location`, without its query or userinfo.
 ///
-/// Header values are never printed (`Debug` shows header names only).
+/// Header values are never printed (`Debug` shows each as `Sensitive`).
+#[derive(Debug)]
 pub struct OtlpExporter {
-    url: String,
-    headers: HeaderMap,
-    client: reqwest::Client,
+    endpoint: Endpoint,
     resource: Resource,
     scope: InstrumentationScope,
     capture_content: bool,
@@ -136,9 +144,10 @@ impl OtlpExporter {
                 "otlp timeout_ms must be at least 1",
             ));
         }
-        let mut headers = HeaderMap::new();
+        let mut endpoint = Endpoint::new(url, Duration::from_millis(options.timeout_ms))?;
+        // Every value is kept out of `Debug`: OTLP headers are mostly credentials.
         for (name, value) in &options.headers {
-            insert_header(&mut headers, name, value)?;
+            endpoint.header(name, value, true)?;
         }
         for (name, var) in &options.secret_headers {
             let value = std::env::var(var).map_err(|_| {
@@ -146,9 +155,8 @@ impl OtlpExporter {
                     "header {name:?}: environment variable {var} is not set (or not unicode)"
                 ))
             })?;
-            insert_header(&mut headers, name, &value)?;
+            endpoint.header(name, &value, true)?;
         }
-        let client = http::client(Duration::from_millis(options.timeout_ms))?;
 
         let mut resource_attributes = vec![
             string_attribute(semconv::SERVICE_NAME, &options.service_name),
@@ -168,9 +176,7 @@ impl OtlpExporter {
                 .map(|(key, value)| string_attribute(key, value)),
         );
         Ok(Self {
-            url,
-            headers,
-            client,
+            endpoint,
             resource: Resource {
                 attributes: resource_attributes,
                 ..Resource::default()
@@ -204,17 +210,6 @@ impl OtlpExporter {
     }
 }
 
-/// Adds a header whose value is marked sensitive (kept out of `Debug` output).
-fn insert_header(headers: &mut HeaderMap, name: &str, value: &str) -> Result<(), ExporterError> {
-    let invalid =
-        |what: &str| ExporterError::permanent(format!("invalid header {name:?}: bad {what}"));
-    let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid("name"))?;
-    let mut value = HeaderValue::from_str(value).map_err(|_| invalid("value"))?;
-    value.set_sensitive(true);
-    headers.append(name, value);
-    Ok(())
-}
-
 fn string_attribute(key: &str, value: &str) -> KeyValue {
     KeyValue {
         key: key.to_owned(),
@@ -242,7 +237,7 @@ struct RpcStatus {
 }
 
 /// What an error response says: the `Status.message` of a protobuf body, else the body as
-/// text (cut, after scrubbing, by [`http::rejection`]).
+/// text (cut, after scrubbing, by the shared HTTP delivery).
 fn error_detail(headers: &HeaderMap, body: &[u8]) -> String {
     let protobuf = headers
         .get(CONTENT_TYPE)
@@ -254,17 +249,6 @@ fn error_detail(headers: &HeaderMap, body: &[u8]) -> String {
     String::from_utf8_lossy(body).into_owned()
 }
 
-impl fmt::Debug for OtlpExporter {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OtlpExporter")
-            .field("url", &self.url)
-            .field("headers", &self.headers.keys().collect::<Vec<_>>())
-            .field("resource", &self.resource)
-            .field("capture_content", &self.capture_content)
-            .finish_non_exhaustive()
-    }
-}
-
 #[async_trait]
 impl Exporter for OtlpExporter {
     async fn export(&mut self, batch: &[Arc<TraceRecord>]) -> Result<(), ExporterError> {
@@ -272,55 +256,27 @@ impl Exporter for OtlpExporter {
             return Ok(());
         }
         let body = self.request(batch).encode_to_vec();
-        let response = self
-            .client
-            .post(&self.url)
-            .headers(self.headers.clone())
-            .header(CONTENT_TYPE, PROTOBUF)
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| {
-                let message = format!("cannot POST to {}: {e}", self.url);
-                // Refused, reset, timed out: the specification asks for a retry with backoff.
-                ExporterError::retryable(message).with_source(e)
-            })?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = response.bytes().await;
-        if status.is_success() {
-            // The receiver took the request; an unreadable answer does not undo that.
-            let body = body.unwrap_or_default();
-            // A partial success is never retried: the specification forbids it.
-            if let Ok(answer) = ExportTraceServiceResponse::decode(body)
-                && let Some(partial) = answer.partial_success
-                && (partial.rejected_spans > 0 || !partial.error_message.is_empty())
-            {
-                tracing::warn!(
-                    url = %self.url,
-                    rejected_spans = partial.rejected_spans,
-                    error_message = %partial.error_message,
-                    "OTLP receiver rejected part of a batch."
-                );
-            }
-            return Ok(());
+        let answer = self.endpoint.post(&OTLP, body).await?;
+        // A partial success is never retried: the specification forbids it.
+        if let Ok(answer) = ExportTraceServiceResponse::decode(answer.as_slice())
+            && let Some(partial) = answer.partial_success
+            && (partial.rejected_spans > 0 || !partial.error_message.is_empty())
+        {
+            tracing::warn!(
+                url = %self.endpoint.url(),
+                rejected_spans = partial.rejected_spans,
+                error_message = %partial.error_message,
+                "OTLP receiver rejected part of a batch."
+            );
         }
-        if status.is_redirection() {
-            return Err(http::redirect_error(&self.url, status, &headers));
-        }
-        let detail = error_detail(&headers, &body.unwrap_or_default());
-        Err(http::rejection(
-            &self.url,
-            status,
-            &detail,
-            is_retryable(status),
-        ))
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use reqwest::header::HeaderValue;
 
     #[test]
     fn only_the_status_codes_the_specification_lists_are_retried() {

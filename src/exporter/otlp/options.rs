@@ -25,6 +25,7 @@ use crate::exporter::Exporter;
 /// assert!(!options.capture_content);
 /// ```
 #[derive(Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct OtlpOptions {
     /// Base URL of the OTLP/HTTP receiver; spans are POSTed to `{endpoint}/v1/traces` (an
     /// endpoint that already ends in `/v1/traces` is used as it is). Default

@@ -33,6 +33,7 @@ use crate::TraceRecord;
 pub enum StoreError {
     /// SQLite refused an operation on the file.
     #[error("trace database {path}: {source}")]
+    #[non_exhaustive]
     Sql {
         /// The database file.
         path: PathBuf,
@@ -42,6 +43,7 @@ pub enum StoreError {
     },
     /// The file to read does not exist.
     #[error("trace database {path} does not exist")]
+    #[non_exhaustive]
     Missing {
         /// The database file.
         path: PathBuf,
@@ -50,6 +52,7 @@ pub enum StoreError {
     #[error(
         "trace database {path} has schema version {found}; this llmtrace reads up to {supported}: upgrade llmtrace"
     )]
+    #[non_exhaustive]
     NewerSchema {
         /// The database file.
         path: PathBuf,
@@ -60,6 +63,7 @@ pub enum StoreError {
     },
     /// A record could not be turned into JSON.
     #[error("cannot serialize trace {trace_id}: {source}")]
+    #[non_exhaustive]
     Serialize {
         /// The trace.
         trace_id: uuid::Uuid,
@@ -69,6 +73,7 @@ pub enum StoreError {
     },
     /// A filter has a value the store cannot use.
     #[error("filter {key}={value:?}: {reason}")]
+    #[non_exhaustive]
     BadFilter {
         /// The filter's name (`from`, `cursor`, `meta`, ...).
         key: String,
@@ -81,11 +86,26 @@ pub enum StoreError {
 
 /// How much the store keeps: the oldest traces beyond either limit are deleted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Retention {
     /// Traces kept at most.
     pub max_rows: Option<u64>,
     /// Traces older than this (by start time) are deleted.
     pub max_age: Option<Duration>,
+}
+
+impl Retention {
+    /// Keeps at most `max_rows` traces.
+    pub const fn max_rows(mut self, max_rows: u64) -> Self {
+        self.max_rows = Some(max_rows);
+        self
+    }
+
+    /// Deletes traces older than `max_age`.
+    pub const fn max_age(mut self, max_age: Duration) -> Self {
+        self.max_age = Some(max_age);
+        self
+    }
 }
 
 /// Writes batches of traces into a SQLite file (created, with its parent directories, on the

@@ -10,4 +10,3 @@ mod hostile;
 mod identity;
 mod ollama;
 mod openai;
-mod support;

@@ -5,7 +5,7 @@ use futures_util::StreamExt;
 use llmtrace::{Client, TraceQuery, Usage};
 use serde_json::json;
 
-use crate::openai::{completion, text_chunks};
+use super::openai::{completion, text_chunks};
 use crate::support::{Part, Reply, TestServer, refused_base_url};
 
 fn client_for(base_url: &str) -> (Client, tempfile::TempDir) {

@@ -2,7 +2,7 @@
 
 use llmtrace::{Client, GenerateRequest, TraceQuery};
 
-use crate::support::{CSV_EXPORTER, ECHO_PROVIDER, lines, plugin};
+use super::support::{CSV_EXPORTER, ECHO_PROVIDER, lines, plugin};
 
 #[tokio::test]
 async fn a_config_file_alone_loads_a_provider_plugin_and_an_exporter_plugin() {

@@ -12,7 +12,7 @@ use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Level, Metadata, Subscriber};
 
-use crate::MODEL;
+use super::MODEL;
 
 /// One captured event: target, level and fields (values as text).
 #[derive(Debug, Clone)]

@@ -78,10 +78,7 @@ fn build_plugins() -> HashMap<String, PathBuf> {
 
 /// Export options delivering every record in a batch of its own, right away.
 pub(crate) fn one_by_one() -> ExporterOptions {
-    ExporterOptions {
-        batch_size: 1,
-        ..ExporterOptions::default()
-    }
+    ExporterOptions::default().batch_size(1)
 }
 
 /// A trace record, as the client makes them.

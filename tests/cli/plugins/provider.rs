@@ -7,7 +7,7 @@ use llmtrace::plugin::{PluginError, PluginProvider};
 use llmtrace::{Client, ErrorKind, GenerateRequest};
 use serde_json::json;
 
-use crate::support::{ECHO_PROVIDER, TEST_PROVIDER, plugin, plugin_error};
+use super::support::{ECHO_PROVIDER, TEST_PROVIDER, plugin, plugin_error};
 
 #[tokio::test]
 async fn a_provider_plugin_serves_generations_traced_like_any_other() {

@@ -16,8 +16,10 @@ use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use serde_json::{Value, json};
 use tower::service_fn;
 
-use crate::collector::{Collector, boolean, double, int, resource_string, string, strings};
-use crate::{MODEL, exporting, fast_export};
+use super::{MODEL, exporting, fast_export};
+use crate::support::collector::{
+    Collector, boolean, double, int, resource_string, string, strings,
+};
 
 const CONTENT_KEYS: [&str; 4] = [
     "gen_ai.system_instructions",
@@ -151,7 +153,11 @@ async fn every_generation_arrives_once_as_a_genai_client_span() {
         "gen_ai.request.stop_sequences",
         "gen_ai.request.stream",
     ] {
-        assert_eq!(crate::collector::attribute(plain, key), None, "{key} unset");
+        assert_eq!(
+            crate::support::collector::attribute(plain, key),
+            None,
+            "{key} unset"
+        );
     }
 }
 

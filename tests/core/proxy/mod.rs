@@ -1,11 +1,10 @@
 //! `llmtrace::proxy` end to end: real HTTP clients against the proxy, and the proxy against a
 //! loopback upstream speaking each provider's wire format.
 
-mod upstream;
-
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::upstream::{Reply, Upstream, openai_chunk};
 use futures_util::StreamExt;
 use llmtrace::exporter::{ExporterOptions, ExporterSink, JsonlExporter};
 use llmtrace::provider::{AnthropicProvider, OpenAiProvider, ProviderOptions};
@@ -13,7 +12,6 @@ use llmtrace::proxy::{Proxy, ProxyConfig, ProxyError, TRACE_ID_HEADER};
 use llmtrace::{Client, ErrorKind};
 use serde_json::{Value, json};
 use tokio::sync::{Notify, oneshot};
-use upstream::{Reply, Upstream, openai_chunk};
 use uuid::Uuid;
 
 /// A proxy serving on a free loopback port until the test ends (or `stop` is sent).
@@ -450,10 +448,7 @@ async fn shutdown_finishes_the_in_flight_stream_and_flushes_the_exporters() {
     ];
     let upstream = Upstream::start(Reply::Sse(events, Some(gate.clone()))).await;
     // Batches wait a minute to fill: only the shutdown flush can write the trace in time.
-    let options = ExporterOptions {
-        batch_interval: Duration::from_secs(60),
-        ..ExporterOptions::default()
-    };
+    let options = ExporterOptions::default().batch_interval(Duration::from_secs(60));
     let exporters = ExporterSink::builder()
         .exporter("file", JsonlExporter::new(&file), options)
         .build()

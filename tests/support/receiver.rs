@@ -38,9 +38,7 @@ impl Receiver {
         let app = Router::new()
             .route("/traces", post(receive))
             .with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let addr = super::serve(app).await;
         Self { addr, shared }
     }
 
@@ -100,9 +98,7 @@ pub(crate) async fn redirecting(status: u16, location: String) -> String {
             )
         }
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let addr = super::serve(app).await;
     format!("http://{addr}/traces")
 }
 
@@ -121,9 +117,7 @@ impl Bystander {
             seen.lock().unwrap().push((method, headers));
             async { StatusCode::OK }
         });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let addr = super::serve(app).await;
         Self { addr, requests }
     }
 
@@ -135,4 +129,15 @@ impl Bystander {
     pub(crate) fn requests(&self) -> Vec<(Method, HeaderMap)> {
         self.requests.lock().unwrap().clone()
     }
+}
+
+/// A server on 127.0.0.1 that answers every request `200 OK` with a body that never ends;
+/// returns the URL to post to.
+pub(crate) async fn endless_ok() -> String {
+    let app = Router::new().fallback(|| async {
+        let endless = futures_util::stream::pending::<Result<String, std::convert::Infallible>>();
+        (StatusCode::OK, axum::body::Body::from_stream(endless))
+    });
+    let addr = super::serve(app).await;
+    format!("http://{addr}/traces")
 }

@@ -2,7 +2,6 @@
 //! real OTLP/HTTP receiver on 127.0.0.1 (what arrives, and how delivery survives a failing,
 //! down or slow collector), and `tracing` events for in-process subscribers.
 
-mod collector;
 mod config;
 mod delivery;
 mod phoenix;
@@ -22,15 +21,14 @@ const MODEL: &str = "gpt-4o-mini";
 
 /// Small batches and short, many retries: a test waits milliseconds, not seconds.
 fn fast_export() -> ExporterOptions {
-    ExporterOptions {
-        batch_interval: Duration::from_millis(5),
-        retry: RetryPolicy {
-            max_retries: 200,
-            initial_backoff: Duration::from_millis(10),
-            max_backoff: Duration::from_millis(40),
-        },
-        ..ExporterOptions::default()
-    }
+    ExporterOptions::default()
+        .batch_interval(Duration::from_millis(5))
+        .retry(
+            RetryPolicy::default()
+                .max_retries(200)
+                .initial_backoff(Duration::from_millis(10))
+                .max_backoff(Duration::from_millis(40)),
+        )
 }
 
 /// A builder over the echo provider, exporting to an OTLP receiver as `options` says.

@@ -5,7 +5,7 @@ use llmtrace::plugin::{
 };
 use serde_json::json;
 
-use crate::support::{
+use super::support::{
     CSV_EXPORTER, ECHO_PROVIDER, TEST_EXPORTER, TEST_PROVIDER, assert_names_path, plugin,
 };
 

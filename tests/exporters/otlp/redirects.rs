@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use llmtrace::exporter::OtlpOptions;
 use tokio::net::TcpListener;
 
-use crate::{exporting, fast_export};
+use super::{exporting, fast_export};
 
 async fn serve(app: Router) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

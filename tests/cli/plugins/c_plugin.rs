@@ -7,7 +7,7 @@ use llmtrace::exporter::{Exporter, ExporterOptions, ExporterSink};
 use llmtrace::plugin::{PluginError, PluginExporter, inspect};
 use serde_json::{Value, json};
 
-use crate::support::{c_exporter, lines, some_record};
+use super::support::{c_exporter, lines, some_record};
 
 #[tokio::test]
 async fn the_c_exporter_receives_every_record_through_a_client() {
@@ -15,14 +15,7 @@ async fn the_c_exporter_receives_every_record_through_a_client() {
     let path = dir.path().join("batches.jsonl");
     let exporter = PluginExporter::load(c_exporter(), json!({ "path": path })).unwrap();
     let exporters = ExporterSink::builder()
-        .exporter(
-            "c",
-            exporter,
-            ExporterOptions {
-                batch_size: 2,
-                ..ExporterOptions::default()
-            },
-        )
+        .exporter("c", exporter, ExporterOptions::default().batch_size(2))
         .build()
         .unwrap();
     let client = Client::builder().exporters(exporters).build();

@@ -2,7 +2,7 @@
 
 use llmtrace::{Client, GenerateRequest, TraceQuery};
 
-use crate::collector::{Collector, int, resource_string, string};
+use crate::support::collector::{Collector, int, resource_string, string};
 
 #[tokio::test]
 async fn a_config_file_alone_exports_every_trace_as_a_genai_span() {

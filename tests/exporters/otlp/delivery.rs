@@ -6,8 +6,9 @@ use std::time::{Duration, Instant};
 
 use llmtrace::exporter::OtlpOptions;
 
-use crate::collector::{Collector, Reply, free_addr};
-use crate::{exporting, fast_export};
+use super::{exporting, fast_export};
+use crate::support::collector::{Collector, Reply, free_addr};
+use crate::support::eventually;
 
 /// A generation must not wait for the collector: a generous bound for a loaded 2-core CI
 /// machine, still orders of magnitude below the collector delays used here.
@@ -62,9 +63,11 @@ async fn a_down_collector_costs_nothing_and_gets_the_traces_when_it_comes_up() {
             started.elapsed()
         );
     }
-    // Let the exporter fail against nothing a few times before the collector comes up.
-    tokio::time::sleep(Duration::from_millis(60)).await;
-    assert!(client.exporter_stats()[0].1.retries > 0);
+    // The exporter fails against nothing a few times before the collector comes up.
+    eventually("retries against the down collector", || {
+        client.exporter_stats()[0].1.retries >= 2
+    })
+    .await;
     let collector = Collector::accepting_on(addr).await;
     client.shutdown().await;
 
@@ -79,8 +82,11 @@ async fn a_slow_collector_costs_the_generation_nothing() {
     let client = exporting(OtlpOptions::new(collector.endpoint()), fast_export()).build();
 
     client.generate("warm up").await.unwrap();
-    // The first batch is now on its way to the collector, which takes its time.
-    tokio::time::sleep(Duration::from_millis(30)).await;
+    // The first batch reaches the collector, which takes its time to answer.
+    eventually("the first batch at the collector", || {
+        collector.arrived() == 1
+    })
+    .await;
     for prompt in ["one", "two"] {
         let started = Instant::now();
         client.generate(prompt).await.unwrap();

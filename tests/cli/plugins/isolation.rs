@@ -11,7 +11,7 @@ use llmtrace::plugin::{Isolation, PluginError, PluginExporter, PluginProvider, P
 use llmtrace::{Client, ErrorKind};
 use serde_json::{Value, json};
 
-use crate::support::{
+use super::support::{
     TEST_EXPORTER, TEST_PROVIDER, assert_names_path, lines, one_by_one, plugin, plugin_error,
 };
 

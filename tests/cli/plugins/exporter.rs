@@ -9,7 +9,7 @@ use llmtrace::{Client, ErrorKind, GenerateRequest, Generation, ProviderError};
 use serde_json::json;
 use tower::{ServiceExt, service_fn};
 
-use crate::support::{
+use super::support::{
     CSV_EXPORTER, TEST_EXPORTER, lines, one_by_one, plugin, plugin_error, some_record,
 };
 

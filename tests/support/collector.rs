@@ -54,6 +54,7 @@ struct Inner {
     then: Reply,
     delay: Duration,
     received: Mutex<Vec<Received>>,
+    arrived: AtomicUsize,
     answered: AtomicUsize,
 }
 
@@ -100,14 +101,13 @@ impl Collector {
             then,
             delay,
             received: Mutex::new(Vec::new()),
+            arrived: AtomicUsize::new(0),
             answered: AtomicUsize::new(0),
         });
-        let listener = TcpListener::bind(addr).await.expect("bind the receiver");
-        let addr = listener.local_addr().unwrap();
         let app = Router::new()
             .route("/v1/traces", post(export))
             .with_state(inner.clone());
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let addr = super::serve_on(addr, app).await;
         Self { addr, inner }
     }
 
@@ -132,6 +132,12 @@ impl Collector {
             .collect()
     }
 
+    /// How many requests have arrived, answered or not (a slow collector is still holding
+    /// the difference).
+    pub(crate) fn arrived(&self) -> usize {
+        self.inner.arrived.load(Ordering::SeqCst)
+    }
+
     /// How many requests have been answered.
     pub(crate) fn answered(&self) -> usize {
         self.inner.answered.load(Ordering::SeqCst)
@@ -145,6 +151,7 @@ pub(crate) async fn free_addr() -> SocketAddr {
 }
 
 async fn export(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> Response {
+    inner.arrived.fetch_add(1, Ordering::SeqCst);
     tokio::time::sleep(inner.delay).await;
     let response = answer(&inner, headers, body);
     inner.answered.fetch_add(1, Ordering::SeqCst);

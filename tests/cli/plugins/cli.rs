@@ -2,7 +2,7 @@
 
 use std::process::{Command, Output};
 
-use crate::support::{CSV_EXPORTER, plugin};
+use super::support::{CSV_EXPORTER, plugin};
 
 fn check(path: &std::path::Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_llmtrace"))

@@ -10,8 +10,8 @@ use llmtrace::provider::{OpenAiProvider, ProviderOptions};
 use llmtrace::{Client, TraceQuery};
 use serde_json::Value;
 
-use crate::fast_export;
-use crate::served::{SERVED, llm_server};
+use super::fast_export;
+use super::served::{SERVED, llm_server};
 
 /// How long Phoenix may take to make an accepted span queryable.
 const INGESTION_DEADLINE: Duration = Duration::from_secs(30);

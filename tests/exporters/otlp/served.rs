@@ -15,8 +15,8 @@ use opentelemetry_proto::tonic::trace::v1::Span;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
-use crate::collector::{Collector, attribute, boolean, int, string};
-use crate::fast_export;
+use super::fast_export;
+use crate::support::collector::{Collector, attribute, boolean, int, string};
 
 pub(crate) const SERVED: &str = "gpt-4o-mini-2024-07-18";
 

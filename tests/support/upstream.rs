@@ -41,11 +41,7 @@ impl Upstream {
             bodies: bodies.clone(),
         };
         let app = Router::new().fallback(handle).with_state(shared);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let base = format!("http://{}", super::serve(app).await);
         Self { base, bodies }
     }
 

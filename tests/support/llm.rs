@@ -176,13 +176,7 @@ impl TestServer {
             requests: requests.clone(),
         };
         let app = Router::new().fallback(handle).with_state(shared);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind a port on 127.0.0.1");
-        let address = listener.local_addr().expect("a bound address");
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let address = super::serve(app).await;
         Self {
             base: format!("http://{address}"),
             requests,
