@@ -167,6 +167,7 @@ fn exporter(name: &str, config: &ExporterConfig) -> Result<Box<dyn Exporter>, Co
             path,
             max_rows,
             max_age_secs,
+            ..
         } => Box::new(
             // Opened now: a bad path or a file from a newer llmtrace fails the build, named.
             SqliteExporter::new(path)

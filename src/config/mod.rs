@@ -251,6 +251,12 @@ pub enum ExporterKind {
         /// Traces older than this many seconds are deleted (`max_age` in the file: `"30d"`).
         #[serde(skip_serializing_if = "Option::is_none")]
         max_age_secs: Option<u64>,
+        /// Metadata key of a prompt's name, for the viewer (default `prompt_name`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        prompt_name_key: Option<String>,
+        /// Metadata key of a prompt's version, for the viewer (default `prompt_version`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        prompt_version_key: Option<String>,
     },
     /// An exporter plugin (a `cdylib` built against `llmtrace-plugin-abi`).
     Plugin {

@@ -366,7 +366,8 @@ fn plugin_isolation(table: &mut Table<'_, '_>) -> PluginIsolation {
     }
 }
 
-/// `type = "sqlite"`: `path`, `max_rows`, `max_age` (`"90s"`, `"30m"`, `"12h"`, `"30d"`).
+/// `type = "sqlite"`: `path`, `max_rows`, `max_age` (`"90s"`, `"30m"`, `"12h"`, `"30d"`),
+/// `prompt_name_key`, `prompt_version_key`.
 fn sqlite(table: &mut Table<'_, '_>) -> Option<ExporterKind> {
     let path = table.required::<PathBuf>("path", "the database file");
     let max_rows = optional_in(table, "max_rows", limits::MAX_ROWS);
@@ -385,10 +386,14 @@ fn sqlite(table: &mut Table<'_, '_>) -> Option<ExporterKind> {
         }
         seconds.filter(|&seconds| seconds <= limits::MAX_AGE_SECS)
     });
+    let prompt_name_key = table.get::<String>("prompt_name_key");
+    let prompt_version_key = table.get::<String>("prompt_version_key");
     path.map(|path| ExporterKind::Sqlite {
         path,
         max_rows,
         max_age_secs,
+        prompt_name_key,
+        prompt_version_key,
     })
 }
 

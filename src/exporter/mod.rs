@@ -47,8 +47,8 @@ pub use markdown::MarkdownExporter;
 pub use options::{ExporterOptions, Overflow, RetryPolicy};
 pub use otlp::{OtlpExporter, OtlpOptions};
 pub use sqlite::{
-    Page, PromptGroup, Retention, SessionView, SqliteExporter, SqliteStore, StoreError, Summary,
-    SummaryBucket, SummaryGroup, TraceFilter, TraceRow,
+    Page, PromptGroup, PromptKeys, Retention, Score, ScoreValue, SessionView, SqliteExporter,
+    SqliteStore, StoreError, Summary, SummaryBucket, SummaryGroup, TraceFilter, TraceRow,
 };
 pub use stdout::{StdoutExporter, StdoutFormat};
 pub use webhook::WebhookExporter;

@@ -1,5 +1,6 @@
 //! Reading the store back: filtered pages of traces, one trace, a session, a summary.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -9,6 +10,7 @@ use rusqlite::{Connection, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
 
 use super::StoreError;
+use super::score::{self, ScoreValue};
 use crate::TraceRecord;
 
 /// The most traces one page holds.
@@ -39,7 +41,11 @@ pub struct TraceFilter {
     pub prompt_name: Option<String>,
     /// The prompt's version, from the `prompt_version` metadata entry.
     pub prompt_version: Option<String>,
-    /// Words that must all occur in the prompt (with system prompt and history) or the answer.
+    /// A score condition: `helpfulness<0.5` (also `<=`, `>`, `>=`, `=`, `!=`) or
+    /// `correct=yes` (a label).
+    pub score: Option<String>,
+    /// Words that must all occur in the prompt (with system prompt and history) or the answer;
+    /// a word `score:NAME<0.5` is a score condition instead.
     pub q: Option<String>,
     /// Traces per page (default 50, at most 500).
     pub limit: Option<usize>,
@@ -78,6 +84,9 @@ pub struct TraceRow {
     pub latency_ms: f64,
     /// Time to the first streamed chunk.
     pub ttft_ms: Option<f64>,
+    /// Scores set on the trace, by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub scores: BTreeMap<String, ScoreValue>,
 }
 
 /// A page of traces, newest first.
@@ -166,6 +175,9 @@ pub struct PromptGroup {
     pub latency_avg_ms: f64,
     /// Summed cost of the calls that have one.
     pub cost: Option<f64>,
+    /// Mean of each numeric score, by score name.
+    #[serde(default)]
+    pub scores: BTreeMap<String, f64>,
 }
 
 /// Calls in one time bucket.
@@ -181,9 +193,24 @@ pub struct SummaryBucket {
     pub total_tokens: i64,
 }
 
-/// The metadata keys naming a prompt and its version.
-const PROMPT_NAME: &str = "prompt_name";
-const PROMPT_VERSION: &str = "prompt_version";
+/// The metadata keys naming a prompt and its version, for the `prompt_name` and
+/// `prompt_version` filters and the summary's comparison of versions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PromptKeys {
+    /// The key of the prompt's name (default `prompt_name`).
+    pub name: String,
+    /// The key of the prompt's version (default `prompt_version`).
+    pub version: String,
+}
+
+impl Default for PromptKeys {
+    fn default() -> Self {
+        Self {
+            name: "prompt_name".to_owned(),
+            version: "prompt_version".to_owned(),
+        }
+    }
+}
 
 /// Upper bounds of the latency histogram, in milliseconds.
 const LATENCY_BOUNDS: [f64; 9] = [
@@ -198,6 +225,7 @@ const LATENCY_BOUNDS: [f64; 9] = [
 pub struct SqliteStore {
     path: Arc<Path>,
     pool: Arc<Mutex<Vec<Connection>>>,
+    prompt_keys: Arc<PromptKeys>,
 }
 
 const COLUMNS: &str = "id, trace_id, ts, provider, model, session_id, step_type, attempt, \
@@ -219,7 +247,61 @@ impl SqliteStore {
         Ok(Self {
             path: Arc::from(path),
             pool: Arc::new(Mutex::new(vec![connection])),
+            prompt_keys: Arc::default(),
         })
+    }
+
+    /// The store of the first `sqlite` exporter of `config` (by exporter name), with its
+    /// prompt keys; `None` when it has none. This is how a program whose client was built
+    /// from a config file scores its traces:
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use llmtrace::config::Config;
+    /// use llmtrace::exporter::{Score, SqliteStore};
+    ///
+    /// let config = Config::load(Some("llmtrace.toml".as_ref()))?;
+    /// let store = SqliteStore::from_config(&config)?.expect("a sqlite exporter");
+    /// store.score("4bf92f35-77b3-4da6-a3ce-929d0e0e4736", &Score::number("helpfulness", 0.9))?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`open`](Self::open) (build the client first: it creates the file).
+    pub fn from_config(config: &crate::config::Config) -> Result<Option<Self>, StoreError> {
+        let found = config
+            .exporters
+            .values()
+            .find_map(|exporter| match &exporter.kind {
+                crate::config::ExporterKind::Sqlite {
+                    path,
+                    prompt_name_key,
+                    prompt_version_key,
+                    ..
+                } => Some((path, prompt_name_key, prompt_version_key)),
+                _ => None,
+            });
+        let Some((path, name, version)) = found else {
+            return Ok(None);
+        };
+        let defaults = PromptKeys::default();
+        let keys = PromptKeys {
+            name: name.clone().unwrap_or(defaults.name),
+            version: version.clone().unwrap_or(defaults.version),
+        };
+        Ok(Some(Self::open(path)?.with_prompt_keys(keys)))
+    }
+
+    /// Reads a prompt's name and version from these metadata keys instead of `prompt_name`
+    /// and `prompt_version`.
+    pub fn with_prompt_keys(mut self, keys: PromptKeys) -> Self {
+        self.prompt_keys = Arc::new(keys);
+        self
+    }
+
+    /// The metadata keys naming a prompt and its version.
+    pub fn prompt_keys(&self) -> &PromptKeys {
+        &self.prompt_keys
     }
 
     /// The database file.
@@ -235,7 +317,10 @@ impl SqliteStore {
     }
 
     /// Runs `f` on a pooled connection.
-    fn with<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, StoreError> {
+    pub(super) fn with<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
         let pooled = self
             .pool
             .lock()
@@ -268,7 +353,7 @@ impl SqliteStore {
     /// `meta`); SQLite failures.
     pub fn traces(&self, filter: &TraceFilter) -> Result<Page, StoreError> {
         let limit = filter.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
-        let mut conditions = Conditions::from_filter(filter)?;
+        let mut conditions = Conditions::from_filter(filter, &self.prompt_keys)?;
         if let Some(cursor) = present(&filter.cursor) {
             let bad = || bad_filter("cursor", cursor, "not a cursor this store returned");
             let (ts, id) = cursor.split_once('_').ok_or_else(bad)?;
@@ -285,7 +370,9 @@ impl SqliteStore {
             let mut statement = c.prepare(&sql)?;
             let rows =
                 statement.query_map(rusqlite::params_from_iter(&conditions.params), read_row)?;
-            rows.collect()
+            let mut rows = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+            add_scores(c, rows.iter_mut().map(|(_, _, row)| row))?;
+            Ok(rows)
         })?;
         let next = (rows.len() > limit).then(|| {
             rows.truncate(limit);
@@ -329,7 +416,9 @@ impl SqliteStore {
         let traces: Vec<TraceRow> = self.with(|c| {
             let mut statement = c.prepare(&sql)?;
             let rows = statement.query_map([session_id], |row| read_row(row).map(|r| r.2))?;
-            rows.collect()
+            let mut rows = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+            add_scores(c, rows.iter_mut())?;
+            Ok(rows)
         })?;
         Ok((!traces.is_empty()).then(|| SessionView {
             session_id: session_id.to_owned(),
@@ -342,9 +431,17 @@ impl SqliteStore {
     /// # Errors
     /// As [`traces`](Self::traces).
     pub fn summary(&self, filter: &TraceFilter) -> Result<Summary, StoreError> {
-        let conditions = Conditions::from_filter(filter)?;
+        let conditions = Conditions::from_filter(filter, &self.prompt_keys)?;
         let clause = conditions.where_clause();
         let params = || rusqlite::params_from_iter(&conditions.params);
+        // The prompt queries bind the two keys before the filter's parameters.
+        let keys = &*self.prompt_keys;
+        let prompt_params: Vec<Value> = [keys.name.clone(), keys.version.clone()]
+            .into_iter()
+            .map(Value::from)
+            .chain(conditions.params.iter().cloned())
+            .collect();
+        let prompt_params = || rusqlite::params_from_iter(&prompt_params);
         self.with(|c| {
             let (calls, errors, total_tokens, cost, latency_avg_ms, first, last): Totals = c.query_row(
                 &format!(
@@ -401,12 +498,12 @@ impl SqliteStore {
                 "SELECT n.value, v.value, count(*), sum(error_kind IS NOT NULL),
                     coalesce(sum(total_tokens), 0), avg(latency_ms), sum(cost)
                  FROM traces
-                 JOIN trace_metadata n ON n.trace = traces.id AND n.key = '{PROMPT_NAME}'
-                 LEFT JOIN trace_metadata v ON v.trace = traces.id AND v.key = '{PROMPT_VERSION}'
+                 JOIN trace_metadata n ON n.trace = traces.id AND n.key = ?
+                 LEFT JOIN trace_metadata v ON v.trace = traces.id AND v.key = ?
                  {clause} GROUP BY n.value, v.value ORDER BY n.value, v.value"
             ))?;
-            let by_prompt = statement
-                .query_map(params(), |r| {
+            let mut by_prompt: Vec<PromptGroup> = statement
+                .query_map(prompt_params(), |r| {
                     Ok(PromptGroup {
                         name: r.get(0)?,
                         version: r.get(1)?,
@@ -415,9 +512,30 @@ impl SqliteStore {
                         total_tokens: r.get(4)?,
                         latency_avg_ms: r.get(5)?,
                         cost: r.get(6)?,
+                        scores: BTreeMap::new(),
                     })
                 })?
                 .collect::<rusqlite::Result<_>>()?;
+            let mut statement = c.prepare(&format!(
+                "SELECT n.value, v.value, s.name, avg(s.number)
+                 FROM traces
+                 JOIN trace_metadata n ON n.trace = traces.id AND n.key = ?
+                 LEFT JOIN trace_metadata v ON v.trace = traces.id AND v.key = ?
+                 JOIN trace_scores s ON s.trace_id = traces.trace_id AND s.number IS NOT NULL
+                 {clause} GROUP BY n.value, v.value, s.name"
+            ))?;
+            let averages = statement.query_map(prompt_params(), |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?, r.get(2)?, r.get(3)?))
+            })?;
+            for average in averages {
+                let (name, version, score, mean) = average?;
+                if let Some(group) = by_prompt
+                    .iter_mut()
+                    .find(|g| g.name == name && g.version == version)
+                {
+                    group.scores.insert(score, mean);
+                }
+            }
             let buckets = LATENCY_BOUNDS
                 .iter()
                 .map(|b| format!("sum(latency_ms < {b:.1})"))
@@ -544,7 +662,7 @@ impl Conditions {
         }
     }
 
-    fn from_filter(filter: &TraceFilter) -> Result<Self, StoreError> {
+    fn from_filter(filter: &TraceFilter, keys: &PromptKeys) -> Result<Self, StoreError> {
         let mut conditions = Self::default();
         let text = |v: &str| Value::from(v.to_owned());
         if let Some(session) = present(&filter.session) {
@@ -572,8 +690,8 @@ impl Conditions {
             );
         }
         for (key, value) in [
-            (PROMPT_NAME, &filter.prompt_name),
-            (PROMPT_VERSION, &filter.prompt_version),
+            (&keys.name, &filter.prompt_name),
+            (&keys.version, &filter.prompt_version),
         ] {
             if let Some(value) = present(value) {
                 conditions.push(
@@ -588,19 +706,33 @@ impl Conditions {
         if let Some(to) = present(&filter.to) {
             conditions.push("ts < ?", [Value::from(parse_time("to", to)?)]);
         }
+        if let Some(spec) = present(&filter.score) {
+            let (clause, params) = score::condition(spec)?;
+            conditions.push(clause, params);
+        }
         if let Some(q) = present(&filter.q) {
-            conditions.push(
-                "id IN (SELECT rowid FROM traces_fts WHERE traces_fts MATCH ?)",
-                [Value::from(fts_query(q))],
-            );
+            let (scores, words): (Vec<&str>, Vec<&str>) = q
+                .split_whitespace()
+                .partition(|word| word.starts_with("score:"));
+            for spec in scores {
+                let (clause, params) = score::condition(spec)?;
+                conditions.push(clause, params);
+            }
+            if !words.is_empty() {
+                conditions.push(
+                    "id IN (SELECT rowid FROM traces_fts WHERE traces_fts MATCH ?)",
+                    [Value::from(fts_query(&words))],
+                );
+            }
         }
         Ok(conditions)
     }
 }
 
-/// Each word of `q` as a quoted FTS5 string, so that user text is never FTS syntax.
-fn fts_query(q: &str) -> String {
-    q.split_whitespace()
+/// Each word as a quoted FTS5 string, so that user text is never FTS syntax.
+fn fts_query(words: &[&str]) -> String {
+    words
+        .iter()
         .map(|word| format!("\"{}\"", word.replace('"', "\"\"")))
         .collect::<Vec<_>>()
         .join(" ")
@@ -647,6 +779,25 @@ fn read_row(row: &Row<'_>) -> rusqlite::Result<(i64, i64, TraceRow)> {
             cost: row.get(12)?,
             latency_ms: row.get(13)?,
             ttft_ms: row.get(14)?,
+            scores: BTreeMap::new(),
         },
     ))
+}
+
+/// Fills in the scores of `rows` (one query for all of them).
+fn add_scores<'a>(
+    c: &Connection,
+    rows: impl Iterator<Item = &'a mut TraceRow>,
+) -> rusqlite::Result<()> {
+    let mut rows: Vec<&mut TraceRow> = rows.collect();
+    let mut scores = {
+        let ids: Vec<&str> = rows.iter().map(|r| r.trace_id.as_str()).collect();
+        score::scores_of(c, &ids)?
+    };
+    for row in &mut rows {
+        if let Some(found) = scores.remove(&row.trace_id) {
+            row.scores = found;
+        }
+    }
+    Ok(())
 }
