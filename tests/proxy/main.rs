@@ -549,3 +549,118 @@ async fn routes_name_config_files_relative_to_the_main_one() {
         json_of(post(&format!("{}/v1/chat/completions", proxy.base), &[], body).await).await;
     assert_eq!(answer["model"], "echo-routed");
 }
+
+/// Polls `url` (a trace page of the viewer's API) until it lists `count` traces.
+async fn traces_listed(url: &str, count: usize) -> Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let page = json_of(reqwest::get(url).await.unwrap()).await;
+        if page["traces"].as_array().map(Vec::len) == Some(count) {
+            return page;
+        }
+        assert!(std::time::Instant::now() < deadline, "{url}: {page}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_proxy_serves_the_viewer_over_its_store_on_its_own_port() {
+    use llmtrace::exporter::{SqliteExporter, SqliteStore};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("traces.db");
+    let options = ExporterOptions {
+        batch_interval: Duration::from_millis(10),
+        ..ExporterOptions::default()
+    };
+    let sink = ExporterSink::builder()
+        .exporter("local", SqliteExporter::new(&db).open().unwrap(), options)
+        .build()
+        .unwrap();
+    let client = Client::builder().exporters(sink).build();
+    let store = SqliteStore::open(&db).unwrap();
+    let proxy = Proxy::new(client).ui(store.clone());
+    let error = proxy
+        .clone()
+        .client_key("k")
+        .bind("0.0.0.0:0".parse().unwrap())
+        .await
+        .unwrap_err();
+    assert!(matches!(error, ProxyError::UiBeyondLoopback(_)), "{error}");
+
+    let proxy = serve(proxy).await;
+    let body = br#"{"model":"echo","messages":[{"role":"user","content":"hello viewer"}]}"#;
+    let answer = post(&format!("{}/v1/chat/completions", proxy.base), &[], body).await;
+    let id = trace_id(&answer);
+    let page = traces_listed(&format!("{}/api/traces", proxy.base), 1).await;
+    assert_eq!(page["traces"][0]["trace_id"], id.to_string());
+    let html = reqwest::get(format!("{}/traces/{id}", proxy.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("hello viewer"), "{html}");
+    let css = reqwest::get(format!("{}/assets/style.css", proxy.base))
+        .await
+        .unwrap();
+    assert_eq!(css.status(), 200);
+}
+
+#[tokio::test]
+async fn the_cli_serves_the_viewer_when_proxy_ui_is_set() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("llmtrace.toml");
+    let db = dir.path().join("traces.db");
+    std::fs::write(
+        &file,
+        format!(
+            "[proxy]\nlisten = \"127.0.0.1:0\"\nui = true\n\n[exporters.local]\ntype = \"sqlite\"\npath = {:?}\nbatch_interval_ms = 10\n",
+            db.display().to_string()
+        ),
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_llmtrace"))
+        .args(["proxy", "-c"])
+        .arg(&file)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    // Kills the proxy however the test ends.
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _child = Kill(child);
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        BufReader::new(stderr).read_line(&mut line).unwrap();
+        line
+    })
+    .await
+    .unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("llmtrace proxy listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+    let body = br#"{"model":"echo","messages":[{"role":"user","content":"hi"}]}"#;
+    let answer = post(&format!("{base}/v1/chat/completions"), &[], body).await;
+    let id = trace_id(&answer);
+    let page = traces_listed(&format!("{base}/api/traces"), 1).await;
+    assert_eq!(page["traces"][0]["trace_id"], id.to_string());
+}
+
+#[test]
+fn proxy_ui_without_a_sqlite_exporter_is_a_named_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("llmtrace.toml");
+    std::fs::write(&file, "[proxy]\nui = true\n").unwrap();
+    let error = llmtrace::proxy::ui_store(&file).unwrap_err();
+    assert!(matches!(error, ProxyError::UiWithoutStore(_)), "{error}");
+    assert!(error.to_string().contains("llmtrace.toml"), "{error}");
+}
