@@ -123,9 +123,10 @@ impl Service<GenerateRequest> for AnthropicProvider {
     }
 
     fn call(&mut self, request: GenerateRequest) -> Self::Future {
-        let body = self
-            .endpoint
-            .encode(&MessagesRequest::new(&self.model, &request));
+        let body = self.endpoint.encode_with(
+            &MessagesRequest::new(&self.model, &request),
+            &request.parameters.extra,
+        );
         let this = self.clone();
         Box::pin(async move { this.generate(body?, request.stream).await })
     }

@@ -254,6 +254,29 @@ impl HttpEndpoint {
         })
     }
 
+    /// Serializes a request body with `extra` parameters added (the body's own keys win).
+    pub(crate) fn encode_with(
+        &self,
+        body: &impl Serialize,
+        extra: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Vec<u8>, ProviderError> {
+        if extra.is_empty() {
+            return self.encode(body);
+        }
+        let mut value = serde_json::to_value(body).map_err(|e| self.encode_error(e))?;
+        if let Some(object) = value.as_object_mut() {
+            for (key, extra) in extra {
+                object.entry(key).or_insert_with(|| extra.clone());
+            }
+        }
+        self.encode(&value)
+    }
+
+    fn encode_error(&self, e: serde_json::Error) -> ProviderError {
+        let message = format!("could not encode the {} request: {e}", self.provider);
+        ProviderError::new(ErrorKind::Other, message).with_source(e)
+    }
+
     /// Describes a failure of the connection (before or while the answer arrives).
     pub(crate) fn transport_error(&self, error: reqwest::Error) -> ProviderError {
         // The messages below name the URL once; reqwest would repeat it.

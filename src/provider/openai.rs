@@ -121,9 +121,10 @@ impl Service<GenerateRequest> for OpenAiProvider {
     }
 
     fn call(&mut self, request: GenerateRequest) -> Self::Future {
-        let body = self
-            .endpoint
-            .encode(&ChatRequest::new(&self.model, &request));
+        let body = self.endpoint.encode_with(
+            &ChatRequest::new(&self.model, &request),
+            &request.parameters.extra,
+        );
         let this = self.clone();
         Box::pin(async move { this.generate(body?, request.stream).await })
     }

@@ -8,9 +8,11 @@
 //!
 //! - Routing: the client for the request's `model` from [`Proxy::route`], else the default.
 //! - Trace metadata from request headers: `x-llmtrace-session-id`, `x-llmtrace-step-type`,
-//!   `x-llmtrace-attempt`, `x-llmtrace-metadata-<key>`; plus `requested_model` and, when the
-//!   client sent parameters our request type cannot carry (`tool_choice`, `n`, penalties...),
-//!   `unforwarded_parameters`: they are traced, not sent upstream.
+//!   `x-llmtrace-attempt`, `x-llmtrace-metadata-<key>`; plus `requested_model`.
+//! - Parameters our request type has no field for (`tool_choice`, `n`, penalties...) are
+//!   sent upstream as written, and traced with the others, when the upstream provider speaks
+//!   the client's API; to another provider (an OpenAI request routed to Anthropic) they are
+//!   not sent, and are traced as `unforwarded_parameters` metadata.
 //! - Every traced response carries `x-llmtrace-trace-id`, errors included.
 //! - With [`Proxy::ui`] (`[proxy] ui = true`), the trace viewer's pages and API
 //!   ([`ui::router`](crate::ui::router)) on the same port, loopback only.

@@ -101,7 +101,7 @@ async fn openai_request_reaches_upstream_with_its_parameters_and_is_traced_with_
         "temperature": 0.2, "max_tokens": 5, "seed": 7, "top_p": 0.9, "stop": "\n",
         "tools": [{"type": "function", "function": {"name": "lookup", "description": "d",
                    "parameters": {"type": "object", "properties": {}}}}],
-        "presence_penalty": 0.5,
+        "presence_penalty": 0.5, "tool_choice": "required", "logit_bias": {"50256": -100},
     });
     let headers = [
         ("x-llmtrace-session-id", "s-1"),
@@ -134,6 +134,12 @@ async fn openai_request_reaches_upstream_with_its_parameters_and_is_traced_with_
     assert_eq!(sent["seed"], 7);
     assert_eq!(sent["stop"], json!(["\n"]));
     assert_eq!(sent["tools"][0]["function"]["name"], "lookup");
+    // Parameters without a field of their own go upstream as the client wrote them.
+    let forwarded = json!({"presence_penalty": 0.5, "tool_choice": "required",
+                           "logit_bias": {"50256": -100}});
+    for (key, value) in forwarded.as_object().unwrap() {
+        assert_eq!(&sent[key], value, "{key} in {sent}");
+    }
 
     let trace = client.get_trace(&id).expect("the response names its trace");
     assert_eq!(trace.metadata["session_id"], "s-1");
@@ -142,9 +148,10 @@ async fn openai_request_reaches_upstream_with_its_parameters_and_is_traced_with_
     assert_eq!(trace.metadata["user"], "ann");
     assert_eq!(trace.metadata["requested_model"], "gpt-4o");
     assert_eq!(
-        trace.metadata["unforwarded_parameters"],
-        json!({"presence_penalty": 0.5})
+        serde_json::to_value(&trace.parameters.extra).unwrap(),
+        forwarded
     );
+    assert!(!trace.metadata.contains_key("unforwarded_parameters"));
     assert_eq!(trace.response.as_ref().unwrap().content, "Paris");
 }
 
@@ -272,6 +279,7 @@ async fn anthropic_request_through_an_anthropic_upstream_keeps_tools_and_answers
     let body = json!({
         "model": "claude-sonnet-4", "max_tokens": 100, "system": "Be brief.",
         "top_k": 5, "stop_sequences": ["END"],
+        "tool_choice": {"type": "any"}, "metadata": {"user_id": "u-1"},
         "tools": [{"name": "weather", "description": "d",
                    "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}],
         "messages": [{"role": "user", "content": [{"type": "text", "text": "Weather in Paris?"}]}],
@@ -301,7 +309,13 @@ async fn anthropic_request_through_an_anthropic_upstream_keeps_tools_and_answers
     assert_eq!(sent["top_k"], 5);
     assert_eq!(sent["stop_sequences"], json!(["END"]));
     assert_eq!(sent["tools"][0]["name"], "weather");
-    assert!(client.get_trace(&id).is_some());
+    assert_eq!(sent["tool_choice"], json!({"type": "any"}));
+    assert_eq!(sent["metadata"], json!({"user_id": "u-1"}));
+    let trace = client.get_trace(&id).unwrap();
+    assert_eq!(
+        trace.parameters.extra["tool_choice"],
+        json!({"type": "any"})
+    );
 }
 
 #[tokio::test]
@@ -663,4 +677,30 @@ fn proxy_ui_without_a_sqlite_exporter_is_a_named_error() {
     let error = llmtrace::proxy::ui_store(&file).unwrap_err();
     assert!(matches!(error, ProxyError::UiWithoutStore(_)), "{error}");
     assert!(error.to_string().contains("llmtrace.toml"), "{error}");
+}
+
+#[tokio::test]
+async fn parameters_of_another_api_are_traced_but_not_sent_to_a_provider_that_would_not_know_them()
+{
+    let message = json!({
+        "id": "msg_up", "type": "message", "role": "assistant", "model": "claude-up",
+        "content": [{"type": "text", "text": "Paris"}],
+        "stop_reason": "end_turn", "usage": {"input_tokens": 3, "output_tokens": 1},
+    });
+    let upstream = Upstream::start(Reply::Json(200, message)).await;
+    let client = anthropic_client(&upstream);
+    let proxy = serve(Proxy::new(client.clone())).await;
+    let body =
+        br#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"presence_penalty":0.5}"#;
+    let response = post(&format!("{}/v1/chat/completions", proxy.base), &[], body).await;
+    assert_eq!(response.status(), 200);
+    let id = trace_id(&response);
+    let sent = &upstream.bodies()[0];
+    assert!(sent.get("presence_penalty").is_none(), "{sent}");
+    let trace = client.get_trace(&id).unwrap();
+    assert_eq!(
+        trace.metadata["unforwarded_parameters"],
+        json!({"presence_penalty": 0.5})
+    );
+    assert!(trace.parameters.extra.is_empty());
 }
