@@ -403,3 +403,57 @@ fn config_builds_a_sqlite_exporter_and_names_bad_values() {
     );
     assert!(error.to_string().contains("\"soon\""), "{error}");
 }
+
+#[test]
+fn full_text_search_pages_common_and_rare_words_alike() {
+    // Enough matches that "common" counts as common (the store checks traces one by one
+    // along the time order instead of reading every match first): both ways page the same.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("traces.db");
+    let start: chrono::DateTime<Utc> = "2025-01-01T00:00:00Z".parse().unwrap();
+    let records: Vec<_> = (0..6_000)
+        .map(|i| {
+            let prompt = if i % 1000 == 7 {
+                "common rare"
+            } else {
+                "common words"
+            };
+            record(&Spec {
+                // Inserted out of time order: pages follow time, not insertion.
+                at: start + chrono::Duration::seconds((i * 7919 % 6_000) as i64),
+                prompt,
+                ..Spec::default()
+            })
+        })
+        .collect();
+    let mut exporter = SqliteExporter::new(&path).open().unwrap();
+    exporter.insert(&records).unwrap();
+    let store = SqliteStore::open(&path).unwrap();
+    let mut by_time: Vec<_> = records.iter().collect();
+    by_time.sort_by_key(|r| std::cmp::Reverse(r.timestamp));
+    for (q, every) in [("common", 6_000), ("common rare", 6)] {
+        let expected: Vec<String> = by_time
+            .iter()
+            .filter(|r| q.split(' ').all(|w| r.prompt.contains(w)))
+            .map(|r| r.trace_id.to_string())
+            .collect();
+        assert_eq!(expected.len(), every);
+        let mut seen = Vec::new();
+        let mut cursor = None;
+        for _ in 0..3 {
+            let page = store
+                .traces(&filter(|f| {
+                    f.q = Some(q.into());
+                    f.limit = Some(50);
+                    f.cursor = cursor.clone();
+                }))
+                .unwrap();
+            seen.extend(page.traces.into_iter().map(|t| t.trace_id));
+            cursor = page.next;
+            if cursor.is_none() {
+                break;
+            }
+        }
+        assert_eq!(seen, expected[..expected.len().min(150)], "{q}");
+    }
+}

@@ -361,12 +361,16 @@ impl SqliteStore {
             let id: i64 = id.parse().map_err(|_| bad())?;
             conditions.push("(ts, id) < (?, ?)", [Value::from(ts), Value::from(id)]);
         }
-        let sql = format!(
-            "SELECT {COLUMNS} FROM traces {} ORDER BY ts DESC, id DESC LIMIT {}",
-            conditions.where_clause(),
-            limit + 1
-        );
         let mut rows: Vec<(i64, i64, TraceRow)> = self.with(|c| {
+            if let Some(text) = conditions.text.take() {
+                let common = is_common(c, &text)?;
+                conditions.push_text(text, common);
+            }
+            let sql = format!(
+                "SELECT {COLUMNS} FROM traces {} ORDER BY ts DESC, id DESC LIMIT {}",
+                conditions.where_clause(),
+                limit + 1
+            );
             let mut statement = c.prepare(&sql)?;
             let rows =
                 statement.query_map(rusqlite::params_from_iter(&conditions.params), read_row)?;
@@ -431,7 +435,11 @@ impl SqliteStore {
     /// # Errors
     /// As [`traces`](Self::traces).
     pub fn summary(&self, filter: &TraceFilter) -> Result<Summary, StoreError> {
-        let conditions = Conditions::from_filter(filter, &self.prompt_keys)?;
+        let mut conditions = Conditions::from_filter(filter, &self.prompt_keys)?;
+        if let Some(text) = conditions.text.take() {
+            // Every match counts: read them all.
+            conditions.push_text(text, false);
+        }
         let clause = conditions.where_clause();
         let params = || rusqlite::params_from_iter(&conditions.params);
         // The prompt queries bind the two keys before the filter's parameters.
@@ -646,9 +654,39 @@ fn bad_filter(key: &str, value: &str, reason: &str) -> StoreError {
 struct Conditions {
     clauses: Vec<&'static str>,
     params: Vec<Value>,
+    /// A full-text query, not yet a clause: how to apply it depends on how common it is.
+    text: Option<String>,
+}
+
+/// Matches beyond which a full-text query counts as common (see [`Conditions::push_text`]).
+const COMMON_MATCHES: i64 = 5_000;
+
+/// Whether full-text query `text` matches at least [`COMMON_MATCHES`] traces (reading no
+/// more than that many matches).
+fn is_common(c: &Connection, text: &str) -> rusqlite::Result<bool> {
+    let found: i64 = c
+        .prepare_cached(
+            "SELECT count(*) FROM
+                (SELECT 1 FROM traces_fts WHERE traces_fts MATCH ?1 LIMIT ?2)",
+        )?
+        .query_row(rusqlite::params![text, COMMON_MATCHES], |r| r.get(0))?;
+    Ok(found >= COMMON_MATCHES)
 }
 
 impl Conditions {
+    /// Applies full-text query `text`. A rare one reads its matching ids first (a few), then
+    /// the page; a `common` one checks each trace of the time-ordered walk instead, which
+    /// fills a page after a few dozen traces, where reading every match (most of a million
+    /// for common words) took seconds.
+    fn push_text(&mut self, text: String, common: bool) {
+        let clause = if common {
+            "EXISTS (SELECT 1 FROM traces_fts WHERE traces_fts MATCH ? AND rowid = traces.id)"
+        } else {
+            "id IN (SELECT rowid FROM traces_fts WHERE traces_fts MATCH ?)"
+        };
+        self.push(clause, [Value::from(text)]);
+    }
+
     fn push(&mut self, clause: &'static str, params: impl IntoIterator<Item = Value>) {
         self.clauses.push(clause);
         self.params.extend(params);
@@ -719,10 +757,7 @@ impl Conditions {
                 conditions.push(clause, params);
             }
             if !words.is_empty() {
-                conditions.push(
-                    "id IN (SELECT rowid FROM traces_fts WHERE traces_fts MATCH ?)",
-                    [Value::from(fts_query(&words))],
-                );
+                conditions.text = Some(fts_query(&words));
             }
         }
         Ok(conditions)
