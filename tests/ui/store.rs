@@ -406,22 +406,21 @@ fn config_builds_a_sqlite_exporter_and_names_bad_values() {
 
 #[test]
 fn full_text_search_pages_common_and_rare_words_alike() {
-    // Enough matches that "common" counts as common (the store checks traces one by one
-    // along the time order instead of reading every match first): both ways page the same.
+    // Enough matches that "common" and "ancient" count as common (the store reads the time
+    // order in chunks and checks each chunk's matches) and "ancient" only in the oldest
+    // traces (several chunks without a match): every way pages the same.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("traces.db");
     let start: chrono::DateTime<Utc> = "2025-01-01T00:00:00Z".parse().unwrap();
-    let records: Vec<_> = (0..6_000)
+    let records: Vec<_> = (0..7_000)
         .map(|i| {
-            let prompt = if i % 1000 == 7 {
-                "common rare"
-            } else {
-                "common words"
-            };
+            // Inserted out of time order: pages follow time, not insertion.
+            let second = i * 7919 % 7_000;
+            let age = if second < 5_000 { "ancient" } else { "recent" };
+            let rare = if i % 1000 == 7 { "rare" } else { "" };
             record(&Spec {
-                // Inserted out of time order: pages follow time, not insertion.
-                at: start + chrono::Duration::seconds((i * 7919 % 6_000) as i64),
-                prompt,
+                at: start + chrono::Duration::seconds(second as i64),
+                prompt: &format!("common {age} {rare}"),
                 ..Spec::default()
             })
         })
@@ -431,7 +430,7 @@ fn full_text_search_pages_common_and_rare_words_alike() {
     let store = SqliteStore::open(&path).unwrap();
     let mut by_time: Vec<_> = records.iter().collect();
     by_time.sort_by_key(|r| std::cmp::Reverse(r.timestamp));
-    for (q, every) in [("common", 6_000), ("common rare", 6)] {
+    for (q, every) in [("common", 7_000), ("ancient", 5_000), ("common rare", 7)] {
         let expected: Vec<String> = by_time
             .iter()
             .filter(|r| q.split(' ').all(|w| r.prompt.contains(w)))
@@ -456,4 +455,12 @@ fn full_text_search_pages_common_and_rare_words_alike() {
         }
         assert_eq!(seen, expected[..expected.len().min(150)], "{q}");
     }
+    // With another filter too: the chunks walk only the traces it selects.
+    let page = store
+        .traces(&filter(|f| {
+            f.q = Some("ancient".into());
+            f.to = Some("2025-01-01T00:00:10Z".into());
+        }))
+        .unwrap();
+    assert_eq!(page.traces.len(), 10);
 }

@@ -362,13 +362,21 @@ impl SqliteStore {
             conditions.push("(ts, id) < (?, ?)", [Value::from(ts), Value::from(id)]);
         }
         let mut rows: Vec<(i64, i64, TraceRow)> = self.with(|c| {
+            let mut clause = conditions.where_clause();
             if let Some(text) = conditions.text.take() {
-                let common = is_common(c, &text)?;
-                conditions.push_text(text, common);
+                if is_common(c, &text)? {
+                    let ids = common_matches(c, &conditions, &text, limit + 1)?;
+                    let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
+                    // Row ids from the store itself: numbers, safe to write into the query.
+                    clause = format!("WHERE id IN ({})", ids.join(", "));
+                    conditions.params.clear();
+                } else {
+                    conditions.push_text(text);
+                    clause = conditions.where_clause();
+                }
             }
             let sql = format!(
-                "SELECT {COLUMNS} FROM traces {} ORDER BY ts DESC, id DESC LIMIT {}",
-                conditions.where_clause(),
+                "SELECT {COLUMNS} FROM traces {clause} ORDER BY ts DESC, id DESC LIMIT {}",
                 limit + 1
             );
             let mut statement = c.prepare(&sql)?;
@@ -438,7 +446,7 @@ impl SqliteStore {
         let mut conditions = Conditions::from_filter(filter, &self.prompt_keys)?;
         if let Some(text) = conditions.text.take() {
             // Every match counts: read them all.
-            conditions.push_text(text, false);
+            conditions.push_text(text);
         }
         let clause = conditions.where_clause();
         let params = || rusqlite::params_from_iter(&conditions.params);
@@ -658,7 +666,7 @@ struct Conditions {
     text: Option<String>,
 }
 
-/// Matches beyond which a full-text query counts as common (see [`Conditions::push_text`]).
+/// Matches beyond which a full-text query counts as common (see [`common_matches`]).
 const COMMON_MATCHES: i64 = 5_000;
 
 /// Whether full-text query `text` matches at least [`COMMON_MATCHES`] traces (reading no
@@ -673,18 +681,86 @@ fn is_common(c: &Connection, text: &str) -> rusqlite::Result<bool> {
     Ok(found >= COMMON_MATCHES)
 }
 
-impl Conditions {
-    /// Applies full-text query `text`. A rare one reads its matching ids first (a few), then
-    /// the page; a `common` one checks each trace of the time-ordered walk instead, which
-    /// fills a page after a few dozen traces, where reading every match (most of a million
-    /// for common words) took seconds.
-    fn push_text(&mut self, text: String, common: bool) {
-        let clause = if common {
-            "EXISTS (SELECT 1 FROM traces_fts WHERE traces_fts MATCH ? AND rowid = traces.id)"
+/// The first `wanted` traces, newest first, that match `conditions` and the common full-text
+/// query `text`.
+///
+/// Reading every match of a common word first (most of a million traces) took seconds, and
+/// checking the words trace by trace costs a full-text query each. Instead the time-ordered
+/// walk is read in chunks (growing from 256), and one full-text query per chunk returns the
+/// matches within the chunk's row-id range: the page is usually full after the first chunk.
+fn common_matches(
+    c: &Connection,
+    conditions: &Conditions,
+    text: &str,
+    wanted: usize,
+) -> rusqlite::Result<Vec<i64>> {
+    let mut matches = c.prepare_cached(
+        "SELECT rowid FROM traces_fts WHERE traces_fts MATCH ?1 AND rowid BETWEEN ?2 AND ?3",
+    )?;
+    let mut found = Vec::new();
+    let mut after: Option<(i64, i64)> = None;
+    let mut chunk = 256;
+    loop {
+        let mut clauses = conditions.clauses.clone();
+        let mut params = conditions.params.clone();
+        if let Some((ts, id)) = after {
+            clauses.push("(ts, id) < (?, ?)");
+            params.extend([Value::from(ts), Value::from(id)]);
+        }
+        let clause = if clauses.is_empty() {
+            String::new()
         } else {
-            "id IN (SELECT rowid FROM traces_fts WHERE traces_fts MATCH ?)"
+            format!("WHERE {}", clauses.join(" AND "))
         };
-        self.push(clause, [Value::from(text)]);
+        let candidates: Vec<(i64, i64)> = c
+            .prepare(&format!(
+                "SELECT id, ts FROM traces {clause} ORDER BY ts DESC, id DESC LIMIT {chunk}"
+            ))?
+            .query_map(rusqlite::params_from_iter(&params), |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let Some(&(last_id, last_ts)) = candidates.last() else {
+            break;
+        };
+        let low = candidates
+            .iter()
+            .map(|(id, _)| *id)
+            .min()
+            .unwrap_or(last_id);
+        let high = candidates
+            .iter()
+            .map(|(id, _)| *id)
+            .max()
+            .unwrap_or(last_id);
+        let matched: std::collections::HashSet<i64> = matches
+            .query_map(rusqlite::params![text, low, high], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        for (id, _) in &candidates {
+            if matched.contains(id) {
+                found.push(*id);
+                if found.len() == wanted {
+                    return Ok(found);
+                }
+            }
+        }
+        if candidates.len() < chunk {
+            break;
+        }
+        after = Some((last_ts, last_id));
+        chunk = (chunk * 2).min(65_536);
+    }
+    Ok(found)
+}
+
+impl Conditions {
+    /// Applies full-text query `text` by reading its matching ids first: right for a rare
+    /// query and for summaries; pages of a common one use [`common_matches`].
+    fn push_text(&mut self, text: String) {
+        self.push(
+            "id IN (SELECT rowid FROM traces_fts WHERE traces_fts MATCH ?)",
+            [Value::from(text)],
+        );
     }
 
     fn push(&mut self, clause: &'static str, params: impl IntoIterator<Item = Value>) {
