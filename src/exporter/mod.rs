@@ -47,8 +47,9 @@ pub use markdown::{MarkdownConfig, MarkdownExporter};
 pub use options::{ExporterOptions, Overflow, RetryPolicy};
 pub use otlp::{OtlpExporter, OtlpOptions};
 pub use sqlite::{
-    Page, PromptGroup, Retention, SessionView, SqliteConfig, SqliteExporter, SqliteStore,
-    StoreError, Summary, SummaryBucket, SummaryGroup, TraceFilter, TraceRow,
+    Page, PromptGroup, PromptKeys, Retention, Score, ScoreValue, SessionView, SqliteConfig,
+    SqliteExporter, SqliteStore, StoreError, Summary, SummaryBucket, SummaryGroup, TraceFilter,
+    TraceRow,
 };
 pub use stdout::{StdoutConfig, StdoutExporter, StdoutFormat};
 pub use webhook::{WebhookConfig, WebhookExporter};

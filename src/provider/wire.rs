@@ -126,7 +126,10 @@ impl<W: WireApi> Service<GenerateRequest> for HttpProvider<W> {
     }
 
     fn call(&mut self, request: GenerateRequest) -> Self::Future {
-        let body = self.endpoint.encode(&W::request(&self.model, &request));
+        let body = (self.endpoint).encode_with(
+            &W::request(&self.model, &request),
+            &request.parameters.extra,
+        );
         let this = self.clone();
         Box::pin(async move { this.generate(body?, request.stream).await })
     }

@@ -153,6 +153,7 @@ fn new_id() -> String {
 impl Api for Anthropic {
     type Body = MessagesRequest;
     type Encoder = EventEncoder;
+    const PROVIDER: &'static str = "anthropic";
 
     fn request(body: MessagesRequest) -> (GenerateRequest, String, Map<String, Value>) {
         let mut request = GenerateRequest {

@@ -11,9 +11,12 @@ pub(crate) trait Api: Send + 'static {
     type Body: DeserializeOwned;
     /// Writes a streamed answer as server-sent events.
     type Encoder: Encoder;
+    /// The provider that speaks this API upstream: parameters our request has no field for
+    /// are forwarded to it as written (another provider would not know them).
+    const PROVIDER: &'static str;
 
     /// Our request, the model the client asked for, and the parameters our request has no
-    /// field for (recorded in the trace, not forwarded).
+    /// field for.
     fn request(body: Self::Body) -> (GenerateRequest, String, Map<String, Value>);
     /// A complete answer in this API's shape.
     fn response(response: &GenerateResponse, model: &str) -> Value;

@@ -23,6 +23,9 @@ use super::ProxyError;
 /// [proxy.routes]
 /// "claude-sonnet-4" = "anthropic.toml"   # another llmtrace config, relative to this file
 /// ```
+///
+/// With `ui = true` the proxy also serves the trace viewer (`llmtrace ui`) on its port, over
+/// the main file's `sqlite` exporter; only on a loopback address, as the viewer has no login.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ProxyConfig {
@@ -38,6 +41,8 @@ pub struct ProxyConfig {
     /// Model name -> the configuration file of the stack that serves it. Models not listed go
     /// to the stack of the main file.
     pub routes: BTreeMap<String, PathBuf>,
+    /// Serve the trace viewer on the proxy's port (needs a `sqlite` exporter in the main file).
+    pub ui: bool,
 }
 
 impl Default for ProxyConfig {
@@ -48,6 +53,7 @@ impl Default for ProxyConfig {
             max_body_bytes: 4 * 1024 * 1024,
             shutdown_timeout_ms: 10_000,
             routes: BTreeMap::new(),
+            ui: false,
         }
     }
 }

@@ -8,10 +8,14 @@
 //!
 //! - Routing: the client for the request's `model` from [`Proxy::route`], else the default.
 //! - Trace metadata from request headers: `x-llmtrace-session-id`, `x-llmtrace-step-type`,
-//!   `x-llmtrace-attempt`, `x-llmtrace-metadata-<key>`; plus `requested_model` and, when the
-//!   client sent parameters our request type cannot carry (`tool_choice`, `n`, penalties...),
-//!   `unforwarded_parameters`: they are traced, not sent upstream.
+//!   `x-llmtrace-attempt`, `x-llmtrace-metadata-<key>`; plus `requested_model`.
+//! - Parameters our request type has no field for (`tool_choice`, `n`, penalties...) are
+//!   sent upstream as written, and traced with the others, when the upstream provider speaks
+//!   the client's API; to another provider (an OpenAI request routed to Anthropic) they are
+//!   not sent, and are traced as `unforwarded_parameters` metadata.
 //! - Every traced response carries `x-llmtrace-trace-id`, errors included.
+//! - With [`Proxy::ui`] (`[proxy] ui = true`), the trace viewer's pages and API
+//!   ([`ui::router`](crate::ui::router)) on the same port, loopback only.
 //! - Errors come back in the caller's API's shape with the upstream's status.
 //!
 //! ```no_run
@@ -37,7 +41,7 @@ pub use server::TRACE_ID_HEADER;
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -46,7 +50,8 @@ use tokio::net::TcpListener;
 use crate::Client;
 #[cfg(doc)]
 use crate::GenerateRequest;
-use crate::config::ConfigError;
+use crate::config::{Config, ConfigError};
+use crate::exporter::{SqliteStore, StoreError};
 
 /// Why the proxy cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +90,17 @@ pub enum ProxyError {
         #[source]
         source: std::io::Error,
     },
+    /// The viewer has no login: serving it beyond loopback would publish every trace.
+    #[error(
+        "refusing to serve the trace viewer (proxy.ui) on {0}: it has no login; listen on a loopback address"
+    )]
+    UiBeyondLoopback(SocketAddr),
+    /// `proxy.ui` is set but the main configuration has no `sqlite` exporter to show.
+    #[error("proxy.ui needs a sqlite exporter in {0}")]
+    UiWithoutStore(PathBuf),
+    /// The viewer's database cannot be opened.
+    #[error("cannot open the trace viewer's database")]
+    UiStore(#[source] StoreError),
     /// The server failed while serving.
     #[error("the proxy server failed")]
     Serve(#[source] std::io::Error),
@@ -103,6 +119,7 @@ struct Shared {
     client_key: Option<String>,
     max_body_bytes: usize,
     shutdown_timeout: Duration,
+    ui: Option<SqliteStore>,
 }
 
 impl Proxy {
@@ -117,6 +134,7 @@ impl Proxy {
                 client_key: None,
                 max_body_bytes: defaults.max_body_bytes,
                 shutdown_timeout: Duration::from_millis(defaults.shutdown_timeout_ms),
+                ui: None,
             }),
         }
     }
@@ -175,18 +193,32 @@ impl Proxy {
         self
     }
 
-    /// The HTTP routes, to serve or to nest in another axum application.
-    pub fn router(&self) -> axum::Router {
-        server::router(self.shared.clone())
+    /// Also serves the trace viewer over `store` (its pages at `/`, its API at `/api/...`).
+    pub fn ui(mut self, store: SqliteStore) -> Self {
+        self.shared_mut().ui = Some(store);
+        self
     }
 
-    /// Binds `addr`, refusing a non-loopback address when no client key is set.
+    /// The HTTP routes, to serve or to nest in another axum application.
+    pub fn router(&self) -> axum::Router {
+        let router = server::router(self.shared.clone());
+        match &self.shared.ui {
+            Some(store) => router.merge(crate::ui::router(store.clone())),
+            None => router,
+        }
+    }
+
+    /// Binds `addr`, refusing a non-loopback address when no client key is set or the viewer
+    /// is served.
     ///
     /// # Errors
-    /// [`ProxyError::OpenRelay`] or [`ProxyError::Bind`].
+    /// [`ProxyError::OpenRelay`], [`ProxyError::UiBeyondLoopback`] or [`ProxyError::Bind`].
     pub async fn bind(&self, addr: SocketAddr) -> Result<TcpListener, ProxyError> {
         if self.shared.client_key.is_none() && !addr.ip().is_loopback() {
             return Err(ProxyError::OpenRelay(addr));
+        }
+        if self.shared.ui.is_some() && !addr.ip().is_loopback() {
+            return Err(ProxyError::UiBeyondLoopback(addr));
         }
         TcpListener::bind(addr)
             .await
@@ -236,4 +268,19 @@ impl Proxy {
             .chain(self.shared.routes.values().cloned())
             .collect()
     }
+}
+
+/// The store `proxy.ui` shows: the first `sqlite` exporter of the configuration `file`.
+///
+/// # Errors
+/// [`ProxyError::Stack`] when the file cannot be loaded, [`ProxyError::UiWithoutStore`] when
+/// it has no `sqlite` exporter, [`ProxyError::UiStore`] when the database cannot be opened.
+pub fn ui_store(file: &Path) -> Result<SqliteStore, ProxyError> {
+    let config = Config::load(Some(file)).map_err(|source| ProxyError::Stack {
+        what: "the default".to_owned(),
+        source,
+    })?;
+    SqliteStore::from_config(&config)
+        .map_err(ProxyError::UiStore)?
+        .ok_or_else(|| ProxyError::UiWithoutStore(file.to_owned()))
 }

@@ -149,6 +149,7 @@ fn wire_usage(usage: &crate::Usage) -> Value {
 impl Api for OpenAi {
     type Body = ChatRequest;
     type Encoder = ChunkEncoder;
+    const PROVIDER: &'static str = "openai";
 
     fn request(body: ChatRequest) -> (GenerateRequest, String, Map<String, Value>) {
         let mut request = GenerateRequest {

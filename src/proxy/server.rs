@@ -129,12 +129,17 @@ async fn generate<A: Api>(
     request
         .metadata
         .insert("requested_model".into(), model.clone().into());
-    if !extra.is_empty() {
+    let client = shared.client_for(&model);
+    // Parameters we have no field for go upstream as written (and are traced with the
+    // others) when the upstream speaks the client's API; to another one they would be
+    // unknown, so they are only traced.
+    if client.provider().name == A::PROVIDER {
+        request.parameters.extra = extra;
+    } else if !extra.is_empty() {
         request
             .metadata
             .insert("unforwarded_parameters".into(), Value::Object(extra));
     }
-    let client = shared.client_for(&model);
     // Chosen here so that errors, which carry no trace id, can still name their trace.
     let trace_id = client.tracing_enabled().then(Uuid::new_v4);
     if let Some(id) = trace_id {

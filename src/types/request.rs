@@ -28,6 +28,11 @@ pub struct Parameters {
     /// Sequences that stop generation.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stop: Vec<String>,
+    /// Parameters this type has no field for (`tool_choice`, `n`, `metadata`...), which the
+    /// HTTP providers add to the request body as written (a key the body
+    /// already has keeps the body's value). `llmtrace proxy` puts here what its clients sent.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Parameters {

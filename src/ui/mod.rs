@@ -15,6 +15,8 @@
 //! | `/api/traces/{id}` | the whole record |
 //! | `/api/sessions/{id}` | a [`SessionView`](crate::exporter::SessionView) |
 //! | `/api/summary` | a [`Summary`](crate::exporter::Summary) (same filters) |
+//! | `POST /api/traces/{id}/scores` | sets a [`Score`](crate::exporter::Score) (JSON); `201` and the trace's scores |
+//! | `POST /traces/{id}/scores` | the trace page's score form |
 //!
 //! ```no_run
 //! # async fn serve() -> Result<(), Box<dyn std::error::Error>> {
@@ -31,11 +33,12 @@ mod api;
 mod chart;
 mod html;
 mod pages;
+mod scores;
 
 use axum::Router;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 
 use crate::exporter::{SqliteStore, StoreError, TraceFilter};
 
@@ -48,10 +51,12 @@ pub fn router(store: SqliteStore) -> Router {
     Router::new()
         .route("/", get(pages::list))
         .route("/traces/{id}", get(pages::trace))
+        .route("/traces/{id}/scores", post(scores::form))
         .route("/sessions/{id}", get(pages::session))
         .route("/summary", get(pages::summary))
         .route("/api/traces", get(api::traces))
         .route("/api/traces/{id}", get(api::trace))
+        .route("/api/traces/{id}/scores", post(scores::api))
         .route("/api/sessions/{id}", get(api::session))
         .route("/api/summary", get(api::summary))
         .route("/assets/style.css", get(style))
@@ -103,8 +108,12 @@ enum UiError {
 impl UiError {
     fn status(&self) -> StatusCode {
         match self {
-            UiError::NotFound(_) => StatusCode::NOT_FOUND,
-            UiError::Store(StoreError::BadFilter { .. }) => StatusCode::BAD_REQUEST,
+            UiError::NotFound(_) | UiError::Store(StoreError::UnknownTrace(_)) => {
+                StatusCode::NOT_FOUND
+            }
+            UiError::Store(StoreError::BadFilter { .. } | StoreError::BadScore { .. }) => {
+                StatusCode::BAD_REQUEST
+            }
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -134,6 +143,7 @@ fn query_string(filter: &TraceFilter, keep_cursor: bool) -> String {
         &mut filter.meta,
         &mut filter.prompt_name,
         &mut filter.prompt_version,
+        &mut filter.score,
         &mut filter.from,
         &mut filter.to,
         &mut filter.q,

@@ -8,8 +8,9 @@ use axum::response::Response;
 
 use super::chart::bars;
 use super::html::{escape, millis, or_dash, page, segment, time};
+use super::scores::{self, value_text};
 use super::{UiError, query, query_string};
-use crate::exporter::{SqliteStore, Summary, TraceFilter, TraceRow};
+use crate::exporter::{Score, SqliteStore, Summary, TraceFilter, TraceRow};
 use crate::{Message, TraceRecord};
 
 /// A failed page, as a page.
@@ -73,6 +74,7 @@ fn filter_form(filter: &TraceFilter) -> String {
         field("provider", "Provider", &filter.provider, "openai"),
         field("outcome", "Outcome", &filter.outcome, "ok, error, timeout…"),
         field("meta", "Metadata", &filter.meta, "key=value"),
+        field("score", "Score", &filter.score, "helpfulness<0.5"),
         field("prompt_name", "Prompt", &filter.prompt_name, "prompt_name"),
         field(
             "prompt_version",
@@ -103,7 +105,7 @@ fn trace_table(rows: &[TraceRow], kind: TableKind) -> String {
     }
     html.push_str(
         "<th>Time</th><th>Provider / model</th><th>Session</th><th>Step</th><th>Tokens in/out</th>\
-         <th>Cost</th><th>Latency</th><th>TTFT</th><th>Outcome</th></tr></thead><tbody>",
+         <th>Cost</th><th>Latency</th><th>TTFT</th><th>Outcome</th><th>Scores</th></tr></thead><tbody>",
     );
     for (i, row) in rows.iter().enumerate() {
         let outcome_class = if row.outcome == "ok" { "ok" } else { "err" };
@@ -133,9 +135,21 @@ fn trace_table(rows: &[TraceRow], kind: TableKind) -> String {
             (None, None) => "–".to_owned(),
             (i, o) => format!("{} / {}", or_dash(i), or_dash(o)),
         };
+        let scores = row
+            .scores
+            .iter()
+            .map(|(name, value)| {
+                format!(
+                    r#"<span class="score">{}: {}</span>"#,
+                    escape(name),
+                    escape(&value_text(value))
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
         let _ = write!(
             html,
-            r#"<td><a class="trace" href="/traces/{id}">{time}</a></td><td>{provider} / {model}</td><td>{session}</td><td>{step}</td><td class="num">{tokens}</td><td class="num">{cost}</td><td class="num">{latency}</td><td class="num">{ttft}</td><td class="{outcome_class}">{outcome}</td></tr>"#,
+            r#"<td><a class="trace" href="/traces/{id}">{time}</a></td><td>{provider} / {model}</td><td>{session}</td><td>{step}</td><td class="num">{tokens}</td><td class="num">{cost}</td><td class="num">{latency}</td><td class="num">{ttft}</td><td class="{outcome_class}">{outcome}</td><td class="scores">{scores}</td></tr>"#,
             id = segment(&row.trace_id),
             time = time(&row.timestamp),
             provider = escape(&row.provider),
@@ -155,16 +169,20 @@ fn trace_table(rows: &[TraceRow], kind: TableKind) -> String {
 pub(super) async fn trace(State(store): State<SqliteStore>, Path(id): Path<String>) -> Response {
     let lookup = id.clone();
     respond(
-        query(&store, move |s| s.trace(&lookup))
-            .await
-            .and_then(|record| record.ok_or_else(|| UiError::NotFound(format!("trace {id}"))))
-            .map(|record| {
-                page(
-                    StatusCode::OK,
-                    &format!("Trace {}", record.trace_id),
-                    &trace_body(&record),
-                )
-            }),
+        query(&store, move |s| {
+            let record = s.trace(&lookup)?;
+            let scores = s.scores(&lookup)?;
+            Ok(record.map(|record| (record, scores)))
+        })
+        .await
+        .and_then(|found| found.ok_or_else(|| UiError::NotFound(format!("trace {id}"))))
+        .map(|(record, scores)| {
+            page(
+                StatusCode::OK,
+                &format!("Trace {}", record.trace_id),
+                &trace_body(&record, &scores),
+            )
+        }),
     )
 }
 
@@ -191,7 +209,7 @@ fn message(role: &str, content: &str, extra: &str) -> String {
     )
 }
 
-fn trace_body(record: &TraceRecord) -> String {
+fn trace_body(record: &TraceRecord, scores: &[Score]) -> String {
     let mut body = format!(
         r#"<h1>Trace <code>{}</code></h1><dl class="facts"><dt>Time</dt><dd>{}</dd><dt>Provider / model</dt><dd>{} / {}</dd>"#,
         escape(&record.trace_id.to_string()),
@@ -292,6 +310,7 @@ fn trace_body(record: &TraceRecord) -> String {
         );
         body.push_str(&section("Error", "error", &text));
     }
+    body.push_str(&scores::section(&record.trace_id.to_string(), scores));
     body.push_str(&section("Metadata", "metadata", &json(&record.metadata)));
     body.push_str(&format!(
         r#"<details id="raw"><summary>Raw JSON</summary>{}</details>"#,
@@ -381,12 +400,20 @@ fn summary_body(s: &Summary) -> String {
     }
     body.push_str("</tbody></table>");
     if !s.by_prompt.is_empty() {
-        body.push_str("<h2>Prompt versions</h2><table class=\"traces\" id=\"prompts\"><thead><tr><th>Prompt</th><th>Version</th><th>Calls</th><th>Errors</th><th>Tokens</th><th>Avg latency</th><th>Cost</th></tr></thead><tbody>");
+        body.push_str("<h2>Prompt versions</h2><table class=\"traces\" id=\"prompts\"><thead><tr><th>Prompt</th><th>Version</th><th>Calls</th><th>Errors</th><th>Tokens</th><th>Avg latency</th><th>Cost</th><th>Avg scores</th></tr></thead><tbody>");
         for p in &s.by_prompt {
             let version = p.version.as_deref().unwrap_or("");
+            let scores = p
+                .scores
+                .iter()
+                .map(|(name, mean)| {
+                    format!(r#"<span class="score">{}: {mean:.2}</span>"#, escape(name))
+                })
+                .collect::<Vec<_>>()
+                .join(" ");
             let _ = write!(
                 body,
-                "<tr><td>{}</td><td><a href=\"/?prompt_name={}&amp;prompt_version={}\">{}</a></td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+                "<tr><td>{}</td><td><a href=\"/?prompt_name={}&amp;prompt_version={}\">{}</a></td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"scores\">{scores}</td></tr>",
                 escape(&p.name),
                 escape(&encode(&p.name)),
                 escape(&encode(version)),

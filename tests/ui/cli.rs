@@ -138,6 +138,20 @@ fn ui_serves_a_trace_file_and_a_database() {
     assert!(status.success());
     let (_ui, url) = start_ui(&["--db", db.to_str().unwrap()]);
     assert_eq!(get_page(&format!("{url}/api/traces")).traces.len(), 5);
+
+    // Other metadata keys may name the prompt and its version.
+    let (_ui, url) = start_ui(&[
+        "--db",
+        db.to_str().unwrap(),
+        "--prompt-name-key",
+        "user",
+        "--prompt-version-key",
+        "step_type",
+    ]);
+    let page = get_page(&format!(
+        "{url}/api/traces?prompt_name=ann&prompt_version=code_generation"
+    ));
+    assert_eq!(page.traces.len(), 3);
 }
 
 #[test]

@@ -7,5 +7,6 @@ mod browser;
 mod cli;
 mod pages;
 mod perf;
+mod scores;
 mod store;
 mod support;

@@ -428,3 +428,64 @@ fn the_cost_column_is_the_record_s_cost_usd_before_any_metadata_cost() {
     );
     assert_eq!(cost(unpriced.trace_id), None, "no cost, not 0");
 }
+
+#[test]
+fn full_text_search_pages_common_and_rare_words_alike() {
+    // Enough matches that "common" and "ancient" count as common (the store reads the time
+    // order in chunks and checks each chunk's matches) and "ancient" only in the oldest
+    // traces (several chunks without a match): every way pages the same.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("traces.db");
+    let start: chrono::DateTime<Utc> = "2025-01-01T00:00:00Z".parse().unwrap();
+    let records: Vec<_> = (0..7_000)
+        .map(|i| {
+            // Inserted out of time order: pages follow time, not insertion.
+            let second = i * 7919 % 7_000;
+            let age = if second < 5_000 { "ancient" } else { "recent" };
+            let rare = if i % 1000 == 7 { "rare" } else { "" };
+            record(&Spec {
+                at: start + chrono::Duration::seconds(second as i64),
+                prompt: &format!("common {age} {rare}"),
+                ..Spec::default()
+            })
+        })
+        .collect();
+    let mut exporter = SqliteExporter::new(&path).open().unwrap();
+    exporter.insert(&records).unwrap();
+    let store = SqliteStore::open(&path).unwrap();
+    let mut by_time: Vec<_> = records.iter().collect();
+    by_time.sort_by_key(|r| std::cmp::Reverse(r.timestamp));
+    for (q, every) in [("common", 7_000), ("ancient", 5_000), ("common rare", 7)] {
+        let expected: Vec<String> = by_time
+            .iter()
+            .filter(|r| q.split(' ').all(|w| r.prompt.contains(w)))
+            .map(|r| r.trace_id.to_string())
+            .collect();
+        assert_eq!(expected.len(), every);
+        let mut seen = Vec::new();
+        let mut cursor = None;
+        for _ in 0..3 {
+            let page = store
+                .traces(&filter(|f| {
+                    f.q = Some(q.into());
+                    f.limit = Some(50);
+                    f.cursor = cursor.clone();
+                }))
+                .unwrap();
+            seen.extend(page.traces.into_iter().map(|t| t.trace_id));
+            cursor = page.next;
+            if cursor.is_none() {
+                break;
+            }
+        }
+        assert_eq!(seen, expected[..expected.len().min(150)], "{q}");
+    }
+    // With another filter too: the chunks walk only the traces it selects.
+    let page = store
+        .traces(&filter(|f| {
+            f.q = Some("ancient".into());
+            f.to = Some("2025-01-01T00:00:10Z".into());
+        }))
+        .unwrap();
+    assert_eq!(page.traces.len(), 10);
+}

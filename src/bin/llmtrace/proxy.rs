@@ -25,7 +25,15 @@ pub(crate) async fn run(args: Args) -> Result<(), Box<dyn Error + Send + Sync>> 
         what: "the default".to_owned(),
         source,
     })?;
-    let proxy = Proxy::from_config(default, &config)?;
+    let mut proxy = Proxy::from_config(default, &config)?;
+    if config.ui {
+        // After the client: building it created the database file.
+        let file = args.config.clone();
+        let store = tokio::task::spawn_blocking(move || llmtrace::proxy::ui_store(&file))
+            .await
+            .map_err(|e| e.to_string())??;
+        proxy = proxy.ui(store);
+    }
     let listener = proxy.bind(args.listen.unwrap_or(config.listen)).await?;
     // Scripts and tests read the bound address (the port may have been 0) from this line.
     eprintln!(

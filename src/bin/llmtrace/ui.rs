@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use llmtrace::BoxError;
-use llmtrace::exporter::SqliteStore;
+use llmtrace::exporter::{PromptKeys, SqliteStore};
 
 /// Arguments of `llmtrace ui`.
 #[derive(Debug, clap::Args)]
@@ -18,6 +18,12 @@ pub(crate) struct Args {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, default_value = llmtrace::ui::DEFAULT_LISTEN)]
     listen: String,
+    /// Metadata key naming a trace's prompt (filters and the summary's prompt versions).
+    #[arg(long, default_value = "prompt_name")]
+    prompt_name_key: String,
+    /// Metadata key of the prompt's version.
+    #[arg(long, default_value = "prompt_version")]
+    prompt_version_key: String,
 }
 
 pub(crate) async fn run(args: Args) -> Result<(), BoxError> {
@@ -39,9 +45,14 @@ pub(crate) async fn run(args: Args) -> Result<(), BoxError> {
         }
         (None, None) => unreachable!("clap requires a file or --db"),
     };
+    let keys = PromptKeys {
+        name: args.prompt_name_key,
+        version: args.prompt_version_key,
+    };
     let store = tokio::task::spawn_blocking(move || SqliteStore::open(db))
         .await
-        .map_err(|e| e.to_string())??;
+        .map_err(|e| e.to_string())??
+        .with_prompt_keys(keys);
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;

@@ -11,7 +11,7 @@ use crate::config::reader::Table;
 use crate::config::{ConfigIssue, ExporterComponent, build_issue, limits};
 use crate::exporter::Exporter;
 
-/// `type = "sqlite"`: `path`, `max_rows`, `max_age_ms`.
+/// `type = "sqlite"`: `path`, `max_rows`, `max_age_ms`, `prompt_name_key`, `prompt_version_key`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct SqliteConfig {
     /// `path`: the database file (required).
@@ -22,6 +22,14 @@ pub struct SqliteConfig {
     /// `max_age_ms`: traces older than this many milliseconds are deleted; absent: none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_age_ms: Option<u64>,
+    /// `prompt_name_key`: metadata key of a prompt's name, for the viewer (default
+    /// `prompt_name`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompt_name_key: Option<String>,
+    /// `prompt_version_key`: metadata key of a prompt's version, for the viewer (default
+    /// `prompt_version`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompt_version_key: Option<String>,
 }
 
 impl ExporterComponent for SqliteConfig {
@@ -40,10 +48,14 @@ impl ExporterComponent for SqliteConfig {
                 "set max_age_ms (milliseconds, like every duration) or the older max_age, not both",
             );
         }
+        let prompt_name_key = table.get::<String>("prompt_name_key");
+        let prompt_version_key = table.get::<String>("prompt_version_key");
         Some(Self {
             path: path?,
             max_rows,
             max_age_ms: max_age_ms.or(old_form),
+            prompt_name_key,
+            prompt_version_key,
         })
     }
 

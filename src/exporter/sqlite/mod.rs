@@ -8,12 +8,14 @@
 
 mod config;
 mod schema;
+mod score;
 mod store;
 
 pub use config::SqliteConfig;
+pub use score::{Score, ScoreValue};
 pub use store::{
-    Page, PromptGroup, SessionView, SqliteStore, Summary, SummaryBucket, SummaryGroup, TraceFilter,
-    TraceRow,
+    Page, PromptGroup, PromptKeys, SessionView, SqliteStore, Summary, SummaryBucket, SummaryGroup,
+    TraceFilter, TraceRow,
 };
 
 use std::borrow::Borrow;
@@ -70,6 +72,20 @@ pub enum StoreError {
         /// The cause.
         #[source]
         source: serde_json::Error,
+    },
+    /// The store holds no trace with this id (yet: one still in an exporter's queue is not
+    /// stored).
+    #[error("no trace {0} in the store")]
+    UnknownTrace(String),
+    /// A score has a name or value the store cannot keep.
+    #[error("score {key} {value:?}: {reason}")]
+    BadScore {
+        /// `name` or `value`.
+        key: String,
+        /// The value given.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
     },
     /// A filter has a value the store cannot use.
     #[error("filter {key}={value:?}: {reason}")]

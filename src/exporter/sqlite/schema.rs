@@ -51,6 +51,24 @@ const MIGRATIONS: &[&str] = &[
         DELETE FROM traces_fts WHERE rowid = old.id;
     END;
     "#,
+    // 2: scores set after the fact, beside the (immutable) records; one per trace and name.
+    // Keyed by trace_id so a score reads without the row id; deleted with its trace.
+    r#"
+    CREATE TABLE trace_scores (
+        trace_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        number REAL,                     -- a numeric score, or NULL for a label
+        label TEXT,                      -- a label score, or NULL for a number
+        comment TEXT,
+        source TEXT,                     -- who or what set it
+        ts INTEGER NOT NULL,             -- when, microseconds since the Unix epoch (UTC)
+        PRIMARY KEY (trace_id, name)
+    ) WITHOUT ROWID;
+    CREATE INDEX trace_scores_name ON trace_scores (name, number);
+    CREATE TRIGGER traces_delete_scores AFTER DELETE ON traces BEGIN
+        DELETE FROM trace_scores WHERE trace_id = old.trace_id;
+    END;
+    "#,
 ];
 
 /// The version this build writes.

@@ -1,5 +1,6 @@
 //! Reading the store back: filtered pages of traces, one trace, a session, a summary.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -8,7 +9,8 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
 
-use super::StoreError;
+use super::score::{self, ScoreValue};
+use super::{SqliteConfig, StoreError};
 use crate::TraceRecord;
 
 /// The most traces one page holds.
@@ -39,7 +41,11 @@ pub struct TraceFilter {
     pub prompt_name: Option<String>,
     /// The prompt's version, from the `prompt_version` metadata entry.
     pub prompt_version: Option<String>,
-    /// Words that must all occur in the prompt (with system prompt and history) or the answer.
+    /// A score condition: `helpfulness<0.5` (also `<=`, `>`, `>=`, `=`, `!=`) or
+    /// `correct=yes` (a label).
+    pub score: Option<String>,
+    /// Words that must all occur in the prompt (with system prompt and history) or the answer;
+    /// a word `score:NAME<0.5` is a score condition instead.
     pub q: Option<String>,
     /// Traces per page (default 50, at most 500).
     pub limit: Option<usize>,
@@ -78,6 +84,9 @@ pub struct TraceRow {
     pub latency_ms: f64,
     /// Time to the first streamed chunk.
     pub ttft_ms: Option<f64>,
+    /// Scores set on the trace, by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub scores: BTreeMap<String, ScoreValue>,
 }
 
 /// A page of traces, newest first.
@@ -166,6 +175,9 @@ pub struct PromptGroup {
     pub latency_avg_ms: f64,
     /// Summed cost of the calls that have one.
     pub cost: Option<f64>,
+    /// Mean of each numeric score, by score name.
+    #[serde(default)]
+    pub scores: BTreeMap<String, f64>,
 }
 
 /// Calls in one time bucket.
@@ -181,9 +193,24 @@ pub struct SummaryBucket {
     pub total_tokens: i64,
 }
 
-/// The metadata keys naming a prompt and its version.
-const PROMPT_NAME: &str = "prompt_name";
-const PROMPT_VERSION: &str = "prompt_version";
+/// The metadata keys naming a prompt and its version, for the `prompt_name` and
+/// `prompt_version` filters and the summary's comparison of versions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PromptKeys {
+    /// The key of the prompt's name (default `prompt_name`).
+    pub name: String,
+    /// The key of the prompt's version (default `prompt_version`).
+    pub version: String,
+}
+
+impl Default for PromptKeys {
+    fn default() -> Self {
+        Self {
+            name: "prompt_name".to_owned(),
+            version: "prompt_version".to_owned(),
+        }
+    }
+}
 
 /// Upper bounds of the latency histogram, in milliseconds.
 const LATENCY_BOUNDS: [f64; 9] = [
@@ -198,6 +225,7 @@ const LATENCY_BOUNDS: [f64; 9] = [
 pub struct SqliteStore {
     path: Arc<Path>,
     pool: Arc<Mutex<Vec<Connection>>>,
+    prompt_keys: Arc<PromptKeys>,
 }
 
 const COLUMNS: &str = "id, trace_id, ts, provider, model, session_id, step_type, attempt, \
@@ -219,7 +247,55 @@ impl SqliteStore {
         Ok(Self {
             path: Arc::from(path),
             pool: Arc::new(Mutex::new(vec![connection])),
+            prompt_keys: Arc::default(),
         })
+    }
+
+    /// The store of the first `sqlite` exporter of `config` (by exporter name), with its
+    /// prompt keys; `None` when it has none. This is how a program whose client was built
+    /// from a config file scores its traces:
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use llmtrace::config::Config;
+    /// use llmtrace::exporter::{Score, SqliteStore};
+    ///
+    /// let config = Config::load(Some("llmtrace.toml".as_ref()))?;
+    /// let store = SqliteStore::from_config(&config)?.expect("a sqlite exporter");
+    /// store.score("4bf92f35-77b3-4da6-a3ce-929d0e0e4736", &Score::number("helpfulness", 0.9))?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`open`](Self::open) (build the client first: it creates the file).
+    pub fn from_config(config: &crate::config::Config) -> Result<Option<Self>, StoreError> {
+        let found =
+            (config.exporters.values()).find_map(|exporter| exporter.options::<SqliteConfig>());
+        let Some(sqlite) = found else {
+            return Ok(None);
+        };
+        let defaults = PromptKeys::default();
+        let keys = PromptKeys {
+            name: sqlite.prompt_name_key.clone().unwrap_or(defaults.name),
+            version: sqlite
+                .prompt_version_key
+                .clone()
+                .unwrap_or(defaults.version),
+        };
+        let path = &sqlite.path;
+        Ok(Some(Self::open(path)?.with_prompt_keys(keys)))
+    }
+
+    /// Reads a prompt's name and version from these metadata keys instead of `prompt_name`
+    /// and `prompt_version`.
+    pub fn with_prompt_keys(mut self, keys: PromptKeys) -> Self {
+        self.prompt_keys = Arc::new(keys);
+        self
+    }
+
+    /// The metadata keys naming a prompt and its version.
+    pub fn prompt_keys(&self) -> &PromptKeys {
+        &self.prompt_keys
     }
 
     /// The database file.
@@ -235,7 +311,10 @@ impl SqliteStore {
     }
 
     /// Runs `f` on a pooled connection.
-    fn with<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, StoreError> {
+    pub(super) fn with<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
         let pooled = self
             .pool
             .lock()
@@ -268,7 +347,7 @@ impl SqliteStore {
     /// `meta`); SQLite failures.
     pub fn traces(&self, filter: &TraceFilter) -> Result<Page, StoreError> {
         let limit = filter.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
-        let mut conditions = Conditions::from_filter(filter)?;
+        let mut conditions = Conditions::from_filter(filter, &self.prompt_keys)?;
         if let Some(cursor) = present(&filter.cursor) {
             let bad = || bad_filter("cursor", cursor, "not a cursor this store returned");
             let (ts, id) = cursor.split_once('_').ok_or_else(bad)?;
@@ -276,16 +355,30 @@ impl SqliteStore {
             let id: i64 = id.parse().map_err(|_| bad())?;
             conditions.push("(ts, id) < (?, ?)", [Value::from(ts), Value::from(id)]);
         }
-        let sql = format!(
-            "SELECT {COLUMNS} FROM traces {} ORDER BY ts DESC, id DESC LIMIT {}",
-            conditions.where_clause(),
-            limit + 1
-        );
         let mut rows: Vec<(i64, i64, TraceRow)> = self.with(|c| {
+            let mut clause = conditions.where_clause();
+            if let Some(text) = conditions.text.take() {
+                if is_common(c, &text)? {
+                    let ids = common_matches(c, &conditions, &text, limit + 1)?;
+                    let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
+                    // Row ids from the store itself: numbers, safe to write into the query.
+                    clause = format!("WHERE id IN ({})", ids.join(", "));
+                    conditions.params.clear();
+                } else {
+                    conditions.push_text(text);
+                    clause = conditions.where_clause();
+                }
+            }
+            let sql = format!(
+                "SELECT {COLUMNS} FROM traces {clause} ORDER BY ts DESC, id DESC LIMIT {}",
+                limit + 1
+            );
             let mut statement = c.prepare(&sql)?;
             let rows =
                 statement.query_map(rusqlite::params_from_iter(&conditions.params), read_row)?;
-            rows.collect()
+            let mut rows = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+            add_scores(c, rows.iter_mut().map(|(_, _, row)| row))?;
+            Ok(rows)
         })?;
         let next = (rows.len() > limit).then(|| {
             rows.truncate(limit);
@@ -329,7 +422,9 @@ impl SqliteStore {
         let traces: Vec<TraceRow> = self.with(|c| {
             let mut statement = c.prepare(&sql)?;
             let rows = statement.query_map([session_id], |row| read_row(row).map(|r| r.2))?;
-            rows.collect()
+            let mut rows = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+            add_scores(c, rows.iter_mut())?;
+            Ok(rows)
         })?;
         Ok((!traces.is_empty()).then(|| SessionView {
             session_id: session_id.to_owned(),
@@ -342,9 +437,21 @@ impl SqliteStore {
     /// # Errors
     /// As [`traces`](Self::traces).
     pub fn summary(&self, filter: &TraceFilter) -> Result<Summary, StoreError> {
-        let conditions = Conditions::from_filter(filter)?;
+        let mut conditions = Conditions::from_filter(filter, &self.prompt_keys)?;
+        if let Some(text) = conditions.text.take() {
+            // Every match counts: read them all.
+            conditions.push_text(text);
+        }
         let clause = conditions.where_clause();
         let params = || rusqlite::params_from_iter(&conditions.params);
+        // The prompt queries bind the two keys before the filter's parameters.
+        let keys = &*self.prompt_keys;
+        let prompt_params: Vec<Value> = [keys.name.clone(), keys.version.clone()]
+            .into_iter()
+            .map(Value::from)
+            .chain(conditions.params.iter().cloned())
+            .collect();
+        let prompt_params = || rusqlite::params_from_iter(&prompt_params);
         self.with(|c| {
             let (calls, errors, total_tokens, cost, latency_avg_ms, first, last): Totals = c.query_row(
                 &format!(
@@ -401,12 +508,12 @@ impl SqliteStore {
                 "SELECT n.value, v.value, count(*), sum(error_kind IS NOT NULL),
                     coalesce(sum(total_tokens), 0), avg(latency_ms), sum(cost)
                  FROM traces
-                 JOIN trace_metadata n ON n.trace = traces.id AND n.key = '{PROMPT_NAME}'
-                 LEFT JOIN trace_metadata v ON v.trace = traces.id AND v.key = '{PROMPT_VERSION}'
+                 JOIN trace_metadata n ON n.trace = traces.id AND n.key = ?
+                 LEFT JOIN trace_metadata v ON v.trace = traces.id AND v.key = ?
                  {clause} GROUP BY n.value, v.value ORDER BY n.value, v.value"
             ))?;
-            let by_prompt = statement
-                .query_map(params(), |r| {
+            let mut by_prompt: Vec<PromptGroup> = statement
+                .query_map(prompt_params(), |r| {
                     Ok(PromptGroup {
                         name: r.get(0)?,
                         version: r.get(1)?,
@@ -415,9 +522,30 @@ impl SqliteStore {
                         total_tokens: r.get(4)?,
                         latency_avg_ms: r.get(5)?,
                         cost: r.get(6)?,
+                        scores: BTreeMap::new(),
                     })
                 })?
                 .collect::<rusqlite::Result<_>>()?;
+            let mut statement = c.prepare(&format!(
+                "SELECT n.value, v.value, s.name, avg(s.number)
+                 FROM traces
+                 JOIN trace_metadata n ON n.trace = traces.id AND n.key = ?
+                 LEFT JOIN trace_metadata v ON v.trace = traces.id AND v.key = ?
+                 JOIN trace_scores s ON s.trace_id = traces.trace_id AND s.number IS NOT NULL
+                 {clause} GROUP BY n.value, v.value, s.name"
+            ))?;
+            let averages = statement.query_map(prompt_params(), |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?, r.get(2)?, r.get(3)?))
+            })?;
+            for average in averages {
+                let (name, version, score, mean) = average?;
+                if let Some(group) = by_prompt
+                    .iter_mut()
+                    .find(|g| g.name == name && g.version == version)
+                {
+                    group.scores.insert(score, mean);
+                }
+            }
             let buckets = LATENCY_BOUNDS
                 .iter()
                 .map(|b| format!("sum(latency_ms < {b:.1})"))
@@ -528,9 +656,107 @@ fn bad_filter(key: &str, value: &str, reason: &str) -> StoreError {
 struct Conditions {
     clauses: Vec<&'static str>,
     params: Vec<Value>,
+    /// A full-text query, not yet a clause: how to apply it depends on how common it is.
+    text: Option<String>,
+}
+
+/// Matches beyond which a full-text query counts as common (see [`common_matches`]).
+const COMMON_MATCHES: i64 = 5_000;
+
+/// Whether full-text query `text` matches at least [`COMMON_MATCHES`] traces (reading no
+/// more than that many matches).
+fn is_common(c: &Connection, text: &str) -> rusqlite::Result<bool> {
+    let found: i64 = c
+        .prepare_cached(
+            "SELECT count(*) FROM
+                (SELECT 1 FROM traces_fts WHERE traces_fts MATCH ?1 LIMIT ?2)",
+        )?
+        .query_row(rusqlite::params![text, COMMON_MATCHES], |r| r.get(0))?;
+    Ok(found >= COMMON_MATCHES)
+}
+
+/// The first `wanted` traces, newest first, that match `conditions` and the common full-text
+/// query `text`.
+///
+/// Reading every match of a common word first (most of a million traces) took seconds, and
+/// checking the words trace by trace costs a full-text query each. Instead the time-ordered
+/// walk is read in chunks (growing from 256), and one full-text query per chunk returns the
+/// matches within the chunk's row-id range: the page is usually full after the first chunk.
+fn common_matches(
+    c: &Connection,
+    conditions: &Conditions,
+    text: &str,
+    wanted: usize,
+) -> rusqlite::Result<Vec<i64>> {
+    let mut matches = c.prepare_cached(
+        "SELECT rowid FROM traces_fts WHERE traces_fts MATCH ?1 AND rowid BETWEEN ?2 AND ?3",
+    )?;
+    let mut found = Vec::new();
+    let mut after: Option<(i64, i64)> = None;
+    let mut chunk = 256;
+    loop {
+        let mut clauses = conditions.clauses.clone();
+        let mut params = conditions.params.clone();
+        if let Some((ts, id)) = after {
+            clauses.push("(ts, id) < (?, ?)");
+            params.extend([Value::from(ts), Value::from(id)]);
+        }
+        let clause = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", clauses.join(" AND "))
+        };
+        let candidates: Vec<(i64, i64)> = c
+            .prepare(&format!(
+                "SELECT id, ts FROM traces {clause} ORDER BY ts DESC, id DESC LIMIT {chunk}"
+            ))?
+            .query_map(rusqlite::params_from_iter(&params), |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let Some(&(last_id, last_ts)) = candidates.last() else {
+            break;
+        };
+        let low = candidates
+            .iter()
+            .map(|(id, _)| *id)
+            .min()
+            .unwrap_or(last_id);
+        let high = candidates
+            .iter()
+            .map(|(id, _)| *id)
+            .max()
+            .unwrap_or(last_id);
+        let matched: std::collections::HashSet<i64> = matches
+            .query_map(rusqlite::params![text, low, high], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        for (id, _) in &candidates {
+            if matched.contains(id) {
+                found.push(*id);
+                if found.len() == wanted {
+                    return Ok(found);
+                }
+            }
+        }
+        if candidates.len() < chunk {
+            break;
+        }
+        after = Some((last_ts, last_id));
+        chunk = (chunk * 2).min(65_536);
+    }
+    Ok(found)
 }
 
 impl Conditions {
+    /// Applies full-text query `text` by reading its matching ids first: right for a rare
+    /// query and for summaries; pages of a common one use [`common_matches`].
+    fn push_text(&mut self, text: String) {
+        self.push(
+            "id IN (SELECT rowid FROM traces_fts WHERE traces_fts MATCH ?)",
+            [Value::from(text)],
+        );
+    }
+
     fn push(&mut self, clause: &'static str, params: impl IntoIterator<Item = Value>) {
         self.clauses.push(clause);
         self.params.extend(params);
@@ -544,7 +770,7 @@ impl Conditions {
         }
     }
 
-    fn from_filter(filter: &TraceFilter) -> Result<Self, StoreError> {
+    fn from_filter(filter: &TraceFilter, keys: &PromptKeys) -> Result<Self, StoreError> {
         let mut conditions = Self::default();
         let text = |v: &str| Value::from(v.to_owned());
         if let Some(session) = present(&filter.session) {
@@ -572,8 +798,8 @@ impl Conditions {
             );
         }
         for (key, value) in [
-            (PROMPT_NAME, &filter.prompt_name),
-            (PROMPT_VERSION, &filter.prompt_version),
+            (&keys.name, &filter.prompt_name),
+            (&keys.version, &filter.prompt_version),
         ] {
             if let Some(value) = present(value) {
                 conditions.push(
@@ -588,19 +814,30 @@ impl Conditions {
         if let Some(to) = present(&filter.to) {
             conditions.push("ts < ?", [Value::from(parse_time("to", to)?)]);
         }
+        if let Some(spec) = present(&filter.score) {
+            let (clause, params) = score::condition(spec)?;
+            conditions.push(clause, params);
+        }
         if let Some(q) = present(&filter.q) {
-            conditions.push(
-                "id IN (SELECT rowid FROM traces_fts WHERE traces_fts MATCH ?)",
-                [Value::from(fts_query(q))],
-            );
+            let (scores, words): (Vec<&str>, Vec<&str>) = q
+                .split_whitespace()
+                .partition(|word| word.starts_with("score:"));
+            for spec in scores {
+                let (clause, params) = score::condition(spec)?;
+                conditions.push(clause, params);
+            }
+            if !words.is_empty() {
+                conditions.text = Some(fts_query(&words));
+            }
         }
         Ok(conditions)
     }
 }
 
-/// Each word of `q` as a quoted FTS5 string, so that user text is never FTS syntax.
-fn fts_query(q: &str) -> String {
-    q.split_whitespace()
+/// Each word as a quoted FTS5 string, so that user text is never FTS syntax.
+fn fts_query(words: &[&str]) -> String {
+    words
+        .iter()
         .map(|word| format!("\"{}\"", word.replace('"', "\"\"")))
         .collect::<Vec<_>>()
         .join(" ")
@@ -647,6 +884,25 @@ fn read_row(row: &Row<'_>) -> rusqlite::Result<(i64, i64, TraceRow)> {
             cost: row.get(12)?,
             latency_ms: row.get(13)?,
             ttft_ms: row.get(14)?,
+            scores: BTreeMap::new(),
         },
     ))
+}
+
+/// Fills in the scores of `rows` (one query for all of them).
+fn add_scores<'a>(
+    c: &Connection,
+    rows: impl Iterator<Item = &'a mut TraceRow>,
+) -> rusqlite::Result<()> {
+    let mut rows: Vec<&mut TraceRow> = rows.collect();
+    let mut scores = {
+        let ids: Vec<&str> = rows.iter().map(|r| r.trace_id.as_str()).collect();
+        score::scores_of(c, &ids)?
+    };
+    for row in &mut rows {
+        if let Some(found) = scores.remove(&row.trace_id) {
+            row.scores = found;
+        }
+    }
+    Ok(())
 }

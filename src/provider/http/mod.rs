@@ -253,10 +253,30 @@ impl HttpEndpoint {
 
     /// Serializes a request body.
     pub(crate) fn encode(&self, body: &impl Serialize) -> Result<Vec<u8>, ProviderError> {
-        serde_json::to_vec(body).map_err(|e| {
-            let message = format!("could not encode the {} request: {e}", self.provider);
-            ProviderError::new(ErrorKind::Other, message).with_source(e)
-        })
+        serde_json::to_vec(body).map_err(|e| self.encode_error(e))
+    }
+
+    /// Serializes a request body with `extra` parameters added (the body's own keys win).
+    pub(crate) fn encode_with(
+        &self,
+        body: &impl Serialize,
+        extra: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Vec<u8>, ProviderError> {
+        if extra.is_empty() {
+            return self.encode(body);
+        }
+        let mut value = serde_json::to_value(body).map_err(|e| self.encode_error(e))?;
+        if let Some(object) = value.as_object_mut() {
+            for (key, extra) in extra {
+                object.entry(key).or_insert_with(|| extra.clone());
+            }
+        }
+        self.encode(&value)
+    }
+
+    fn encode_error(&self, e: serde_json::Error) -> ProviderError {
+        let message = format!("could not encode the {} request: {e}", self.provider);
+        ProviderError::new(ErrorKind::Other, message).with_source(e)
     }
 
     /// Describes a failure of the connection (before or while the answer arrives).

@@ -161,6 +161,27 @@ async fn sends_system_history_prompt_tools_and_parameters_in_chat_completions_fo
 }
 
 #[tokio::test]
+async fn extra_parameters_are_sent_as_written_without_overriding_the_body() {
+    let server = TestServer::start(Reply::json(completion())).await;
+    let mut request = GenerateRequest::new("Hi").temperature(0.2);
+    let extra = json!({"n": 2, "tool_choice": "none", "model": "other", "temperature": 1.5});
+    request.parameters.extra = extra.as_object().unwrap().clone();
+
+    provider(&server).oneshot(request).await.expect("an answer");
+
+    let sent = server.request().body;
+    assert_eq!(
+        (&sent["n"], &sent["tool_choice"]),
+        (&json!(2), &json!("none"))
+    );
+    assert_eq!(
+        (&sent["model"], &sent["temperature"]),
+        (&json!("gpt-4o-mini"), &json!(0.2)),
+        "the body's own keys win"
+    );
+}
+
+#[tokio::test]
 async fn reads_text_finish_reason_usage_and_model_of_a_completion() {
     let server = TestServer::start(Reply::json(completion())).await;
 

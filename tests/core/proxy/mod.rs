@@ -99,7 +99,7 @@ async fn openai_request_reaches_upstream_with_its_parameters_and_is_traced_with_
         "temperature": 0.2, "max_tokens": 5, "seed": 7, "top_p": 0.9, "stop": "\n",
         "tools": [{"type": "function", "function": {"name": "lookup", "description": "d",
                    "parameters": {"type": "object", "properties": {}}}}],
-        "presence_penalty": 0.5,
+        "presence_penalty": 0.5, "tool_choice": "required", "logit_bias": {"50256": -100},
     });
     let headers = [
         ("x-llmtrace-session-id", "s-1"),
@@ -132,6 +132,12 @@ async fn openai_request_reaches_upstream_with_its_parameters_and_is_traced_with_
     assert_eq!(sent["seed"], 7);
     assert_eq!(sent["stop"], json!(["\n"]));
     assert_eq!(sent["tools"][0]["function"]["name"], "lookup");
+    // Parameters without a field of their own go upstream as the client wrote them.
+    let forwarded = json!({"presence_penalty": 0.5, "tool_choice": "required",
+                           "logit_bias": {"50256": -100}});
+    for (key, value) in forwarded.as_object().unwrap() {
+        assert_eq!(&sent[key], value, "{key} in {sent}");
+    }
 
     let trace = client.get_trace(&id).expect("the response names its trace");
     assert_eq!(trace.metadata["session_id"], "s-1");
@@ -140,9 +146,10 @@ async fn openai_request_reaches_upstream_with_its_parameters_and_is_traced_with_
     assert_eq!(trace.metadata["user"], "ann");
     assert_eq!(trace.metadata["requested_model"], "gpt-4o");
     assert_eq!(
-        trace.metadata["unforwarded_parameters"],
-        json!({"presence_penalty": 0.5})
+        serde_json::to_value(&trace.parameters.extra).unwrap(),
+        forwarded
     );
+    assert!(!trace.metadata.contains_key("unforwarded_parameters"));
     assert_eq!(trace.response.as_ref().unwrap().content, "Paris");
 }
 
@@ -270,6 +277,7 @@ async fn anthropic_request_through_an_anthropic_upstream_keeps_tools_and_answers
     let body = json!({
         "model": "claude-sonnet-4", "max_tokens": 100, "system": "Be brief.",
         "top_k": 5, "stop_sequences": ["END"],
+        "tool_choice": {"type": "any"}, "metadata": {"user_id": "u-1"},
         "tools": [{"name": "weather", "description": "d",
                    "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}],
         "messages": [{"role": "user", "content": [{"type": "text", "text": "Weather in Paris?"}]}],
@@ -299,7 +307,13 @@ async fn anthropic_request_through_an_anthropic_upstream_keeps_tools_and_answers
     assert_eq!(sent["top_k"], 5);
     assert_eq!(sent["stop_sequences"], json!(["END"]));
     assert_eq!(sent["tools"][0]["name"], "weather");
-    assert!(client.get_trace(&id).is_some());
+    assert_eq!(sent["tool_choice"], json!({"type": "any"}));
+    assert_eq!(sent["metadata"], json!({"user_id": "u-1"}));
+    let trace = client.get_trace(&id).unwrap();
+    assert_eq!(
+        trace.parameters.extra["tool_choice"],
+        json!({"type": "any"})
+    );
 }
 
 #[tokio::test]
@@ -543,4 +557,142 @@ async fn routes_name_config_files_relative_to_the_main_one() {
     let answer =
         json_of(post(&format!("{}/v1/chat/completions", proxy.base), &[], body).await).await;
     assert_eq!(answer["model"], "echo-routed");
+}
+
+/// Polls `url` (a trace page of the viewer's API) until it lists `count` traces.
+async fn traces_listed(url: &str, count: usize) -> Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let page = json_of(reqwest::get(url).await.unwrap()).await;
+        if page["traces"].as_array().map(Vec::len) == Some(count) {
+            return page;
+        }
+        assert!(std::time::Instant::now() < deadline, "{url}: {page}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_proxy_serves_the_viewer_over_its_store_on_its_own_port() {
+    use llmtrace::exporter::{SqliteExporter, SqliteStore};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("traces.db");
+    let options = ExporterOptions::default().batch_interval(Duration::from_millis(10));
+    let sink = ExporterSink::builder()
+        .exporter("local", SqliteExporter::new(&db).open().unwrap(), options)
+        .build()
+        .unwrap();
+    let client = Client::builder().exporters(sink).build();
+    let store = SqliteStore::open(&db).unwrap();
+    let proxy = Proxy::new(client).ui(store.clone());
+    let error = proxy
+        .clone()
+        .client_key("k")
+        .bind("0.0.0.0:0".parse().unwrap())
+        .await
+        .unwrap_err();
+    assert!(matches!(error, ProxyError::UiBeyondLoopback(_)), "{error}");
+
+    let proxy = serve(proxy).await;
+    let body = br#"{"model":"echo","messages":[{"role":"user","content":"hello viewer"}]}"#;
+    let answer = post(&format!("{}/v1/chat/completions", proxy.base), &[], body).await;
+    let id = trace_id(&answer);
+    let page = traces_listed(&format!("{}/api/traces", proxy.base), 1).await;
+    assert_eq!(page["traces"][0]["trace_id"], id.to_string());
+    let html = reqwest::get(format!("{}/traces/{id}", proxy.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("hello viewer"), "{html}");
+    let css = reqwest::get(format!("{}/assets/style.css", proxy.base))
+        .await
+        .unwrap();
+    assert_eq!(css.status(), 200);
+}
+
+#[tokio::test]
+async fn the_cli_serves_the_viewer_when_proxy_ui_is_set() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("llmtrace.toml");
+    let db = dir.path().join("traces.db");
+    std::fs::write(
+        &file,
+        format!(
+            "[proxy]\nlisten = \"127.0.0.1:0\"\nui = true\n\n[exporters.local]\ntype = \"sqlite\"\npath = {:?}\nbatch_interval_ms = 10\n",
+            db.display().to_string()
+        ),
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_llmtrace"))
+        .args(["proxy", "-c"])
+        .arg(&file)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    // Kills the proxy however the test ends.
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _child = Kill(child);
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        BufReader::new(stderr).read_line(&mut line).unwrap();
+        line
+    })
+    .await
+    .unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("llmtrace proxy listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+    let body = br#"{"model":"echo","messages":[{"role":"user","content":"hi"}]}"#;
+    let answer = post(&format!("{base}/v1/chat/completions"), &[], body).await;
+    let id = trace_id(&answer);
+    let page = traces_listed(&format!("{base}/api/traces"), 1).await;
+    assert_eq!(page["traces"][0]["trace_id"], id.to_string());
+}
+
+#[test]
+fn proxy_ui_without_a_sqlite_exporter_is_a_named_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("llmtrace.toml");
+    std::fs::write(&file, "[proxy]\nui = true\n").unwrap();
+    let error = llmtrace::proxy::ui_store(&file).unwrap_err();
+    assert!(matches!(error, ProxyError::UiWithoutStore(_)), "{error}");
+    assert!(error.to_string().contains("llmtrace.toml"), "{error}");
+}
+
+#[tokio::test]
+async fn parameters_of_another_api_are_traced_but_not_sent_to_a_provider_that_would_not_know_them()
+{
+    let message = json!({
+        "id": "msg_up", "type": "message", "role": "assistant", "model": "claude-up",
+        "content": [{"type": "text", "text": "Paris"}],
+        "stop_reason": "end_turn", "usage": {"input_tokens": 3, "output_tokens": 1},
+    });
+    let upstream = Upstream::start(Reply::Json(200, message)).await;
+    let client = anthropic_client(&upstream);
+    let proxy = serve(Proxy::new(client.clone())).await;
+    let body =
+        br#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"presence_penalty":0.5}"#;
+    let response = post(&format!("{}/v1/chat/completions", proxy.base), &[], body).await;
+    assert_eq!(response.status(), 200);
+    let id = trace_id(&response);
+    let sent = &upstream.bodies()[0];
+    assert!(sent.get("presence_penalty").is_none(), "{sent}");
+    let trace = client.get_trace(&id).unwrap();
+    assert_eq!(
+        trace.metadata["unforwarded_parameters"],
+        json!({"presence_penalty": 0.5})
+    );
+    assert!(trace.parameters.extra.is_empty());
 }
