@@ -25,8 +25,9 @@ impl Config {
     /// Every component that cannot be built (an API key variable that is not set, a header
     /// secret that is missing, ...), each named by its key.
     pub fn build(&self) -> Result<Client, ConfigError> {
-        let mut issues = Vec::new();
+        let mut issues = self.check_layers();
         let mut builder = Client::builder()
+            .layers(self.layers.iter().cloned())
             .eviction(self.tracing.eviction())
             .tracing(self.tracing.enabled);
         if self.tracing.events {

@@ -32,6 +32,7 @@
 mod build;
 mod env;
 mod error;
+mod layers;
 mod limits;
 mod parse;
 mod reader;
@@ -63,6 +64,10 @@ pub struct Config {
     pub metadata: Metadata,
     /// Named exporters.
     pub exporters: BTreeMap<String, ExporterConfig>,
+    /// `[[layers]]`, outermost first, as written; empty: the default stack. See
+    /// [`Config::stack`] for the stack they make.
+    #[serde(skip)]
+    pub layers: Vec<crate::layer::LayerSpec>,
 }
 
 impl Default for Config {
@@ -75,6 +80,7 @@ impl Default for Config {
             tracing: TracingConfig::default(),
             metadata: Metadata::new(),
             exporters: BTreeMap::new(),
+            layers: Vec::new(),
         }
     }
 }

@@ -22,7 +22,14 @@ pub(super) const EXPORTER_TYPES: &[&str] = &[
     "stdout", "jsonl", "json", "markdown", "webhook", "otlp", "plugin", "sqlite",
 ];
 // `proxy` is read by `crate::proxy::ProxyConfig`, not here.
-const SECTIONS: &[&str] = &["provider", "tracing", "metadata", "exporters", "proxy"];
+const SECTIONS: &[&str] = &[
+    "provider",
+    "tracing",
+    "metadata",
+    "exporters",
+    "proxy",
+    "layers",
+];
 
 pub(super) fn parse(figment: &Figment) -> Result<Config, Vec<ConfigIssue>> {
     let mut reader = Reader::new(figment);
@@ -54,11 +61,13 @@ pub(super) fn read(reader: &mut Reader<'_>) -> Result<Config, Vec<ConfigIssue>> 
     let tracing = tracing(reader);
     let metadata = metadata(reader);
     let exporters = exporters(reader);
+    let layers = super::layers::read(reader, &metadata).unwrap_or_default();
     Ok(Config {
         provider: provider.unwrap_or_else(|| Config::default().provider),
         tracing,
         metadata,
         exporters,
+        layers,
     })
 }
 

@@ -77,7 +77,10 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed {
     ) -> ServiceBuilder<tower::layer::util::Stack<SetSessionLayer, L>>;
 
     /// Adds metadata to every request; see [`InjectMetadataLayer`].
-    fn inject_metadata(self, metadata: Metadata) -> ServiceBuilder<tower::layer::util::Stack<InjectMetadataLayer, L>>;
+    fn inject_metadata(
+        self,
+        metadata: Metadata,
+    ) -> ServiceBuilder<tower::layer::util::Stack<InjectMetadataLayer, L>>;
 
     /// Records every call into `sink`; see [`TraceLayer`].
     fn trace(
@@ -95,7 +98,10 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
         self.layer(SetSessionLayer::new(session_id))
     }
 
-    fn inject_metadata(self, metadata: Metadata) -> ServiceBuilder<tower::layer::util::Stack<InjectMetadataLayer, L>> {
+    fn inject_metadata(
+        self,
+        metadata: Metadata,
+    ) -> ServiceBuilder<tower::layer::util::Stack<InjectMetadataLayer, L>> {
         self.layer(InjectMetadataLayer::new(metadata))
     }
 

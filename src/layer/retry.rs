@@ -15,6 +15,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tower::Layer;
 use tower::retry::{Policy, RetryLayer};
+use tower::util::MapRequestLayer;
 
 use super::stack::ClientService;
 use crate::{GenerateRequest, Generation, ProviderError};
@@ -63,7 +64,9 @@ impl RetrySpec {
     }
 
     pub(crate) fn wrap(&self, inner: ClientService) -> ClientService {
-        ClientService::new(RetryLayer::new(RetryPolicy(*self)).layer(inner))
+        let retry = RetryLayer::new(RetryPolicy(*self)).layer(inner);
+        // The first attempt is numbered too (the caller's own number, if it set one, wins).
+        ClientService::new(MapRequestLayer::new(first_attempt).layer(retry))
     }
 
     /// The wait before attempt `next` (2 for the first retry).
@@ -111,6 +114,13 @@ impl Policy<GenerateRequest, Generation, ProviderError> for RetryPolicy {
         attempts::record(attempt_number(request));
         Some(request.clone())
     }
+}
+
+fn first_attempt(mut request: GenerateRequest) -> GenerateRequest {
+    (request.metadata)
+        .entry("attempt_number")
+        .or_insert_with(|| Value::from(1));
+    request
 }
 
 /// The request's `attempt_number`, 1 when it has none (or one that is not a number).

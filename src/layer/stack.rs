@@ -145,7 +145,11 @@ impl Stack {
     }
 
     /// Wraps `provider` in every layer, outermost first.
-    pub(crate) fn build(&self, provider: ClientService, trace: Option<&TraceLayer>) -> ClientService {
+    pub(crate) fn build(
+        &self,
+        provider: ClientService,
+        trace: Option<&TraceLayer>,
+    ) -> ClientService {
         (self.layers.iter().rev()).fold(provider, |inner, layer| layer.wrap(inner, trace))
     }
 }
@@ -175,7 +179,7 @@ pub(crate) fn provider_error(
 /// `30s`, `1500ms`: a duration as a person writes it.
 pub(crate) fn human(duration: Duration) -> String {
     let millis = duration.as_millis();
-    if millis % 1000 == 0 {
+    if millis.is_multiple_of(1000) {
         format!("{}s", millis / 1000)
     } else {
         format!("{millis}ms")

@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
+use tower::Layer;
 use tower::timeout::TimeoutLayer;
 use tower::util::MapErrLayer;
-use tower::Layer;
 
 use super::stack::{ClientService, human, provider_error};
 use crate::{ErrorKind, ProviderError};

@@ -13,6 +13,7 @@ mod errors;
 mod eviction;
 mod files;
 mod fuzz;
+mod layers;
 mod precedence;
 mod scale;
 mod values;

@@ -10,9 +10,9 @@ use serde_json::Value;
 
 use super::TraceableError;
 use super::recorder::Recorder;
-use crate::layer::retry::attempts;
 use super::stream::TracedStream;
 use crate::Generation;
+use crate::layer::retry::attempts;
 
 pin_project! {
     /// Response future of [`Trace`](super::Trace): resolves to the inner result, after

@@ -6,8 +6,8 @@ use tower::Service;
 
 use super::future::ResponseFuture;
 use super::recorder::{Recorder, Shared};
-use crate::layer::retry::attempts;
 use super::{TraceLayer, TraceableError};
+use crate::layer::retry::attempts;
 use crate::provider::ProviderInfo;
 use crate::sink::RecordSink;
 use crate::{GenerateRequest, Generation};
