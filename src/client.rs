@@ -256,9 +256,9 @@ impl ClientBuilder {
     /// outermost), replacing the default `metadata -> trace` stack.
     ///
     /// The [`metadata`](Self::metadata) entries, if any, stay the outermost layer. When
-    /// tracing is on and no [`LayerSpec::Trace`] is listed, the trace layer goes innermost,
-    /// right above the provider; when tracing is off, `Trace` entries add nothing. See
-    /// [`LayerSpec`] and [`Client::stack`].
+    /// tracing is on and no [`LayerSpec::Trace`] is listed, the trace layer goes right inside
+    /// the leading session and metadata layers, outside the others; when tracing is off,
+    /// `Trace` entries add nothing. See [`Stack::effective`] and [`Client::stack`].
     pub fn layer(mut self, layer: LayerSpec) -> Self {
         self.layers.get_or_insert_with(Vec::new).push(layer);
         self

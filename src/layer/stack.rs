@@ -124,8 +124,9 @@ pub struct Stack {
 impl Stack {
     /// The stack a builder or configuration asks for, made explicit: without a list, today's
     /// default `metadata -> trace`; `metadata` (the builder's or `[metadata]`) is added
-    /// outermost when it has entries; `trace` is added innermost when tracing is on and the
-    /// list has none, and removed when tracing is off.
+    /// outermost when it has entries; when tracing is on and the list has no `trace`, it is
+    /// added right inside the leading `session` and `metadata` layers (outside timeouts,
+    /// retries and limits); when tracing is off, `trace` entries are removed.
     pub fn effective(
         layers: Option<Vec<LayerSpec>>,
         metadata: &Metadata,
@@ -139,7 +140,12 @@ impl Stack {
         if !tracing {
             layers.retain(|layer| *layer != LayerSpec::Trace);
         } else if !layers.contains(&LayerSpec::Trace) {
-            layers.push(LayerSpec::Trace);
+            // Inside the layers that only tag the request, outside everything else: the trace
+            // then times the call as the caller sees it, and records a timeout as a timeout.
+            let tagging =
+                |layer: &LayerSpec| matches!(layer, LayerSpec::Session(_) | LayerSpec::Metadata(_));
+            let at = layers.iter().position(|layer| !tagging(layer));
+            layers.insert(at.unwrap_or(layers.len()), LayerSpec::Trace);
         }
         Self { layers, provider }
     }

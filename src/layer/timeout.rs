@@ -1,6 +1,9 @@
 //! A deadline on each call: tower's [`Timeout`](tower::timeout::Timeout), with its `Elapsed`
 //! turned into a [`ProviderError`] of kind `timeout` so the trace records the right kind and a
 //! retry outside it sees a retryable failure.
+//!
+//! List it inside the trace layer (after `trace`) for that: a timeout outside the trace layer
+//! drops the traced call, which is then recorded as kind `cancelled`.
 
 use std::time::Duration;
 

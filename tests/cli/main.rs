@@ -5,6 +5,7 @@ mod crash;
 mod demo;
 mod eviction;
 mod files;
+mod layers;
 mod reading;
 mod run;
 #[cfg(unix)]

@@ -290,11 +290,11 @@ fn without_a_list_the_stack_is_the_one_it_always_was() {
     let off = Config::from_toml_str("[tracing]\nenabled = false\n").unwrap();
     assert_eq!(off.stack().to_string(), "provider echo(echo-1)");
 
-    // A list without `trace` gets it innermost; `[metadata]` stays outermost.
+    // A list without `trace` gets it inside `[metadata]` (outermost), outside the rest.
     let config = Config::from_toml_str(&format!("[metadata]\napp = \"x\"\n{RETRY}")).unwrap();
     assert_eq!(
         config.stack().to_string(),
-        "metadata(1 key) -> retry(3 attempts) -> trace -> provider echo(echo-1)"
+        "metadata(1 key) -> trace -> retry(3 attempts) -> provider echo(echo-1)"
     );
 }
 
