@@ -9,7 +9,7 @@ use crate::provider::{AnthropicProvider, OpenAiProvider};
 impl Config {
     /// Checks that every environment variable named as holding a secret is set and not empty:
     /// the provider's `api_key_env` (or the provider's default variable where it needs a key),
-    /// and each exporter's `secret_headers`.
+    /// each exporter's `secret_headers`; and the variable of a `session` layer's `env`.
     ///
     /// # Errors
     /// Every variable that is missing, by the key that names it; `file` is the file the
@@ -54,6 +54,7 @@ impl Config {
                 require(format!("exporters.{name}.secret_headers.{header}"), var);
             }
         }
+        issues.extend(self.check_layers());
         if issues.is_empty() {
             Ok(())
         } else {

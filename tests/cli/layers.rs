@@ -76,7 +76,10 @@ fn check_config_prints_the_effective_stack_outermost_first() {
     )
     .unwrap();
 
-    let output = llmtrace(dir.path(), &["check-config", "app.toml"]);
+    let output = command(dir.path(), &["check-config", "app.toml"])
+        .env("APP_SESSION", "s-1")
+        .output()
+        .unwrap();
 
     assert!(output.status.success(), "{}", stderr(&output));
     let expected = "session(env APP_SESSION) -> metadata(2 keys) -> retry(3 attempts) -> trace \
@@ -178,4 +181,23 @@ fn run_names_a_bad_layer_with_its_key_and_file() {
         "{text}"
     );
     assert!(text.contains("app.toml"), "{text}");
+}
+
+#[test]
+fn check_config_names_a_session_variable_that_is_not_set() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("app.toml"),
+        "[[layers]]\ntype = \"session\"\nenv = \"APP_SESSION\"\n",
+    )
+    .unwrap();
+
+    let output = llmtrace(dir.path(), &["check-config", "app.toml"]);
+
+    assert!(!output.status.success());
+    let text = stderr(&output);
+    assert!(
+        text.contains("layers[0].env: environment variable APP_SESSION is not set"),
+        "{text}"
+    );
 }
