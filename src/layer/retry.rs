@@ -64,12 +64,16 @@ impl RetrySpec {
     }
 
     pub(crate) fn wrap(&self, inner: ClientService) -> ClientService {
-        let retry = RetryLayer::new(RetryPolicy(*self)).layer(inner);
+        let policy = RetryPolicy {
+            spec: *self,
+            made: 1,
+        };
+        let retry = RetryLayer::new(policy).layer(inner);
         // The first attempt is numbered too (the caller's own number, if it set one, wins).
         ClientService::new(MapRequestLayer::new(first_attempt).layer(retry))
     }
 
-    /// The wait before attempt `next` (2 for the first retry).
+    /// The wait before attempt `next` of a call (2 for the first retry).
     fn backoff(&self, next: u32) -> Duration {
         let doublings = next.saturating_sub(2).min(31);
         let full = (self.initial_backoff.saturating_mul(1 << doublings)).min(self.max_backoff);
@@ -82,10 +86,16 @@ impl RetrySpec {
     }
 }
 
-/// The [`Policy`] of a [`RetrySpec`]. It keeps no state: the attempt number travels in the
-/// request's metadata, so one policy serves every call.
+/// The [`Policy`] of a [`RetrySpec`].
+///
+/// Tower gives each call its own copy of the policy, in the call's future, and calls `retry`
+/// only on that copy, so `made` counts the attempts of one call.
 #[derive(Debug, Clone, Copy)]
-struct RetryPolicy(RetrySpec);
+struct RetryPolicy {
+    spec: RetrySpec,
+    /// Attempts made so far by this call.
+    made: u32,
+}
 
 impl Policy<GenerateRequest, Generation, ProviderError> for RetryPolicy {
     type Future = tokio::time::Sleep;
@@ -98,20 +108,21 @@ impl Policy<GenerateRequest, Generation, ProviderError> for RetryPolicy {
         let Err(error) = result else {
             return None;
         };
-        let attempt = attempt_number(request);
-        if !error.is_retryable() || attempt >= self.0.attempts {
+        if !error.is_retryable() || self.made >= self.spec.attempts {
             return None;
         }
-        let next = attempt + 1;
+        self.made += 1;
+        // Counted on from the caller's own number, if it set one (an application-level retry).
+        let next = attempt_number(request).saturating_add(1);
         request
             .metadata
             .insert("attempt_number".into(), Value::from(next));
-        Some(tokio::time::sleep(self.0.backoff(next)))
+        Some(tokio::time::sleep(self.spec.backoff(self.made)))
     }
 
     fn clone_request(&mut self, request: &GenerateRequest) -> Option<GenerateRequest> {
         // Called before each attempt is sent: the moment to tell an enclosing trace.
-        attempts::record(attempt_number(request));
+        attempts::record(self.made);
         Some(request.clone())
     }
 }

@@ -386,3 +386,20 @@ fn every_bad_layer_is_named_with_its_key_and_file() {
         Ok(())
     });
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_counts_on_from_the_callers_attempt_number_and_still_makes_its_attempts() {
+    let server = Server::start(&[503, 503], false).await;
+    let client = client(&server.config(&format!("{RETRY}{TRACE}")));
+
+    client
+        .generate(llmtrace::GenerateRequest::new("hi").attempt_number(5))
+        .await
+        .unwrap();
+
+    let traces = client.get_traces(TraceQuery::all());
+    let numbers: Vec<_> = (traces.iter())
+        .map(|t| t.metadata["attempt_number"].clone())
+        .collect();
+    assert_eq!(numbers, [json!(5), json!(6), json!(7)]);
+}
