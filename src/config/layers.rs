@@ -162,6 +162,10 @@ fn session(table: &mut Table<'_, '_>) -> Option<LayerSpec> {
     let env = table.get::<String>("env");
     let env = table.checked("env", env, validate::env_name);
     match (id, env) {
+        (Some(id), None) if id.is_empty() => {
+            table.issue("id", "must not be empty");
+            None
+        }
         (Some(id), None) => Some(LayerSpec::Session(SessionSpec::Id(id))),
         (None, Some(var)) => Some(LayerSpec::Session(SessionSpec::Env(var))),
         (Some(_), Some(_)) => {

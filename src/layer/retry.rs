@@ -7,7 +7,8 @@
 //! - **outside** the trace layer (listed before `trace`): every attempt is a trace of its own,
 //!   its metadata `attempt_number` 1, 2, 3...;
 //! - **inside** it (listed after `trace`): one trace per call, covering every attempt, whose
-//!   metadata `attempts` says how many were made.
+//!   metadata `attempts` says how many were made (unless a `rate_limit` sits between the
+//!   two: its buffer runs the retry on a task of its own, out of the trace layer's sight).
 
 use std::cell::Cell;
 use std::time::Duration;

@@ -335,6 +335,9 @@ fn every_bad_layer_is_named_with_its_key_and_file() {
             type = "session"
             id = "s-1"
             [[layers]]
+            type = "session"
+            id = ""
+            [[layers]]
             type = "metadata"
             values = { team = "x" }
             [[layers]]
@@ -372,14 +375,13 @@ fn every_bad_layer_is_named_with_its_key_and_file() {
                 .message
                 .contains("must be listed before the trace layer (layers[0])")
         );
-        let metadata = &error
-            .issues
-            .iter()
-            .filter(|i| i.key == "layers[5].type")
+        assert_eq!(issue(&error, "layers[5].id").message, "must not be empty");
+        let metadata = (error.issues.iter())
+            .filter(|i| i.key == "layers[6].type")
             .count();
-        assert_eq!(*metadata, 1, "{error}");
+        assert_eq!(metadata, 1, "{error}");
         assert!(
-            issue(&error, "layers[6].type")
+            issue(&error, "layers[7].type")
                 .message
                 .starts_with("a second trace layer")
         );
