@@ -242,3 +242,37 @@ fn rate_limit(table: &mut Table<'_, '_>) -> Option<LayerSpec> {
     (table.problems() == before)
         .then(|| LayerSpec::RateLimit(RateLimitSpec::new(requests, Duration::from_millis(per_ms))))
 }
+
+#[cfg(test)]
+mod tests {
+    use figment::Figment;
+    use figment::providers::{Format, Toml};
+
+    use super::super::reader::Reader;
+    use super::LAYER_TYPES;
+
+    const LAYERS_TOML: &str = include_str!("../../config/layers.toml");
+
+    /// `config/layers.toml` shows every layer type and every option each one reads.
+    #[test]
+    fn the_layers_example_documents_every_layer_type_and_option() {
+        for layer_type in LAYER_TYPES {
+            let name = layer_type.name;
+            let toml = format!("[[layers]]\ntype = \"{name}\"\n");
+            let figment = Figment::from(Toml::string(&toml));
+            let mut reader = Reader::new(&figment);
+            let _ = super::super::parse::read(&mut reader);
+            assert!(
+                LAYERS_TOML.contains(&format!("type = \"{name}\"")),
+                "layer type {name} is missing from config/layers.toml"
+            );
+            for key in (reader.asked.iter()).filter_map(|key| key.strip_prefix("layers[0].")) {
+                let shown = |prefix: &str| LAYERS_TOML.contains(&format!("\n{prefix}{key} = "));
+                assert!(
+                    shown("") || shown("# "),
+                    "{key} (layer type {name}) is missing from config/layers.toml"
+                );
+            }
+        }
+    }
+}
