@@ -161,6 +161,7 @@ fn session(table: &mut Table<'_, '_>) -> Option<LayerSpec> {
     let id = table.get::<String>("id");
     let env = table.get::<String>("env");
     let env = table.checked("env", env, validate::env_name);
+    let env = table.checked("env", env, not_an_override);
     match (id, env) {
         (Some(id), None) if id.is_empty() => {
             table.issue("id", "must not be empty");
@@ -177,6 +178,19 @@ fn session(table: &mut Table<'_, '_>) -> Option<LayerSpec> {
             table.issue("id", message);
             None
         }
+    }
+}
+
+/// A session variable named `LLMTRACE_*` would also be read as a configuration override (and
+/// refused as an unknown section), so it is refused here, where the reason can be given.
+fn not_an_override(var: &str) -> Result<(), String> {
+    match var.starts_with(super::reader::ENV_PREFIX) {
+        true => Err(format!(
+            "{var} is read as a configuration override ({}* variables are); name another \
+             variable, such as APP_SESSION",
+            super::reader::ENV_PREFIX
+        )),
+        false => Ok(()),
     }
 }
 

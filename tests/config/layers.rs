@@ -405,3 +405,17 @@ async fn a_retry_counts_on_from_the_callers_attempt_number_and_still_makes_its_a
         .collect();
     assert_eq!(numbers, [json!(5), json!(6), json!(7)]);
 }
+
+#[test]
+fn a_session_variable_may_not_be_an_llmtrace_override() {
+    let toml = "[[layers]]\ntype = \"session\"\nenv = \"LLMTRACE_SESSION\"\n";
+    let error = Config::from_toml_str(toml).unwrap_err();
+
+    let found = issue(&error, "layers[0].env");
+    assert!(
+        found
+            .message
+            .starts_with("LLMTRACE_SESSION is read as a configuration override"),
+        "{found}"
+    );
+}
