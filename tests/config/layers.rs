@@ -228,8 +228,8 @@ async fn a_rate_limit_spaces_the_calls_that_reach_the_provider() {
     assert_eq!(arrivals.len(), 3);
     for pair in arrivals.windows(2) {
         let gap = pair[1] - pair[0];
-        // 200 ms apart, less what the network may shave off one of them.
-        assert!(gap >= Duration::from_millis(150), "calls {gap:?} apart");
+        // 200 ms apart, less what a loaded machine may shave off one arrival (unlimited: ~1 ms).
+        assert!(gap >= Duration::from_millis(100), "calls {gap:?} apart");
     }
 }
 
