@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use serde_json::Value;
 use tower::util::BoxCloneSyncService;
-use tower::{Service, ServiceBuilder, ServiceExt};
+use tower::{Service, ServiceExt};
 use uuid::Uuid;
 
 use crate::cost::PriceTable;
 use crate::exporter::{ExporterSink, ExporterStats};
-use crate::layer::{InjectMetadataLayer, TraceLayer};
+use crate::layer::{LayerSpec, Stack, TraceLayer};
 use crate::provider::{EchoProvider, Provider, ProviderInfo};
 use crate::session::{Session, SessionRegistry};
 use crate::sink::{Clock, EvictionPolicy, RecordSink, SystemClock, TraceQuery, TraceStore};
@@ -19,7 +19,8 @@ use crate::{
     TraceRecord,
 };
 
-/// The type-erased stack inside a [`Client`]: `InjectMetadata -> Trace -> provider`.
+/// The type-erased stack inside a [`Client`] (by default `InjectMetadata -> Trace -> provider`;
+/// see [`ClientBuilder::layers`]).
 pub type ClientService = BoxCloneSyncService<GenerateRequest, Generation, ProviderError>;
 
 /// A traced LLM client: the provider wrapped in the metadata and trace layers, plus the ring
@@ -51,6 +52,7 @@ pub struct Client {
 struct Inner {
     service: ClientService,
     provider: ProviderInfo,
+    stack: Stack,
     store: TraceStore,
     sessions: SessionRegistry,
     exporters: ExporterSink,
@@ -143,6 +145,11 @@ impl Client {
         &self.inner.provider
     }
 
+    /// The request path, outermost first, as it was built.
+    pub fn stack(&self) -> &Stack {
+        &self.inner.stack
+    }
+
     /// Whether calls are traced.
     pub fn tracing_enabled(&self) -> bool {
         self.inner.tracing
@@ -195,16 +202,10 @@ impl fmt::Debug for Client {
 /// [`ClientBuilder::session_eviction`]).
 pub const SESSION_MAX_TRACES: usize = 10_000;
 
-type WrapProvider = Box<
-    dyn FnOnce(ServiceBuilder<InjectMetadataLayerStack>, Option<TraceLayer>) -> ClientService
-        + Send,
->;
-type InjectMetadataLayerStack =
-    tower::layer::util::Stack<InjectMetadataLayer, tower::layer::util::Identity>;
-
 /// Configures and builds a [`Client`].
 pub struct ClientBuilder {
-    provider: Option<(ProviderInfo, WrapProvider)>,
+    provider: Option<(ProviderInfo, ClientService)>,
+    layers: Option<Vec<LayerSpec>>,
     eviction: EvictionPolicy,
     session_eviction: Option<EvictionPolicy>,
     clock: Arc<dyn Clock>,
@@ -219,6 +220,7 @@ impl Default for ClientBuilder {
     fn default() -> Self {
         Self {
             provider: None,
+            layers: None,
             eviction: EvictionPolicy::default(),
             session_eviction: None,
             clock: Arc::new(SystemClock),
@@ -249,11 +251,25 @@ impl ClientBuilder {
             + 'static,
         S::Future: Send + 'static,
     {
-        let wrap: WrapProvider = Box::new(move |builder, trace| match trace {
-            Some(trace) => BoxCloneSyncService::new(builder.layer(trace).service(service)),
-            None => BoxCloneSyncService::new(builder.service(service)),
-        });
-        self.provider = Some((info, wrap));
+        self.provider = Some((info, BoxCloneSyncService::new(service)));
+        self
+    }
+
+    /// Adds a layer to the request path, inside those added before (the first added is the
+    /// outermost), replacing the default `metadata -> trace` stack.
+    ///
+    /// The [`metadata`](Self::metadata) entries, if any, stay the outermost layer. When
+    /// tracing is on and no [`LayerSpec::Trace`] is listed, the trace layer goes right inside
+    /// the leading session and metadata layers, outside the others; when tracing is off,
+    /// `Trace` entries add nothing. See [`Stack::effective`] and [`Client::stack`].
+    pub fn layer(mut self, layer: LayerSpec) -> Self {
+        self.layers.get_or_insert_with(Vec::new).push(layer);
+        self
+    }
+
+    /// Adds these layers, outermost first; see [`layer`](Self::layer).
+    pub fn layers(mut self, layers: impl IntoIterator<Item = LayerSpec>) -> Self {
+        self.layers.get_or_insert_with(Vec::new).extend(layers);
         self
     }
 
@@ -341,7 +357,7 @@ impl ClientBuilder {
             Some(_) => self,
             None => self.provider(EchoProvider::new()),
         };
-        let (provider, wrap) = this.provider.take().expect("the provider was just set");
+        let (provider, service) = this.provider.take().expect("the provider was just set");
         let store = TraceStore::with_clock(this.eviction, this.clock.clone());
         let session_eviction = this.session_eviction.unwrap_or_else(|| {
             let max_traces = this.eviction.max_traces.max(SESSION_MAX_TRACES);
@@ -363,11 +379,13 @@ impl ClientBuilder {
             let prices = this.prices.unwrap_or_else(PriceTable::builtin);
             TraceLayer::with_prices(provider.clone(), sinks, prices)
         });
-        let builder = ServiceBuilder::new().layer(InjectMetadataLayer::new(this.metadata));
+        let name = format!("{}({})", provider.name, provider.model);
+        let stack = Stack::effective(this.layers, &this.metadata, this.tracing, name);
         Client {
             inner: Arc::new(Inner {
-                service: wrap(builder, trace),
+                service: stack.build(service, trace.as_ref()),
                 provider,
+                stack,
                 store,
                 sessions,
                 exporters,
@@ -381,6 +399,7 @@ impl fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientBuilder")
             .field("provider", &self.provider.as_ref().map(|(info, _)| info))
+            .field("layers", &self.layers)
             .field("eviction", &self.eviction)
             .field("session_eviction", &self.session_eviction)
             .field("metadata", &self.metadata)

@@ -55,13 +55,14 @@
 //! cost_usd (dollars, from the price table; absent when the model has no price or no usage)
 //! error { kind, message, retryable, status (HTTP only), generation_time_ms }  -- failures only
 //!   (a stream that broke or was dropped keeps its partial answer in `response`)
-//! metadata { session_id, step_type, attempt_number, ...custom }
+//! metadata { session_id, step_type, attempt_number, attempts (a retry inside the trace), ...custom }
 //! ```
 //!
 //! # Layers
 //!
-//! See [`layer`] for the request path (`SetSession -> InjectMetadata -> Trace -> provider`)
-//! and [`sink`] for the record path.
+//! See [`layer`] for the request path (`SetSession -> InjectMetadata -> Trace -> provider`,
+//! with tower's timeout, retry and limits where a [`LayerSpec`](layer::LayerSpec) list or a
+//! configuration's `[[layers]]` puts them) and [`sink`] for the record path.
 
 pub mod client;
 pub mod config;

@@ -20,8 +20,9 @@ impl Config {
     /// where that key was set.
     pub fn build(&self) -> Result<Client, ConfigError> {
         let provenance = &self.provenance;
-        let mut issues = Vec::new();
+        let mut issues = self.check_layers();
         let mut builder = Client::builder()
+            .layers(self.layers.iter().cloned())
             .eviction(self.tracing.eviction())
             .tracing(self.tracing.enabled);
         if self.tracing.events {

@@ -29,3 +29,5 @@ pub(crate) const MAX_CONCURRENCY: u64 = 10_000;
 pub(crate) const MEMORY_LIMIT_MB: u64 = 1_048_576;
 /// Every `*_ms` duration: one day.
 pub(crate) const MILLIS: u64 = 86_400_000;
+/// `requests` of a `rate_limit` layer: calls per window.
+pub(crate) const RATE_REQUESTS: u64 = 1_000_000;

@@ -43,6 +43,7 @@ mod env;
 mod error;
 mod exporters;
 pub(crate) mod fields;
+mod layers;
 pub(crate) mod limits;
 mod parse;
 mod prices;
@@ -85,6 +86,10 @@ pub struct Config {
     /// Model prices replacing or extending the shipped table.
     #[serde(skip_serializing_if = "is_default")]
     pub prices: PricesConfig,
+    /// `[[layers]]`, outermost first, as written; empty: the default stack. See
+    /// [`Config::stack`] for the stack they make.
+    #[serde(skip)]
+    pub layers: Vec<crate::layer::LayerSpec>,
     /// Where the values came from, for the problems found when building.
     #[serde(skip)]
     pub(crate) provenance: Provenance,
@@ -185,6 +190,7 @@ impl Default for Config {
             metadata: Metadata::new(),
             exporters: BTreeMap::new(),
             prices: PricesConfig::default(),
+            layers: Vec::new(),
             provenance: Provenance::default(),
         }
     }

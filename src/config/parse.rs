@@ -19,6 +19,7 @@ const SECTIONS: &[&str] = &[
     "exporters",
     "prices",
     "proxy",
+    "layers",
 ];
 
 pub(super) fn parse(figment: &Figment, file: Option<PathBuf>) -> Result<Config, Vec<ConfigIssue>> {
@@ -56,12 +57,14 @@ pub(super) fn read(reader: &mut Reader<'_>) -> Result<Config, Vec<ConfigIssue>> 
     let metadata = metadata(reader);
     let exporters = exporters::read(reader);
     let prices = super::prices::read(reader);
+    let layers = super::layers::read(reader, &metadata).unwrap_or_default();
     Ok(Config {
         provider: provider.unwrap_or_else(|| Config::default().provider),
         tracing,
         metadata,
         exporters,
         prices,
+        layers,
         provenance: Provenance::default(),
     })
 }

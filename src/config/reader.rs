@@ -62,11 +62,11 @@ impl<'f> Reader<'f> {
         Ok(&self.root)
     }
 
-    /// The value at the dotted path `key`.
+    /// The value at the dotted path `key`, whose parts may index an array (`layers[0].type`).
     fn find(&self, key: &str) -> Option<&Value> {
         let mut parts = key.split('.');
-        let first = self.root.get(parts.next()?)?;
-        parts.try_fold(first, |value, part| value.as_dict()?.get(part))
+        let first = step(&self.root, parts.next()?)?;
+        parts.try_fold(first, |value, part| step(value.as_dict()?, part))
     }
 
     /// Where the value at `key` was set.
@@ -122,6 +122,56 @@ impl<'f> Reader<'f> {
             used: BTreeSet::new(),
             reader: self,
         }
+    }
+}
+
+impl<'f> Reader<'f> {
+    /// The array of tables at `key` (`[[layers]]`), each with its own path (`layers[0]`);
+    /// empty when absent, an issue (and empty) when it is not an array.
+    pub(crate) fn tables(&mut self, key: &str) -> Vec<(String, Value)> {
+        self.asked.insert(key.to_owned());
+        match self.find(key) {
+            Some(Value::Array(_, items)) => (items.iter().enumerate())
+                .map(|(i, item)| (format!("{key}[{i}]"), item.clone()))
+                .collect(),
+            Some(other) => {
+                let message = format!("expected an array of tables, found {}", describe(other));
+                self.issue(key, message);
+                Vec::new()
+            }
+            None => Vec::new(),
+        }
+    }
+
+    /// `value`, one item of [`tables`](Self::tables) found at `path`, read as a table (an
+    /// issue, and an empty table, when it is not one).
+    pub(crate) fn item<'r>(&'r mut self, path: &str, value: Value) -> Table<'r, 'f> {
+        let dict = match value {
+            Value::Dict(_, dict) => dict,
+            other => {
+                let origin = self.origin_of(&other, path);
+                let message = format!("expected a table, found {}", describe(&other));
+                self.push(path, message, origin);
+                Dict::new()
+            }
+        };
+        Table {
+            prefix: path.to_owned(),
+            dict,
+            used: BTreeSet::new(),
+            reader: self,
+        }
+    }
+}
+
+/// The value at `part` of `dict`: a key, or a key and an index (`layers[0]`).
+fn step<'d>(dict: &'d Dict, part: &str) -> Option<&'d Value> {
+    let Some((key, index)) = part.strip_suffix(']').and_then(|p| p.split_once('[')) else {
+        return dict.get(part);
+    };
+    match dict.get(key)? {
+        Value::Array(_, items) => items.get(index.parse::<usize>().ok()?),
+        _ => None,
     }
 }
 

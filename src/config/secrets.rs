@@ -8,7 +8,7 @@ use super::{Config, ConfigError};
 impl Config {
     /// Checks that every environment variable named as holding a secret is set and not empty:
     /// the provider's `api_key_env` (or the provider's default variable where it needs a key),
-    /// and each exporter's `secret_headers`.
+    /// each exporter's `secret_headers`; and the variable of a `session` layer's `env`.
     ///
     /// # Errors
     /// Every variable that is missing, by the key that names it and where that key was set;
@@ -21,7 +21,7 @@ impl Config {
             (exporter.spec.secret_vars().into_iter())
                 .map(move |(key, var)| (format!("{table}.{key}"), var))
         });
-        let issues: Vec<_> = provider
+        let mut issues: Vec<_> = provider
             .chain(exporters)
             .filter(|(_, var)| std::env::var_os(var).is_none_or(|value| value.is_empty()))
             .map(|(key, var)| {
@@ -29,6 +29,7 @@ impl Config {
                 self.provenance.issue(key, message)
             })
             .collect();
+        issues.extend(self.check_layers());
         if issues.is_empty() {
             return Ok(());
         }

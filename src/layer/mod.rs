@@ -6,6 +6,10 @@
 //! SetSession -> InjectMetadata -> Trace -> [Timeout / Retry / ConcurrencyLimit] -> provider
 //! ```
 //!
+//! A [`LayerSpec`] list, outermost first, builds such a stack from code
+//! ([`ClientBuilder::layers`](crate::ClientBuilder::layers)) or from a configuration file's
+//! `[[layers]]`; [`Stack`] is the result, as `llmtrace check-config` prints it.
+//!
 //! Session and metadata layers only add metadata to the request, so they sit outside the trace
 //! layer, which records the request as the provider receives it. Middleware between the trace
 //! layer and the provider is inside the timing: a retry there is one trace per call, a retry
@@ -42,16 +46,23 @@
 //! # }
 //! ```
 
+pub mod limit;
 pub mod metadata;
+pub mod retry;
 pub mod session;
+pub mod stack;
+pub mod timeout;
 pub mod trace;
 
+pub use limit::{ConcurrencyLimitSpec, RateLimitSpec};
 pub use metadata::{InjectMetadata, InjectMetadataLayer};
-pub use session::{SetSession, SetSessionLayer};
+pub use retry::RetrySpec;
+pub use session::{SessionSpec, SetSession, SetSessionLayer};
+pub use stack::{LayerSpec, Stack};
+pub use timeout::TimeoutSpec;
 pub use trace::{Trace, TraceLayer, TraceableError};
 
 use tower::ServiceBuilder;
-use tower::layer::util::Stack;
 
 use crate::Metadata;
 use crate::provider::ProviderInfo;
@@ -63,28 +74,34 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed {
     fn set_session(
         self,
         session_id: impl Into<String>,
-    ) -> ServiceBuilder<Stack<SetSessionLayer, L>>;
+    ) -> ServiceBuilder<tower::layer::util::Stack<SetSessionLayer, L>>;
 
     /// Adds metadata to every request; see [`InjectMetadataLayer`].
-    fn inject_metadata(self, metadata: Metadata) -> ServiceBuilder<Stack<InjectMetadataLayer, L>>;
+    fn inject_metadata(
+        self,
+        metadata: Metadata,
+    ) -> ServiceBuilder<tower::layer::util::Stack<InjectMetadataLayer, L>>;
 
     /// Records every call into `sink`; see [`TraceLayer`].
     fn trace(
         self,
         provider: ProviderInfo,
         sink: impl RecordSink,
-    ) -> ServiceBuilder<Stack<TraceLayer, L>>;
+    ) -> ServiceBuilder<tower::layer::util::Stack<TraceLayer, L>>;
 }
 
 impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
     fn set_session(
         self,
         session_id: impl Into<String>,
-    ) -> ServiceBuilder<Stack<SetSessionLayer, L>> {
+    ) -> ServiceBuilder<tower::layer::util::Stack<SetSessionLayer, L>> {
         self.layer(SetSessionLayer::new(session_id))
     }
 
-    fn inject_metadata(self, metadata: Metadata) -> ServiceBuilder<Stack<InjectMetadataLayer, L>> {
+    fn inject_metadata(
+        self,
+        metadata: Metadata,
+    ) -> ServiceBuilder<tower::layer::util::Stack<InjectMetadataLayer, L>> {
         self.layer(InjectMetadataLayer::new(metadata))
     }
 
@@ -92,7 +109,7 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
         self,
         provider: ProviderInfo,
         sink: impl RecordSink,
-    ) -> ServiceBuilder<Stack<TraceLayer, L>> {
+    ) -> ServiceBuilder<tower::layer::util::Stack<TraceLayer, L>> {
         self.layer(TraceLayer::new(provider, sink))
     }
 }

@@ -115,3 +115,25 @@ fn stamp(metadata: &mut Metadata, session_id: &str) {
         metadata.insert("attempt_number".into(), Value::from(1));
     }
 }
+
+/// `session` layer options: where the session id comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SessionSpec {
+    /// This id.
+    Id(String),
+    /// The value of this environment variable, read when the stack is built (a
+    /// [`Config`](crate::config::Config) with the variable unset is an error; a
+    /// [`ClientBuilder`](crate::ClientBuilder) then uses a new random id and logs a warning).
+    Env(String),
+}
+
+impl SessionSpec {
+    /// The session id, or the variable that should hold it.
+    pub(crate) fn resolve(&self) -> Result<String, &str> {
+        match self {
+            SessionSpec::Id(id) => Ok(id.clone()),
+            SessionSpec::Env(var) => std::env::var(var).map_err(|_| var.as_str()),
+        }
+    }
+}

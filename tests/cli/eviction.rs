@@ -35,6 +35,12 @@ fn run_with_a_byte_bound_below_any_trace_still_exports_the_trace() {
 
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(stderr(&output).contains("exporter archive: 1 exported, 0 dropped, 0 failed"));
+    // The bound applied: the buffer no longer holds the trace `run` would summarize.
+    assert!(
+        !stderr(&output).contains(" tokens, "),
+        "{}",
+        stderr(&output)
+    );
     let line = std::fs::read_to_string(dir.path().join("traces.jsonl")).unwrap();
     let record: llmtrace::TraceRecord = serde_json::from_str(line.trim()).unwrap();
     assert_eq!(record.prompt, "hi");

@@ -6,6 +6,7 @@ mod crash;
 mod demo;
 mod eviction;
 mod files;
+mod layers;
 mod plugins;
 mod reading;
 mod run;

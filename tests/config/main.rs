@@ -15,6 +15,7 @@ mod errors;
 mod eviction;
 mod files;
 mod fuzz;
+mod layers;
 mod precedence;
 mod prices;
 mod registry;

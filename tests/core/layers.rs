@@ -102,3 +102,51 @@ async fn tracing_left_out_of_the_stack_records_nothing() {
 
     assert!(response.trace_id().is_none());
 }
+
+#[tokio::test]
+async fn client_builder_layers_build_the_listed_stack_in_order() {
+    use llmtrace::layer::{LayerSpec, SessionSpec, TimeoutSpec};
+    use llmtrace::{Client, ErrorKind};
+
+    let client = Client::builder()
+        .provider(EchoProvider::new().latency(Duration::from_secs(10)))
+        .metadata("environment", "prod")
+        .layer(LayerSpec::Session(SessionSpec::Env(
+            "APP_NO_SUCH_SESSION_VAR".into(),
+        )))
+        .layer(LayerSpec::Trace)
+        .layer(LayerSpec::Timeout(TimeoutSpec::new(Duration::from_millis(
+            20,
+        ))))
+        .build();
+
+    let error = client.generate("slow").await.unwrap_err();
+
+    assert_eq!(error.kind(), ErrorKind::Timeout);
+    assert_eq!(
+        client.stack().to_string(),
+        "metadata(1 key) -> session(env APP_NO_SUCH_SESSION_VAR) -> trace -> timeout(20ms) -> provider echo(echo-1)"
+    );
+    let trace = &client.get_traces(TraceQuery::all())[0];
+    assert_eq!(trace.error.as_ref().unwrap().kind, "timeout");
+    assert_eq!(trace.metadata["environment"], "prod");
+    // The variable is not set: a new random session id, not a missing or empty one.
+    let session = trace.metadata["session_id"].as_str().unwrap();
+    assert!(uuid::Uuid::parse_str(session).is_ok(), "{session}");
+}
+
+#[tokio::test]
+async fn client_builder_with_tracing_off_drops_a_listed_trace_layer() {
+    use llmtrace::Client;
+    use llmtrace::layer::LayerSpec;
+
+    let client = Client::builder()
+        .tracing(false)
+        .layer(LayerSpec::Trace)
+        .build();
+
+    let response = client.generate("hi").await.unwrap();
+
+    assert!(response.trace_id().is_none());
+    assert_eq!(client.stack().to_string(), "provider echo(echo-1)");
+}

@@ -11,9 +11,11 @@ pub(crate) fn run(file: &Path) -> Result<(), BoxError> {
     // A missing API key or header secret would only surface when the stack is built.
     config.check_environment(Some(file))?;
     println!(
-        "# {} is valid; effective configuration (secrets masked):\n",
-        file.display()
+        "# {} is valid; effective stack, outermost first:\n# {}\n",
+        file.display(),
+        config.stack()
     );
+    println!("# effective configuration (secrets masked):\n");
     print!("{}", config.to_masked_toml());
     Ok(())
 }

@@ -12,6 +12,7 @@ use super::TraceableError;
 use super::recorder::Recorder;
 use super::stream::TracedStream;
 use crate::Generation;
+use crate::layer::retry::attempts;
 
 pin_project! {
     /// Response future of [`Trace`](super::Trace): resolves to the inner result, after
@@ -20,14 +21,17 @@ pin_project! {
         #[pin]
         inner: F,
         recorder: Option<Recorder>,
+        // Attempts a retry layer below has made so far (see `layer::retry::attempts`).
+        attempts: Option<u32>,
     }
 }
 
 impl<F> ResponseFuture<F> {
-    pub(super) fn new(inner: F, recorder: Recorder) -> Self {
+    pub(super) fn new(inner: F, recorder: Recorder, attempts: Option<u32>) -> Self {
         Self {
             inner,
             recorder: Some(recorder),
+            attempts,
         }
     }
 }
@@ -43,11 +47,15 @@ where
     /// When polled again after it resolved.
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let result = ready!(this.inner.poll(cx));
+        let inner = this.inner;
+        let result = ready!(attempts::scope(this.attempts, || inner.poll(cx)));
         let mut recorder = this
             .recorder
             .take()
             .expect("ResponseFuture polled after completion");
+        if let Some(attempts) = *this.attempts {
+            recorder.set_attempts(attempts);
+        }
         let trace_id = Value::from(recorder.trace_id().to_string());
         Poll::Ready(match result {
             Ok(Generation::Complete(mut response)) => {

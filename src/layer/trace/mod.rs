@@ -4,7 +4,8 @@
 //! the caller dropped before it finished — then hands it to a [`RecordSink`]. It never changes
 //! the response or the error, except for adding `trace_id` to the response metadata. The
 //! request's metadata, which exists for the trace, moves into the record: services below the
-//! trace layer see it empty.
+//! trace layer see it empty. A [retry](crate::layer::retry) below the trace layer adds
+//! `attempts` (how many it made) to that metadata.
 //!
 //! # Example
 //!

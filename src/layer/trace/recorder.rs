@@ -74,6 +74,15 @@ impl Recorder {
         }
     }
 
+    /// Records in the metadata how many attempts a retry layer below made (`attempts`).
+    pub(crate) fn set_attempts(&mut self, attempts: u32) {
+        if let Some(request) = &mut self.request {
+            request
+                .metadata
+                .insert("attempts".into(), serde_json::Value::from(attempts));
+        }
+    }
+
     pub(crate) fn trace_id(&self) -> Uuid {
         self.trace_id
     }

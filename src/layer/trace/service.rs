@@ -7,6 +7,7 @@ use tower::Service;
 use super::future::ResponseFuture;
 use super::recorder::{Recorder, Shared};
 use super::{TraceLayer, TraceableError};
+use crate::layer::retry::attempts;
 use crate::provider::ProviderInfo;
 use crate::sink::RecordSink;
 use crate::{GenerateRequest, Generation};
@@ -58,7 +59,9 @@ where
 
     fn call(&mut self, mut request: GenerateRequest) -> Self::Future {
         let recorder = Recorder::start(self.shared.clone(), &mut request);
-        ResponseFuture::new(self.inner.call(request), recorder)
+        let mut attempts = None;
+        let inner = attempts::scope(&mut attempts, || self.inner.call(request));
+        ResponseFuture::new(inner, recorder, attempts)
     }
 }
 
