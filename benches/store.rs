@@ -43,6 +43,7 @@ fn record_at(timestamp: DateTime<Utc>) -> Arc<TraceRecord> {
         }),
         error: None,
         metadata: Default::default(),
+        redactions: 0,
     })
 }
 

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::exporter::{ExporterSink, ExporterStats};
 use crate::layer::{InjectMetadataLayer, TraceLayer};
 use crate::provider::{EchoProvider, Provider, ProviderInfo};
+use crate::redact::RedactPolicy;
 use crate::session::{Session, SessionRegistry};
 use crate::sink::{Clock, EvictionPolicy, RecordSink, SystemClock, TraceQuery, TraceStore};
 use crate::{
@@ -211,6 +212,7 @@ pub struct ClientBuilder {
     tracing: bool,
     sinks: Vec<Box<dyn RecordSink>>,
     exporters: Option<ExporterSink>,
+    redact: Option<Arc<RedactPolicy>>,
 }
 
 impl Default for ClientBuilder {
@@ -224,6 +226,7 @@ impl Default for ClientBuilder {
             tracing: true,
             sinks: Vec::new(),
             exporters: None,
+            redact: None,
         }
     }
 }
@@ -325,6 +328,13 @@ impl ClientBuilder {
         self
     }
 
+    /// Masks every record with `policy` before the ring buffer, sessions, exporters or any
+    /// added sink sees it (see [`crate::redact`]). Defaults to no redaction, at no cost.
+    pub fn redact(mut self, policy: impl Into<Arc<RedactPolicy>>) -> Self {
+        self.redact = Some(policy.into());
+        self
+    }
+
     /// Builds the client.
     pub fn build(self) -> Client {
         let mut this = match self.provider {
@@ -350,7 +360,11 @@ impl ClientBuilder {
                 (sessions.clone(), exporters.clone()),
                 this.sinks,
             );
-            TraceLayer::new(provider.clone(), sinks)
+            let layer = TraceLayer::new(provider.clone(), sinks);
+            match this.redact {
+                Some(policy) => layer.redact(policy),
+                None => layer,
+            }
         });
         let builder = ServiceBuilder::new().layer(InjectMetadataLayer::new(this.metadata));
         Client {
@@ -376,6 +390,7 @@ impl fmt::Debug for ClientBuilder {
             .field("tracing", &self.tracing)
             .field("sinks", &self.sinks.len())
             .field("exporters", &self.exporters)
+            .field("redact", &self.redact.is_some())
             .finish()
     }
 }

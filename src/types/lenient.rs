@@ -45,6 +45,8 @@ pub(crate) struct RecordWire {
     error: Option<Box<TraceError>>,
     #[serde(default, deserialize_with = "null_as_default")]
     metadata: Metadata,
+    #[serde(default)]
+    redactions: u32,
 }
 
 impl From<RecordWire> for TraceRecord {
@@ -76,6 +78,7 @@ impl From<RecordWire> for TraceRecord {
             response: wire.response,
             error: wire.error,
             metadata,
+            redactions: wire.redactions,
         }
     }
 }

@@ -12,6 +12,7 @@ mod layers;
 mod provider_tracing;
 mod read;
 mod read_fuzz;
+mod redaction;
 mod session_tracing;
 mod streaming;
 mod support;

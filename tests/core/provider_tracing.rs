@@ -378,6 +378,7 @@ fn a_record_stored_twice_survives_the_eviction_of_its_older_copy() {
             response: None,
             error: None,
             metadata: Default::default(),
+            redactions: 0,
         })
     };
     let twice = record("twice");

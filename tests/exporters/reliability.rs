@@ -106,6 +106,7 @@ fn record() -> Arc<TraceRecord> {
         response: None,
         error: None,
         metadata: Default::default(),
+        redactions: 0,
     })
 }
 

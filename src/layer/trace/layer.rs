@@ -6,6 +6,7 @@ use tower::Layer;
 use super::Trace;
 use super::recorder::Shared;
 use crate::provider::ProviderInfo;
+use crate::redact::RedactPolicy;
 use crate::sink::RecordSink;
 
 /// Layer that applies [`Trace`]: records every call of the wrapped provider into a sink.
@@ -20,7 +21,21 @@ impl TraceLayer {
         Self {
             shared: Arc::new(Shared {
                 provider,
-                sink: Box::new(sink),
+                sink: Arc::new(sink),
+                redact: None,
+            }),
+        }
+    }
+
+    /// Masks every record with `policy` before the sink sees it (see [`crate::redact`]).
+    /// The sink given to [`new`](Self::new) receives only masked records, so whatever it fans
+    /// out to (store, sessions, exporters, events) cannot see the unmasked one.
+    pub fn redact(self, policy: impl Into<Arc<RedactPolicy>>) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                provider: self.shared.provider.clone(),
+                sink: self.shared.sink.clone(),
+                redact: Some(policy.into()),
             }),
         }
     }

@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use super::TraceableError;
 use crate::provider::ProviderInfo;
+use crate::redact::RedactPolicy;
 use crate::sink::RecordSink;
 use crate::{
     GenerateRequest, GenerateResponse, Message, Metadata, Parameters, Tool, TraceError,
@@ -15,7 +16,9 @@ use crate::{
 /// What every service built from one [`TraceLayer`](super::TraceLayer) shares.
 pub(crate) struct Shared {
     pub(crate) provider: ProviderInfo,
-    pub(crate) sink: Box<dyn RecordSink>,
+    pub(crate) sink: Arc<dyn RecordSink>,
+    /// Applied to every record before the sink sees it, so no sink can bypass it.
+    pub(crate) redact: Option<Arc<RedactPolicy>>,
 }
 
 /// One call in flight: the request half of its record, the clock, and the duty to record it.
@@ -38,6 +41,8 @@ struct RequestPart {
     parameters: Parameters,
     stream: bool,
     metadata: Metadata,
+    /// What masking the request for the provider already removed.
+    redactions: u32,
 }
 
 impl Recorder {
@@ -48,6 +53,10 @@ impl Recorder {
     /// A `trace_id` already in the metadata (a UUID string) becomes the trace's id, so a caller
     /// such as the proxy can name the trace before the call, even if it fails.
     pub(crate) fn start(shared: Arc<Shared>, request: &mut GenerateRequest) -> Self {
+        let mut redactions = 0;
+        if let Some(policy) = shared.redact.as_ref().filter(|p| p.redacts_requests()) {
+            redactions = policy.redact_request(request);
+        }
         let preset = crate::types::trace_id_in(&request.metadata);
         if preset.is_some() {
             request.metadata.remove("trace_id");
@@ -67,6 +76,7 @@ impl Recorder {
                 parameters: request.parameters.clone(),
                 stream: request.stream,
                 metadata: std::mem::take(&mut request.metadata),
+                redactions,
             }),
         }
     }
@@ -86,7 +96,7 @@ impl Recorder {
             return;
         };
         let provider = &self.shared.provider;
-        let record = TraceRecord {
+        let mut record = TraceRecord {
             trace_id: self.trace_id,
             timestamp: request.timestamp,
             provider: provider.name.clone(),
@@ -102,7 +112,11 @@ impl Recorder {
             response,
             error: error.map(Box::new),
             metadata: request.metadata,
+            redactions: request.redactions,
         };
+        if let Some(policy) = &self.shared.redact {
+            policy.redact_record(&mut record);
+        }
         self.shared.sink.record(&Arc::new(record));
     }
 
