@@ -5,6 +5,7 @@ mod files;
 mod pipeline;
 mod receiver;
 mod reliability;
+mod sampling;
 mod webhook;
 
 use std::time::Duration;
