@@ -42,11 +42,38 @@ impl Config {
                 None
             }
         };
+        let builder = match self.redact.as_ref().map(|r| r.policy()).transpose() {
+            Ok(policy) => builder.map(|b| match policy {
+                Some(policy) => b.redact(policy),
+                None => b,
+            }),
+            Err(message) => {
+                issues.push(ConfigIssue {
+                    key: "redact".to_owned(),
+                    message,
+                    origin: Origin::Nowhere,
+                });
+                None
+            }
+        };
         let mut sink = ExporterSink::builder();
+        if let Some(sample) = &self.sample {
+            sink = sink.sample(sample.policy());
+        }
         for (name, config) in &self.exporters {
-            match exporter(name, config) {
-                Ok(exporter) => sink = sink.exporter(name.clone(), exporter, options(config)),
-                Err(issue) => issues.push(issue),
+            match (exporter(name, config), config.sample) {
+                (Ok(exporter), None) => {
+                    sink = sink.exporter(name.clone(), exporter, options(config))
+                }
+                (Ok(exporter), Some(sample)) => {
+                    sink = sink.sampled_exporter(
+                        name.clone(),
+                        exporter,
+                        options(config),
+                        sample.policy(),
+                    );
+                }
+                (Err(issue), _) => issues.push(issue),
             }
         }
         let (Some(builder), true) = (builder, issues.is_empty()) else {

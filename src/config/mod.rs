@@ -35,12 +35,16 @@ mod error;
 mod limits;
 mod parse;
 mod reader;
+mod redact;
+mod sample;
 mod secrets;
 #[cfg(test)]
 mod tests;
 mod validate;
 
 pub use error::{ConfigError, ConfigIssue, Origin};
+pub use redact::{RedactConfig, RuleConfig};
+pub use sample::SampleConfig;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -63,6 +67,12 @@ pub struct Config {
     pub metadata: Metadata,
     /// Named exporters.
     pub exporters: BTreeMap<String, ExporterConfig>,
+    /// `[redact]`: the redaction policy applied to every record; none when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redact: Option<RedactConfig>,
+    /// `[sample]`: the sample policy of exporters without their own; none when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sample: Option<SampleConfig>,
 }
 
 impl Default for Config {
@@ -75,6 +85,8 @@ impl Default for Config {
             tracing: TracingConfig::default(),
             metadata: Metadata::new(),
             exporters: BTreeMap::new(),
+            redact: None,
+            sample: None,
         }
     }
 }
@@ -197,6 +209,9 @@ pub struct ExporterConfig {
     pub retry_max_backoff_ms: u64,
     /// Longest wait at shutdown for this exporter's queue; what is left is dropped.
     pub shutdown_timeout_ms: u64,
+    /// Which records it is sent (`sample = { ratio = 0.05 }`); `[sample]`, else all, when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sample: Option<SampleConfig>,
 }
 
 /// The exporter types and their own settings.

@@ -22,7 +22,15 @@ pub(super) const EXPORTER_TYPES: &[&str] = &[
     "stdout", "jsonl", "json", "markdown", "webhook", "otlp", "plugin", "sqlite",
 ];
 // `proxy` is read by `crate::proxy::ProxyConfig`, not here.
-const SECTIONS: &[&str] = &["provider", "tracing", "metadata", "exporters", "proxy"];
+const SECTIONS: &[&str] = &[
+    "provider",
+    "tracing",
+    "metadata",
+    "exporters",
+    "proxy",
+    "redact",
+    "sample",
+];
 
 pub(super) fn parse(figment: &Figment) -> Result<Config, Vec<ConfigIssue>> {
     let mut reader = Reader::new(figment);
@@ -59,6 +67,8 @@ pub(super) fn read(reader: &mut Reader<'_>) -> Result<Config, Vec<ConfigIssue>> 
         tracing,
         metadata,
         exporters,
+        redact: super::redact::read(reader),
+        sample: super::sample::read(reader),
     })
 }
 
@@ -340,6 +350,7 @@ fn exporter(table: &mut Table<'_, '_>, kind: &str) -> Option<ExporterConfig> {
             limits::MILLIS,
             defaults.shutdown_timeout.as_millis() as u64,
         ),
+        sample: super::sample::read_in(table),
         kind: kind?,
     };
     Some(config)

@@ -14,6 +14,7 @@ mod eviction;
 mod files;
 mod fuzz;
 mod precedence;
+mod redact;
 mod scale;
 mod values;
 
