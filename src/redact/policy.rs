@@ -258,7 +258,8 @@ impl RedactPolicyBuilder {
     }
 
     /// Also masks what the provider receives (prompt, system prompt, messages, tools). Off by
-    /// default: only the trace is masked, and the model sees what the caller wrote.
+    /// default: only the trace is masked, and the model sees what the caller wrote. The trace
+    /// layer does the masking, so with tracing off the provider gets the text as written.
     pub fn redact_requests(mut self, on: bool) -> Self {
         self.requests = on;
         self
