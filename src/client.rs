@@ -148,7 +148,8 @@ impl Client {
         self.inner.tracing
     }
 
-    /// Each exporter's name and counters (offered, exported, dropped, failed, retries); after
+    /// Each exporter's name and counters (offered, exported, dropped, failed, retries, and
+    /// `sampled_out`: records its sample policy left out, never offered); after
     /// [`shutdown`](Self::shutdown), `exported + dropped + failed == offered`.
     pub fn exporter_stats(&self) -> Vec<(String, ExporterStats)> {
         self.inner.exporters.stats()
