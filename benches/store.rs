@@ -44,6 +44,7 @@ fn record_at(timestamp: DateTime<Utc>) -> Arc<TraceRecord> {
         cost_usd: None,
         error: None,
         metadata: Default::default(),
+        redactions: 0,
     })
 }
 

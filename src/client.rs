@@ -12,6 +12,7 @@ use crate::cost::PriceTable;
 use crate::exporter::{ExporterSink, ExporterStats};
 use crate::layer::{LayerSpec, Stack, TraceLayer};
 use crate::provider::{EchoProvider, Provider, ProviderInfo};
+use crate::redact::RedactPolicy;
 use crate::session::{Session, SessionRegistry};
 use crate::sink::{Clock, EvictionPolicy, RecordSink, SystemClock, TraceQuery, TraceStore};
 use crate::{
@@ -155,7 +156,8 @@ impl Client {
         self.inner.tracing
     }
 
-    /// Each exporter's name and counters (offered, exported, dropped, failed, retries); after
+    /// Each exporter's name and counters (offered, exported, dropped, failed, retries, and
+    /// `sampled_out`: records its sample policy left out, never offered); after
     /// [`shutdown`](Self::shutdown), `exported + dropped + failed == offered`.
     pub fn exporter_stats(&self) -> Vec<(String, ExporterStats)> {
         self.inner.exporters.stats()
@@ -214,6 +216,7 @@ pub struct ClientBuilder {
     sinks: Vec<Box<dyn RecordSink>>,
     exporters: Option<ExporterSink>,
     prices: Option<Arc<PriceTable>>,
+    redact: Option<Arc<RedactPolicy>>,
 }
 
 impl Default for ClientBuilder {
@@ -229,6 +232,7 @@ impl Default for ClientBuilder {
             sinks: Vec::new(),
             exporters: None,
             prices: None,
+            redact: None,
         }
     }
 }
@@ -351,6 +355,13 @@ impl ClientBuilder {
         self
     }
 
+    /// Masks every record with `policy` before the ring buffer, sessions, exporters or any
+    /// added sink sees it (see [`crate::redact`]). Defaults to no redaction, at no cost.
+    pub fn redact(mut self, policy: impl Into<Arc<RedactPolicy>>) -> Self {
+        self.redact = Some(policy.into());
+        self
+    }
+
     /// Builds the client.
     pub fn build(self) -> Client {
         let mut this = match self.provider {
@@ -377,7 +388,11 @@ impl ClientBuilder {
                 this.sinks,
             );
             let prices = this.prices.unwrap_or_else(PriceTable::builtin);
-            TraceLayer::with_prices(provider.clone(), sinks, prices)
+            let layer = TraceLayer::with_prices(provider.clone(), sinks, prices);
+            match this.redact {
+                Some(policy) => layer.redact(policy),
+                None => layer,
+            }
         });
         let name = format!("{}({})", provider.name, provider.model);
         let stack = Stack::effective(this.layers, &this.metadata, this.tracing, name);
@@ -407,6 +422,7 @@ impl fmt::Debug for ClientBuilder {
             .field("sinks", &self.sinks.len())
             .field("exporters", &self.exporters)
             .field("custom_prices", &self.prices.is_some())
+            .field("redact", &self.redact.is_some())
             .finish()
     }
 }

@@ -56,6 +56,7 @@
 //! error { kind, message, retryable, status (HTTP only), generation_time_ms }  -- failures only
 //!   (a stream that broke or was dropped keeps its partial answer in `response`)
 //! metadata { session_id, step_type, attempt_number, attempts (a retry inside the trace), ...custom }
+//! redactions (how many pieces of text the redaction policy masked; absent when 0)
 //! ```
 //!
 //! # Layers
@@ -76,6 +77,7 @@ pub mod plugin;
 pub mod provider;
 pub mod proxy;
 pub mod read;
+pub mod redact;
 pub mod report;
 mod scrub;
 pub mod session;

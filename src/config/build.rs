@@ -46,11 +46,30 @@ impl Config {
                 None
             }
         };
+        let builder = match self.redact.as_ref().map(|r| r.policy()).transpose() {
+            Ok(policy) => builder.map(|b| match policy {
+                Some(policy) => b.redact(policy),
+                None => b,
+            }),
+            Err(message) => {
+                issues.push(provenance.issue("redact".to_owned(), message));
+                None
+            }
+        };
         let mut sink = ExporterSink::builder();
+        if let Some(sample) = &self.sample {
+            sink = sink.sample(sample.policy());
+        }
         for (name, config) in &self.exporters {
             match config.spec.build() {
                 Ok(exporter) => {
-                    sink = sink.exporter(name.clone(), exporter, config.worker_options());
+                    let options = config.worker_options();
+                    sink = match &config.sample {
+                        None => sink.exporter(name.clone(), exporter, options),
+                        Some(sample) => {
+                            sink.sampled_exporter(name.clone(), exporter, options, sample.policy())
+                        }
+                    };
                 }
                 Err(issue) => {
                     let table = join("exporters", name);

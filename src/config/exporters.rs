@@ -173,6 +173,9 @@ pub struct ExporterConfig {
     pub retry_max_backoff_ms: u64,
     /// Longest wait at shutdown for this exporter's queue; what is left is dropped.
     pub shutdown_timeout_ms: u64,
+    /// Which records it is sent (`sample = { ratio = 0.05 }`); `[sample]`, else all, when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sample: Option<super::SampleConfig>,
 }
 
 /// Equal when they read the same: same type, options and settings.
@@ -297,6 +300,7 @@ fn shared(
         ),
         retry_max_backoff_ms: millis(table, "retry_max_backoff_ms", defaults.retry.max_backoff),
         shutdown_timeout_ms: millis(table, "shutdown_timeout_ms", defaults.shutdown_timeout),
+        sample: super::sample::read_in(table),
         spec: spec?,
     })
 }

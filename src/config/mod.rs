@@ -49,7 +49,9 @@ mod parse;
 mod prices;
 mod providers;
 pub(crate) mod reader;
+mod redact;
 mod registry;
+mod sample;
 pub(crate) mod secrets;
 #[cfg(test)]
 mod tests;
@@ -61,6 +63,8 @@ pub use exporters::{ExporterConfig, ExporterSpec};
 pub use prices::PricesConfig;
 pub(crate) use providers::ProviderComponent;
 pub use providers::ProviderSpec;
+pub use redact::{RedactConfig, RuleConfig};
+pub use sample::SampleConfig;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -86,6 +90,12 @@ pub struct Config {
     /// Model prices replacing or extending the shipped table.
     #[serde(skip_serializing_if = "is_default")]
     pub prices: PricesConfig,
+    /// `[redact]`: the redaction policy applied to every record; none when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redact: Option<RedactConfig>,
+    /// `[sample]`: the sample policy of exporters without their own; none when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sample: Option<SampleConfig>,
     /// `[[layers]]`, outermost first, as written; empty: the default stack. See
     /// [`Config::stack`] for the stack they make.
     #[serde(skip)]
@@ -190,6 +200,8 @@ impl Default for Config {
             metadata: Metadata::new(),
             exporters: BTreeMap::new(),
             prices: PricesConfig::default(),
+            redact: None,
+            sample: None,
             layers: Vec::new(),
             provenance: Provenance::default(),
         }

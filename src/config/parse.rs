@@ -20,6 +20,8 @@ const SECTIONS: &[&str] = &[
     "prices",
     "proxy",
     "layers",
+    "redact",
+    "sample",
 ];
 
 pub(super) fn parse(figment: &Figment, file: Option<PathBuf>) -> Result<Config, Vec<ConfigIssue>> {
@@ -64,6 +66,8 @@ pub(super) fn read(reader: &mut Reader<'_>) -> Result<Config, Vec<ConfigIssue>> 
         metadata,
         exporters,
         prices,
+        redact: super::redact::read(reader),
+        sample: super::sample::read(reader),
         layers,
         provenance: Provenance::default(),
     })

@@ -380,6 +380,20 @@ impl Table<'_, '_> {
     }
 }
 
+impl<'f> Table<'_, 'f> {
+    /// The table at `key` of this one (`sample = { ... }` in an exporter), read like any
+    /// other; empty when absent, an issue when it is not a table.
+    pub(crate) fn table<'s>(&'s mut self, key: &str) -> Table<'s, 'f> {
+        let dict = self.dict(key);
+        Table {
+            prefix: self.path(key),
+            dict,
+            used: BTreeSet::new(),
+            reader: &mut *self.reader,
+        }
+    }
+}
+
 /// `prefix.key`, with `key` quoted as TOML would when it is not a bare key (empty, or holding
 /// a dot or a space), so that every problem names a key that can be found.
 pub(crate) fn join(prefix: &str, key: &str) -> String {

@@ -6,7 +6,7 @@ use std::task::{Context, Poll};
 use std::thread::{JoinHandle, Thread};
 use std::time::{Duration, Instant};
 
-use super::RecordSink;
+use super::{RecordSink, SamplePolicy};
 use crate::TraceRecord;
 use crate::exporter::worker::{self, Control, Queue};
 use crate::exporter::{Exporter, ExporterOptions};
@@ -38,6 +38,8 @@ pub struct ExporterStats {
     pub failed: u64,
     /// Retry attempts made.
     pub retries: u64,
+    /// Records its [`SamplePolicy`] left out: not offered, so not part of the sum above.
+    pub sampled_out: u64,
     /// Why the exporter last gave up on records (the error, or its panic), so a failure can
     /// be reported where it matters (the CLI prints it) and not only in the logs.
     pub last_error: Option<String>,
@@ -50,6 +52,7 @@ pub(crate) struct Counters {
     pub(crate) dropped: AtomicU64,
     pub(crate) failed: AtomicU64,
     pub(crate) retries: AtomicU64,
+    pub(crate) sampled_out: AtomicU64,
     pub(crate) last_error: Mutex<Option<String>>,
 }
 
@@ -87,6 +90,8 @@ struct Handle {
     name: String,
     queue: Arc<Queue>,
     shutdown_timeout: Duration,
+    /// Which records it is offered; all when `None`.
+    sample: Option<SamplePolicy>,
     /// The worker thread, to wake it.
     worker: Thread,
     join: Mutex<Option<JoinHandle<()>>>,
@@ -116,6 +121,7 @@ impl ExporterSink {
                     dropped: c.dropped.load(Ordering::Relaxed),
                     failed: c.failed.load(Ordering::Relaxed),
                     retries: c.retries.load(Ordering::Relaxed),
+                    sampled_out: c.sampled_out.load(Ordering::Relaxed),
                     last_error: c
                         .last_error
                         .lock()
@@ -241,6 +247,13 @@ impl RecordSink for ExporterSink {
 
     fn record(&self, record: &Arc<TraceRecord>) {
         for handle in &self.inner.exporters {
+            if let Some(sample) = &handle.sample
+                && !sample.keeps(record)
+            {
+                let counters = &handle.queue.counters;
+                counters.sampled_out.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
             handle.queue.push(record.clone(), &handle.worker);
         }
     }
@@ -263,7 +276,15 @@ impl fmt::Debug for ExporterSink {
 /// Collects exporters, then starts their workers.
 #[derive(Default)]
 pub struct ExporterSinkBuilder {
-    exporters: Vec<(String, Box<dyn Exporter>, ExporterOptions)>,
+    exporters: Vec<Added>,
+    sample: Option<SamplePolicy>,
+}
+
+struct Added {
+    name: String,
+    exporter: Box<dyn Exporter>,
+    options: ExporterOptions,
+    sample: Option<SamplePolicy>,
 }
 
 impl ExporterSinkBuilder {
@@ -274,8 +295,34 @@ impl ExporterSinkBuilder {
         exporter: impl Exporter,
         options: ExporterOptions,
     ) -> Self {
-        self.exporters
-            .push((name.into(), Box::new(exporter), options));
+        self.exporters.push(Added {
+            name: name.into(),
+            exporter: Box::new(exporter),
+            options,
+            sample: None,
+        });
+        self
+    }
+
+    /// Adds an exporter that is offered only the records `sample` keeps (the others are
+    /// counted in its [`ExporterStats::sampled_out`]); the store still keeps every record.
+    pub fn sampled_exporter(
+        self,
+        name: impl Into<String>,
+        exporter: impl Exporter,
+        options: ExporterOptions,
+        sample: SamplePolicy,
+    ) -> Self {
+        let mut this = self.exporter(name, exporter, options);
+        if let Some(added) = this.exporters.last_mut() {
+            added.sample = Some(sample);
+        }
+        this
+    }
+
+    /// Samples every exporter that has no policy of its own with `sample`.
+    pub fn sample(mut self, sample: SamplePolicy) -> Self {
+        self.sample = Some(sample);
         self
     }
 
@@ -285,12 +332,19 @@ impl ExporterSinkBuilder {
     /// When a thread or its runtime cannot be started.
     pub fn build(self) -> std::io::Result<ExporterSink> {
         let mut exporters = Vec::with_capacity(self.exporters.len());
-        for (name, exporter, options) in self.exporters {
+        for added in self.exporters {
+            let Added {
+                name,
+                exporter,
+                options,
+                sample,
+            } = added;
             let (queue, join) = worker::spawn(&name, exporter, options)?;
             exporters.push(Handle {
                 name,
                 queue,
                 shutdown_timeout: options.shutdown_timeout,
+                sample: sample.or(self.sample),
                 worker: join.thread().clone(),
                 join: Mutex::new(Some(join)),
             });
@@ -303,7 +357,7 @@ impl ExporterSinkBuilder {
 
 impl fmt::Debug for ExporterSinkBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names: Vec<&str> = self.exporters.iter().map(|(n, _, _)| n.as_str()).collect();
+        let names: Vec<&str> = self.exporters.iter().map(|a| a.name.as_str()).collect();
         f.debug_struct("ExporterSinkBuilder")
             .field("exporters", &names)
             .finish()

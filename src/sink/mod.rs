@@ -28,11 +28,13 @@
 
 mod eviction;
 pub(crate) mod exporters;
+mod sample;
 mod store;
 mod tracing_events;
 
 pub use eviction::{Clock, EvictionPolicy, ManualClock, StoreStats, SystemClock, estimated_size};
 pub use exporters::{ExporterSink, ExporterSinkBuilder, ExporterStats};
+pub use sample::SamplePolicy;
 pub use store::{TraceQuery, TraceStore};
 pub use tracing_events::TracingEvents;
 

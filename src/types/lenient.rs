@@ -47,6 +47,8 @@ pub(crate) struct RecordWire {
     error: Option<Box<TraceError>>,
     #[serde(default, deserialize_with = "null_as_default")]
     metadata: Metadata,
+    #[serde(default)]
+    redactions: u32,
 }
 
 impl From<RecordWire> for TraceRecord {
@@ -79,6 +81,7 @@ impl From<RecordWire> for TraceRecord {
             cost_usd: wire.cost_usd,
             error: wire.error,
             metadata,
+            redactions: wire.redactions,
         }
     }
 }

@@ -81,6 +81,14 @@ pub struct TraceRecord {
     pub error: Option<Box<TraceError>>,
     /// Caller, session and injected metadata.
     pub metadata: Metadata,
+    /// How many pieces of text the [redaction policy](crate::redact) masked or removed in
+    /// this record; absent (0) when none were, or no policy was set.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub redactions: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl TraceRecord {

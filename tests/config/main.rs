@@ -18,6 +18,7 @@ mod fuzz;
 mod layers;
 mod precedence;
 mod prices;
+mod redact;
 mod registry;
 mod scale;
 mod values;

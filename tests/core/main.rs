@@ -16,6 +16,7 @@ mod providers;
 mod proxy;
 mod read;
 mod read_fuzz;
+mod redaction;
 mod session_tracing;
 mod streaming;
 #[path = "../support/mod.rs"]

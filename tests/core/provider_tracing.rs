@@ -390,6 +390,7 @@ fn a_record_stored_twice_survives_the_eviction_of_its_older_copy() {
             cost_usd: None,
             error: None,
             metadata: Default::default(),
+            redactions: 0,
         })
     };
     let twice = record("twice");

@@ -6,6 +6,7 @@ mod files;
 mod otlp;
 mod pipeline;
 mod reliability;
+mod sampling;
 #[path = "../support/mod.rs"]
 mod support;
 mod webhook;

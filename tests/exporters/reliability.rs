@@ -102,6 +102,7 @@ fn record() -> Arc<TraceRecord> {
         cost_usd: None,
         error: None,
         metadata: Default::default(),
+        redactions: 0,
     })
 }
 

@@ -82,6 +82,7 @@ struct Options {
     delay: Duration,
     retryable: bool,
     path: Option<String>,
+    records_path: Option<String>,
     crash_on: Option<String>,
 }
 
@@ -125,6 +126,10 @@ fn options(options: &Value) -> Result<Options, PluginError> {
             .get("path")
             .and_then(Value::as_str)
             .map(str::to_owned),
+        records_path: options
+            .get("records_path")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
         crash_on: options
             .get("crash_on")
             .and_then(Value::as_str)
@@ -134,7 +139,8 @@ fn options(options: &Value) -> Result<Options, PluginError> {
 
 /// An exporter for tests. Options: `mode` ([`Mode`]), `crash_on` (a prompt: `mode` then
 /// applies to that record only), `delay_ms` (sleep in every export), `retryable`, `path` (a
-/// file it appends each record's `trace_id` to, one per line), and `fail_create` (a message
+/// file it appends each record's `trace_id` to, one per line), `records_path` (a file it
+/// appends each whole record it was given to, as a JSON line), and `fail_create` (a message
 /// `create` fails with).
 #[derive(Debug)]
 pub struct TestExporter {
@@ -172,8 +178,29 @@ impl ExporterPlugin for TestExporter {
                     .map_err(|e| PluginError::internal(format!("cannot write {path}: {e}")))?;
             }
         }
+        if let Some(path) = &self.options.records_path {
+            append(
+                path,
+                records.iter().map(|r| serde_json::json!(r).to_string()),
+            )?;
+        }
         Ok(())
     }
+}
+
+/// Appends `lines` to the file at `path`.
+fn append(path: &str, lines: impl Iterator<Item = String>) -> Result<(), PluginError> {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| PluginError::internal(format!("cannot open {path}: {e}")))?;
+    for line in lines {
+        writeln!(file, "{line}")
+            .map_err(|e| PluginError::internal(format!("cannot write {path}: {e}")))?;
+    }
+    Ok(())
 }
 
 /// A provider for tests, declared not thread-safe. Answers `test: {prompt}` after `delay_ms`,

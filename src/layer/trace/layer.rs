@@ -7,6 +7,7 @@ use super::Trace;
 use super::recorder::Shared;
 use crate::cost::PriceTable;
 use crate::provider::ProviderInfo;
+use crate::redact::RedactPolicy;
 use crate::sink::RecordSink;
 
 /// Layer that applies [`Trace`]: records every call of the wrapped provider into a sink.
@@ -31,8 +32,23 @@ impl TraceLayer {
         Self {
             shared: Arc::new(Shared {
                 provider,
-                sink: Box::new(sink),
+                sink: Arc::new(sink),
                 prices,
+                redact: None,
+            }),
+        }
+    }
+
+    /// Masks every record with `policy` before the sink sees it (see [`crate::redact`]).
+    /// The sink given to [`new`](Self::new) receives only masked records, so whatever it fans
+    /// out to (store, sessions, exporters, events) cannot see the unmasked one.
+    pub fn redact(self, policy: impl Into<Arc<RedactPolicy>>) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                provider: self.shared.provider.clone(),
+                sink: self.shared.sink.clone(),
+                prices: self.shared.prices.clone(),
+                redact: Some(policy.into()),
             }),
         }
     }

@@ -7,6 +7,7 @@ use uuid::Uuid;
 use super::TraceableError;
 use crate::cost::PriceTable;
 use crate::provider::ProviderInfo;
+use crate::redact::RedactPolicy;
 use crate::sink::RecordSink;
 use crate::{
     GenerateRequest, GenerateResponse, Message, Metadata, Parameters, Tool, TraceError,
@@ -16,9 +17,11 @@ use crate::{
 /// What every service built from one [`TraceLayer`](super::TraceLayer) shares.
 pub(crate) struct Shared {
     pub(crate) provider: ProviderInfo,
-    pub(crate) sink: Box<dyn RecordSink>,
+    pub(crate) sink: Arc<dyn RecordSink>,
     /// Prices each finished record (`cost_usd`).
     pub(crate) prices: Arc<PriceTable>,
+    /// Applied to every record before the sink sees it, so no sink can bypass it.
+    pub(crate) redact: Option<Arc<RedactPolicy>>,
 }
 
 /// One call in flight: the request half of its record, the clock, and the duty to record it.
@@ -41,6 +44,8 @@ struct RequestPart {
     parameters: Parameters,
     stream: bool,
     metadata: Metadata,
+    /// What masking the request for the provider already removed.
+    redactions: u32,
 }
 
 impl Recorder {
@@ -51,6 +56,10 @@ impl Recorder {
     /// A `trace_id` already in the metadata (a UUID string) becomes the trace's id, so a caller
     /// such as the proxy can name the trace before the call, even if it fails.
     pub(crate) fn start(shared: Arc<Shared>, request: &mut GenerateRequest) -> Self {
+        let mut redactions = 0;
+        if let Some(policy) = shared.redact.as_ref().filter(|p| p.redacts_requests()) {
+            redactions = policy.redact_request(request);
+        }
         let preset = crate::types::trace_id_in(&request.metadata);
         if preset.is_some() {
             request.metadata.remove("trace_id");
@@ -70,6 +79,7 @@ impl Recorder {
                 parameters: request.parameters.clone(),
                 stream: request.stream,
                 metadata: std::mem::take(&mut request.metadata),
+                redactions,
             }),
         }
     }
@@ -115,8 +125,12 @@ impl Recorder {
             cost_usd: None,
             error: error.map(Box::new),
             metadata: request.metadata,
+            redactions: request.redactions,
         };
         record.cost_usd = self.shared.prices.record_cost(&record);
+        if let Some(policy) = &self.shared.redact {
+            policy.redact_record(&mut record);
+        }
         self.shared.sink.record(&Arc::new(record));
     }
 

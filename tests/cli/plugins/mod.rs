@@ -10,5 +10,6 @@ mod exporter;
 mod isolation;
 mod loading;
 mod provider;
+mod redaction;
 mod schemas;
 mod support;
