@@ -279,9 +279,10 @@ fn exporter(table: &mut Table<'_, '_>, kind: &str) -> Option<ExporterConfig> {
             })
         }
     };
-    let overflow = match table.choice("overflow", &["drop", "wait"], "drop") {
+    let overflow = match table.choice("overflow", &["auto", "drop", "wait"], "auto") {
         Some("wait") => Overflow::Wait,
-        _ => Overflow::Drop,
+        Some("drop") => Overflow::Drop,
+        _ => Overflow::Auto,
     };
     let problems = table.problems();
     let queue_size = table.int_in(
