@@ -252,9 +252,10 @@ fn shared(
     spec: Option<Box<dyn ExporterSpec>>,
 ) -> Option<ExporterConfig> {
     let defaults = ExporterOptions::default();
-    let overflow = match table.choice("overflow", &["drop", "wait"], "drop") {
+    let overflow = match table.choice("overflow", &["auto", "drop", "wait"], "auto") {
         Some("wait") => Overflow::Wait,
-        _ => Overflow::Drop,
+        Some("drop") => Overflow::Drop,
+        _ => Overflow::Auto,
     };
     let problems = table.problems();
     let queue_size = table.int_in(

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::file::{append_whole, end_line, io_error, open_append, sync};
-use super::{Exporter, ExporterError};
+use super::{Exporter, ExporterError, Overflow};
 use crate::TraceRecord;
 use crate::config::limits;
 use crate::config::reader::Table;
@@ -93,6 +93,11 @@ impl JsonlExporter {
 
 #[async_trait]
 impl Exporter for JsonlExporter {
+    /// A local file keeps up with any realistic call rate: lose nothing.
+    fn default_overflow(&self) -> Overflow {
+        Overflow::Wait
+    }
+
     async fn export(&mut self, batch: &[Arc<TraceRecord>]) -> Result<(), ExporterError> {
         self.buffer.clear();
         for record in batch {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::file::{append_whole, end_line, io_error, open_append, sync};
-use super::{Exporter, ExporterError};
+use super::{Exporter, ExporterError, Overflow};
 use crate::TraceRecord;
 use crate::config::reader::Table;
 use crate::config::{ConfigIssue, ExporterComponent};
@@ -53,6 +53,11 @@ impl MarkdownExporter {
 
 #[async_trait]
 impl Exporter for MarkdownExporter {
+    /// A local file keeps up with any realistic call rate: lose nothing.
+    fn default_overflow(&self) -> Overflow {
+        Overflow::Wait
+    }
+
     async fn export(&mut self, batch: &[Arc<TraceRecord>]) -> Result<(), ExporterError> {
         if self.file.is_none() {
             self.open()?;

@@ -82,6 +82,13 @@ pub trait Exporter: Send + 'static {
     async fn flush(&mut self) -> Result<(), ExporterError> {
         Ok(())
     }
+
+    /// What a full queue does when the options say [`Overflow::Auto`]. Exporters writing
+    /// local files return [`Overflow::Wait`] (losing nothing costs little: the disk keeps
+    /// up); the default, [`Overflow::Drop`], suits exporters whose destination may be down.
+    fn default_overflow(&self) -> Overflow {
+        Overflow::Drop
+    }
 }
 
 #[async_trait]
@@ -92,6 +99,10 @@ impl<E: Exporter + ?Sized> Exporter for Box<E> {
 
     async fn flush(&mut self) -> Result<(), ExporterError> {
         (**self).flush().await
+    }
+
+    fn default_overflow(&self) -> Overflow {
+        (**self).default_overflow()
     }
 }
 

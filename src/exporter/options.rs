@@ -5,9 +5,15 @@ use std::time::Duration;
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum Overflow {
-    /// Drop the record and count it in [`ExporterStats::dropped`](super::ExporterStats).
-    /// The request path never waits. The default.
+    /// The exporter's own choice ([`Exporter::default_overflow`](super::Exporter::default_overflow)):
+    /// [`Wait`](Self::Wait) for exporters writing local files (jsonl, json, markdown, sqlite),
+    /// which keep up unless the application outruns the disk, so none of their records is
+    /// lost; [`Drop`](Self::Drop) for the others (webhook, otlp, stdout, plugins), so a
+    /// server that is down or slow never stalls the application. The default.
     #[default]
+    Auto,
+    /// Drop the record and count it in [`ExporterStats::dropped`](super::ExporterStats).
+    /// The request path never waits.
     Drop,
     /// Make new calls wait until the queue has room: no record is lost, at the price of
     /// back-pressure on the request path while the exporter is behind. The wait is
@@ -108,7 +114,7 @@ pub struct ExporterOptions {
     pub batch_size: usize,
     /// Longest time a record waits for its batch to fill. Default 1 s.
     pub batch_interval: Duration,
-    /// What a full queue does. Default [`Overflow::Drop`].
+    /// What a full queue does. Default [`Overflow::Auto`]: the exporter's own choice.
     pub overflow: Overflow,
     /// Retries of retryable failures.
     pub retry: RetryPolicy,
@@ -123,7 +129,7 @@ impl Default for ExporterOptions {
             queue_size: 1024,
             batch_size: 64,
             batch_interval: Duration::from_secs(1),
-            overflow: Overflow::Drop,
+            overflow: Overflow::Auto,
             retry: RetryPolicy::default(),
             shutdown_timeout: Duration::from_secs(10),
         }

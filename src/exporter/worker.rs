@@ -106,7 +106,7 @@ impl Queue {
                     }
                     return;
                 }
-                Err(_) if self.mode == Overflow::Drop => {
+                Err(_) if self.mode != Overflow::Wait => {
                     self.count_dropped(1);
                     return;
                 }
@@ -155,7 +155,7 @@ impl Queue {
     /// Ready when a record would be queued without overflowing (or would be dropped anyway);
     /// otherwise registers the task to be woken when the worker makes room.
     pub(crate) fn poll_room(&self, cx: &mut Context<'_>, worker: &Thread) -> Poll<()> {
-        if self.mode == Overflow::Drop || self.has_room() {
+        if self.mode != Overflow::Wait || self.has_room() {
             return Poll::Ready(());
         }
         self.waiters

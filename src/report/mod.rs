@@ -30,6 +30,7 @@
 //! # }
 //! ```
 
+mod compact_json;
 pub mod markdown;
 mod output;
 mod summary;
@@ -154,7 +155,7 @@ fn render<R: Borrow<TraceRecord>>(
 /// # Errors
 /// When the record cannot be serialized.
 pub fn write_jsonl_line(out: &mut Vec<u8>, record: &TraceRecord) -> Result<(), serde_json::Error> {
-    serde_json::to_writer(&mut *out, record)?;
+    compact_json::write(out, record)?;
     out.push(b'\n');
     Ok(())
 }

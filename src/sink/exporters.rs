@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use super::{RecordSink, SamplePolicy};
 use crate::TraceRecord;
 use crate::exporter::worker::{self, Control, Queue};
-use crate::exporter::{Exporter, ExporterOptions};
+use crate::exporter::{Exporter, ExporterOptions, Overflow};
 
 /// How many records one exporter has handled, and why it last failed.
 ///
@@ -71,7 +71,7 @@ impl Counters {
 ///
 /// Cloning gives another handle to the same exporters. Records are queued without blocking
 /// and without waking the worker until a batch is full. An exporter configured with
-/// [`Overflow::Wait`] applies back-pressure asynchronously: the trace layer's `poll_ready` is
+/// [`Overflow::Wait`] (the default of file exporters) applies back-pressure asynchronously: the trace layer's `poll_ready` is
 /// pending while its queue is full. [`shutdown`](Self::shutdown) delivers everything queued,
 /// waiting at most each exporter's
 /// [`shutdown_timeout`](super::ExporterOptions::shutdown_timeout). Dropping the last handle
@@ -288,13 +288,21 @@ struct Added {
 }
 
 impl ExporterSinkBuilder {
-    /// Adds an exporter named `name` (used in logs and stats) fed as `options` says.
+    /// Adds an exporter named `name` (used in logs and stats) fed as `options` says; an
+    /// [`Overflow::Auto`] there becomes the exporter's
+    /// [`default_overflow`](Exporter::default_overflow).
     pub fn exporter(
         mut self,
         name: impl Into<String>,
         exporter: impl Exporter,
-        options: ExporterOptions,
+        mut options: ExporterOptions,
     ) -> Self {
+        if options.overflow == Overflow::Auto {
+            options.overflow = match exporter.default_overflow() {
+                Overflow::Wait => Overflow::Wait,
+                Overflow::Auto | Overflow::Drop => Overflow::Drop,
+            };
+        }
         self.exporters.push(Added {
             name: name.into(),
             exporter: Box::new(exporter),

@@ -212,3 +212,63 @@ async fn shutdown_twice_is_fine_and_later_traces_are_counted_as_dropped() {
     let stats = client.exporter_stats()[0].1.clone();
     assert_eq!((stats.exported, stats.dropped), (1, 1));
 }
+
+/// Options as a user leaves them, but a queue small enough that a tight loop fills it at once.
+fn default_overflow_small_queue() -> ExporterOptions {
+    ExporterOptions::default().queue_size(4).batch_size(4)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_exporter_at_its_default_overflow_loses_nothing_under_a_tight_loop() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("traces.jsonl");
+    let exporter = JsonlExporter::new(&path);
+    let client = client_with(vec![(
+        "archive",
+        Box::new(exporter),
+        default_overflow_small_queue(),
+    )]);
+
+    const CALLS: u64 = 5_000;
+    for i in 0..CALLS {
+        client.generate(format!("Test {i}")).await.unwrap();
+    }
+    client.shutdown().await;
+
+    let stats = client.exporter_stats()[0].1.clone();
+    assert_eq!((stats.exported, stats.dropped), (CALLS, 0), "{stats:?}");
+    let lines = std::fs::read_to_string(&path).unwrap().lines().count();
+    assert_eq!(lines as u64, CALLS);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_network_exporter_at_its_default_overflow_never_stalls_generation_when_its_server_is_down()
+ {
+    let closed_port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}/traces", listener.local_addr().unwrap())
+    };
+    let webhook =
+        llmtrace::exporter::WebhookExporter::new(closed_port, Duration::from_secs(1)).unwrap();
+    let client = client_with(vec![(
+        "hook",
+        Box::new(webhook),
+        default_overflow_small_queue(),
+    )]);
+
+    // Each failed batch is retried with backoff (0.1 s, then 0.2 s, ...): were the calls
+    // waiting for room in the queue, 200 of them would take seconds.
+    let started = Instant::now();
+    for i in 0..200 {
+        client.generate(format!("Test {i}")).await.unwrap();
+    }
+    let elapsed = started.elapsed();
+
+    assert!(
+        elapsed < Duration::from_millis(500),
+        "generation waited on an exporter whose server is down: {elapsed:?}"
+    );
+    let stats = client.exporter_stats()[0].1.clone();
+    assert!(stats.dropped > 0, "{stats:?}");
+    // Dropping the client starts the shutdown without waiting for the retries.
+}

@@ -26,7 +26,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rusqlite::{Connection, Transaction, params};
 
-use super::{Exporter, ExporterError};
+use super::{Exporter, ExporterError, Overflow};
 use crate::TraceRecord;
 
 /// Why the store could not be opened, written or read.
@@ -391,6 +391,11 @@ fn apply_retention(
 
 #[async_trait]
 impl Exporter for SqliteExporter {
+    /// A local file keeps up with any realistic call rate: lose nothing.
+    fn default_overflow(&self) -> Overflow {
+        Overflow::Wait
+    }
+
     async fn export(&mut self, batch: &[Arc<TraceRecord>]) -> Result<(), ExporterError> {
         // SQLite's "database is locked" (another writer holds it past the busy timeout) may
         // pass; anything else (a full disk, a file from a newer llmtrace) will not.

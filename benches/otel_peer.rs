@@ -1,0 +1,228 @@
+//! Issue 15: what llmtrace costs beside a hand-written OpenTelemetry SDK span carrying the same
+//! data (batch span processor, an exporter that discards), measured in one process.
+//!
+//! Each stack makes `CALLS` calls of a 1 KiB prompt to the instant echo provider (so a ~1 KiB
+//! answer) from one caller; the stacks take turns, `ROUNDS` times, and the medians are
+//! printed. "caller" is wall time per call on the calling thread; "CPU" is the process's CPU
+//! time per call, every thread counted (exporter workers, the batch processor), with each
+//! sample ending only once its stack has flushed, so no background work escapes it.
+//!
+//! `cargo bench --bench otel_peer` (`CALLS=… ROUNDS=…` to change the size).
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use llmtrace::exporter::{ExporterOptions, ExporterSink, JsonlExporter};
+use llmtrace::layer::ServiceBuilderExt;
+use llmtrace::provider::EchoProvider;
+use llmtrace::sink::TraceStore;
+use llmtrace::{Client, GenerateRequest, GenerateResponse};
+use opentelemetry::KeyValue;
+use opentelemetry::trace::{Span, Tracer, TracerProvider};
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
+use rustix::time::{ClockId, clock_gettime};
+use tower::{ServiceBuilder, ServiceExt};
+
+fn request() -> GenerateRequest {
+    GenerateRequest::new("x".repeat(1024))
+        .temperature(0.2)
+        .metadata("user_id", "u-42")
+}
+
+/// An OpenTelemetry exporter that drops every batch: the peer writes nothing anywhere.
+#[derive(Debug)]
+struct Discard;
+
+impl SpanExporter for Discard {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        drop(std::hint::black_box(batch));
+        Ok(())
+    }
+}
+
+/// CPU time of the whole process (all threads).
+fn process_cpu() -> Duration {
+    let now = clock_gettime(ClockId::ProcessCPUTime);
+    Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
+}
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+async fn untraced(provider: &EchoProvider) -> GenerateResponse {
+    let generation = provider.clone().oneshot(request()).await.unwrap();
+    generation.into_response().await.unwrap()
+}
+
+/// The same call, wrapped in an OpenTelemetry span with what an llmtrace record holds.
+async fn otel_span(provider: &EchoProvider, tracer: &impl Tracer) -> GenerateResponse {
+    let request = request();
+    let mut span = tracer.start("generate");
+    span.set_attributes([
+        KeyValue::new("gen_ai.system", "echo"),
+        KeyValue::new("gen_ai.request.model", "echo"),
+        KeyValue::new("gen_ai.prompt", request.prompt.clone()),
+        KeyValue::new("gen_ai.request.temperature", 0.2),
+        KeyValue::new("user_id", "u-42"),
+    ]);
+    let generation = provider.clone().oneshot(request).await.unwrap();
+    let response = generation.into_response().await.unwrap();
+    let usage = response.usage.unwrap_or_default();
+    span.set_attributes([
+        KeyValue::new("gen_ai.completion", response.content.clone()),
+        KeyValue::new("gen_ai.usage.input_tokens", usage.prompt_tokens as i64),
+        KeyValue::new("gen_ai.usage.output_tokens", usage.completion_tokens as i64),
+        KeyValue::new("gen_ai.response.finish_reason", "stop"),
+    ]);
+    span.end();
+    response
+}
+
+/// Medians of one stack's samples, in nanoseconds per call.
+#[derive(Default)]
+struct Samples {
+    caller: Vec<f64>,
+    cpu: Vec<f64>,
+}
+
+impl Samples {
+    fn median(values: &[f64]) -> f64 {
+        let mut sorted = values.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        sorted[sorted.len() / 2]
+    }
+}
+
+/// Runs `calls` calls of `call`, then `flush`, and records time and CPU per call.
+async fn sample<F: Future>(
+    samples: &mut Samples,
+    calls: usize,
+    mut call: impl FnMut() -> F,
+    flush: impl Future<Output = ()>,
+) {
+    let (started, cpu) = (Instant::now(), process_cpu());
+    for _ in 0..calls {
+        std::hint::black_box(call().await);
+    }
+    let caller = started.elapsed();
+    flush.await;
+    let cpu = process_cpu() - cpu;
+    samples.caller.push(caller.as_nanos() as f64 / calls as f64);
+    samples.cpu.push(cpu.as_nanos() as f64 / calls as f64);
+}
+
+fn main() {
+    let (calls, rounds) = (env("CALLS", 20_000), env("ROUNDS", 11));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let provider = EchoProvider::new();
+
+    let otel = SdkTracerProvider::builder()
+        .with_batch_exporter(Discard)
+        .build();
+    let tracer = otel.tracer("bench");
+
+    let store = TraceStore::new(100);
+    let store_only = ServiceBuilder::new()
+        .trace(provider.info(), store.clone())
+        .service(provider.clone());
+    let exporters = ExporterSink::builder()
+        .exporter(
+            "jsonl",
+            JsonlExporter::new(dir.path().join("traces.jsonl")),
+            ExporterOptions::default(),
+        )
+        .build()
+        .unwrap();
+    let with_jsonl = ServiceBuilder::new()
+        .trace(provider.info(), (store.clone(), exporters.clone()))
+        .service(provider.clone());
+    let client_off = Client::builder()
+        .provider(provider.clone())
+        .tracing(false)
+        .build();
+
+    let names = [
+        "untraced (bare provider)",
+        "Client, tracing off",
+        "trace layer + ring buffer",
+        "trace layer + ring buffer + jsonl exporter",
+        "OpenTelemetry SDK span, batch, discarding exporter",
+    ];
+    let mut results: Vec<Samples> = names.iter().map(|_| Samples::default()).collect();
+    runtime.block_on(async {
+        for _ in 0..rounds {
+            sample(&mut results[0], calls, || untraced(&provider), async {}).await;
+            sample(
+                &mut results[1],
+                calls,
+                || client_off.generate(request()),
+                async {},
+            )
+            .await;
+            sample(
+                &mut results[2],
+                calls,
+                || async {
+                    let generation = store_only.clone().oneshot(request()).await.unwrap();
+                    generation.into_response().await.unwrap()
+                },
+                async {},
+            )
+            .await;
+            sample(
+                &mut results[3],
+                calls,
+                || async {
+                    let generation = with_jsonl.clone().oneshot(request()).await.unwrap();
+                    generation.into_response().await.unwrap()
+                },
+                exporters.flush(),
+            )
+            .await;
+            sample(
+                &mut results[4],
+                calls,
+                || otel_span(&provider, &tracer),
+                async {
+                    otel.force_flush().unwrap();
+                },
+            )
+            .await;
+        }
+    });
+    runtime.block_on(exporters.shutdown());
+    otel.shutdown().unwrap();
+
+    let base_caller = Samples::median(&results[0].caller);
+    let base_cpu = Samples::median(&results[0].cpu);
+    let otel_cpu = Samples::median(&results[4].cpu) - base_cpu;
+    println!(
+        "{calls} calls x {rounds} rounds, medians; added = minus the bare provider; \
+         vs OTel = added CPU / the OTel span's added CPU"
+    );
+    println!(
+        "{:<52} {:>10} {:>10} {:>12} {:>12} {:>8}",
+        "stack", "caller ns", "CPU ns", "added caller", "added CPU", "vs OTel"
+    );
+    for (name, samples) in names.iter().zip(&results) {
+        let caller = Samples::median(&samples.caller);
+        let cpu = Samples::median(&samples.cpu);
+        println!(
+            "{name:<52} {caller:>10.0} {cpu:>10.0} {:>+12.0} {:>+12.0} {:>8.2}",
+            caller - base_caller,
+            cpu - base_cpu,
+            (cpu - base_cpu) / otel_cpu
+        );
+    }
+    let stats = &exporters.stats()[0].1;
+    println!("jsonl exporter: {stats:?}");
+}
