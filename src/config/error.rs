@@ -3,6 +3,7 @@ use std::path::PathBuf;
 
 /// Where a configuration value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Origin {
     /// A TOML file.
     File(PathBuf),
@@ -24,6 +25,7 @@ impl fmt::Display for Origin {
 
 /// One problem with a configuration: which key, what is wrong, and where the value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ConfigIssue {
     /// Dotted key path, such as `exporters.archive.batch_size`; empty for problems with the
     /// file as a whole.
@@ -49,6 +51,7 @@ impl fmt::Display for ConfigIssue {
 
 /// A configuration that cannot be used: every problem found, not just the first.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ConfigError {
     /// The file that was loaded, if any.
     pub file: Option<PathBuf>,

@@ -78,6 +78,7 @@ use crate::provider::EchoConfig;
 
 /// A complete, validated configuration.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct Config {
     /// The model provider: its type and options.
     pub provider: Box<dyn ProviderSpec>,
@@ -210,6 +211,7 @@ impl Default for Config {
 
 /// `[tracing]`: capture and the ring buffer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct TracingConfig {
     /// Whether the trace layer is in the stack.
     pub enabled: bool,

@@ -26,6 +26,7 @@ const ALIASES: &str = "aliases";
 
 /// `[prices]`: prices added to the shipped [`PriceTable::builtin`], or replacing its own.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct PricesConfig {
     /// Model name -> its price.
     #[serde(flatten)]

@@ -16,6 +16,7 @@ use crate::redact::{Detector, Field, RedactPolicy, Rule};
 
 /// `[redact]`, as read: names and patterns, each already checked.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct RedactConfig {
     /// Built-in detectors by name.
     pub detectors: Vec<String>,
@@ -32,6 +33,7 @@ pub struct RedactConfig {
 /// One `rules` entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct RuleConfig {
     /// Names the rule in errors and in the default marker.
     pub name: String,

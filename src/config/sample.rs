@@ -20,6 +20,7 @@ use crate::sink::SamplePolicy;
 
 /// A sample policy, as read.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct SampleConfig {
     /// Fraction of the ordinary records kept, 0 to 1.
     pub ratio: f64,

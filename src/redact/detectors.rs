@@ -5,6 +5,7 @@ use std::str::FromStr;
 
 /// A built-in kind of sensitive text, enabled by its [`name`](Self::name).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Detector {
     /// API keys in common provider formats (`sk-...`, `sk-ant-...`, `ghp_...`, `AKIA...`,
     /// `AIza...`, `hf_...`, `xoxb-...`, `glpat-...`), `Bearer`/`Basic` credentials and

@@ -56,6 +56,7 @@ pub struct RuleError {
 
 /// A field of the record removed whole, whatever it holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Field {
     /// The conversation history (`messages` becomes empty).
     Messages,
