@@ -55,3 +55,19 @@ pub(crate) fn secret_headers(table: &mut Table<'_, '_>) -> BTreeMap<String, Stri
         })
         .collect()
 }
+
+/// The `secret_headers` variables of an HTTP exporter, each by the key that names it.
+pub(crate) fn secret_header_vars(
+    secret_headers: &BTreeMap<String, String>,
+) -> Vec<(String, String)> {
+    (secret_headers.iter())
+        .map(|(header, var)| (format!("secret_headers.{header}"), var.clone()))
+        .collect()
+}
+
+/// An HTTP exporter's `headers` and URL fit to print: headers written as they are carry tokens
+/// as often as `secret_headers` do, and a URL's query may hold one.
+pub(crate) fn mask_http(headers: &mut BTreeMap<String, String>, url: &mut String) {
+    (headers.values_mut()).for_each(|value| super::MASK.clone_into(value));
+    *url = crate::scrub_secrets(url).into_owned();
+}

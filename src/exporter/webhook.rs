@@ -11,7 +11,7 @@ use super::{Exporter, ExporterError};
 use crate::TraceRecord;
 use crate::config::reader::Table;
 use crate::config::secrets::read_secret;
-use crate::config::{ConfigIssue, ExporterComponent, MASK, build_issue, fields, limits, validate};
+use crate::config::{ConfigIssue, ExporterComponent, build_issue, fields, limits, validate};
 
 /// A JSON array POSTed; 408, 429 and 5xx retried; an error answer quoted as text.
 const JSON: Protocol = Protocol {
@@ -126,15 +126,10 @@ impl ExporterComponent for WebhookConfig {
     }
 
     fn secret_vars(&self) -> Vec<(String, String)> {
-        (self.secret_headers.iter())
-            .map(|(header, var)| (format!("secret_headers.{header}"), var.clone()))
-            .collect()
+        fields::secret_header_vars(&self.secret_headers)
     }
 
     fn mask(&mut self) {
-        self.headers
-            .values_mut()
-            .for_each(|value| MASK.clone_into(value));
-        self.url = crate::scrub_secrets(&self.url).into_owned();
+        fields::mask_http(&mut self.headers, &mut self.url);
     }
 }

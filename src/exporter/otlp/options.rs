@@ -5,7 +5,7 @@ use std::time::Duration;
 use super::OtlpExporter;
 use crate::config::reader::Table;
 use crate::config::secrets::read_secret;
-use crate::config::{ConfigIssue, ExporterComponent, MASK, build_issue, fields, limits, validate};
+use crate::config::{ConfigIssue, ExporterComponent, build_issue, fields, limits, validate};
 use crate::exporter::Exporter;
 
 /// Where and how an [`OtlpExporter`](super::OtlpExporter) sends spans.
@@ -200,16 +200,11 @@ impl ExporterComponent for OtlpOptions {
     }
 
     fn secret_vars(&self) -> Vec<(String, String)> {
-        (self.secret_headers.iter())
-            .map(|(header, var)| (format!("secret_headers.{header}"), var.clone()))
-            .collect()
+        fields::secret_header_vars(&self.secret_headers)
     }
 
     fn mask(&mut self) {
-        self.headers
-            .values_mut()
-            .for_each(|value| MASK.clone_into(value));
-        self.endpoint = crate::scrub_secrets(&self.endpoint).into_owned();
+        fields::mask_http(&mut self.headers, &mut self.endpoint);
     }
 }
 
