@@ -6,6 +6,7 @@
 # Prints a Markdown table: requests served so far, VmRSS.
 #
 # Knobs (environment): REQUESTS=1000000  CHUNK_SECS=15  CONNECTIONS=16  STREAM=0
+#   NO_BUILD=1 uses the release binaries already built.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,7 +16,7 @@ connections="${CONNECTIONS:-16}"
 stream=()
 [ "${STREAM:-0}" = 1 ] && stream=(--stream)
 
-cargo build --quiet --release --bin llmtrace --example proxy_loadgen
+[ "${NO_BUILD:-0}" = 1 ] || cargo build --quiet --release --bin llmtrace --example proxy_loadgen
 loadgen=target/release/examples/proxy_loadgen
 llmtrace=target/release/llmtrace
 
