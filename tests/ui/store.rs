@@ -489,3 +489,65 @@ fn full_text_search_pages_common_and_rare_words_alike() {
         .unwrap();
     assert_eq!(page.traces.len(), 10);
 }
+
+#[test]
+fn metadata_a_column_holds_is_stored_once_and_still_filters() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("traces.db");
+    let mut exact = record(&Spec {
+        session: Some("s-1"),
+        step: "plan",
+        attempt: 2,
+        ..Spec::default()
+    });
+    exact.trace_id = uuid::Uuid::new_v4();
+    // Values of another type than their column's keep their metadata row.
+    let mut odd = record(&Spec::default());
+    odd.metadata
+        .insert("session_id".into(), serde_json::json!(7));
+    odd.metadata
+        .insert("attempt_number".into(), serde_json::json!(2.5));
+    let mut exporter = SqliteExporter::new(&path).open().unwrap();
+    exporter.insert(&[exact.clone(), odd.clone()]).unwrap();
+    drop(exporter);
+    let rows: Vec<(String, String)> = rusqlite::Connection::open(&path)
+        .unwrap()
+        .prepare("SELECT key, value FROM trace_metadata ORDER BY key, value")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let keys: Vec<&str> = rows.iter().map(|(k, _)| k.as_str()).collect();
+    // `exact`: user and cost_usd only; `odd`: also its numeric session_id and attempt_number.
+    assert_eq!(
+        keys,
+        [
+            "attempt_number",
+            "cost_usd",
+            "cost_usd",
+            "session_id",
+            "user",
+            "user"
+        ],
+        "{rows:?}"
+    );
+    let store = SqliteStore::open(&path).unwrap();
+    let meta = |m: &str| ids(&store, &filter(|f| f.meta = Some(m.into())));
+    let exact_id = exact.trace_id.to_string();
+    let odd_id = odd.trace_id.to_string();
+    for (query, found) in [
+        ("session_id=s-1", &exact_id),
+        ("step_type=plan", &exact_id),
+        ("attempt_number=2", &exact_id),
+        ("session_id=7", &odd_id),
+        ("attempt_number=2.5", &odd_id),
+    ] {
+        assert_eq!(meta(query), std::slice::from_ref(found), "{query}");
+    }
+    assert_eq!(meta("attempt_number=02"), Vec::<String>::new());
+    assert_eq!(
+        ids(&store, &filter(|f| f.session = Some("s-1".into()))),
+        [exact_id]
+    );
+}

@@ -69,6 +69,11 @@ const MIGRATIONS: &[&str] = &[
         DELETE FROM trace_scores WHERE trace_id = old.trace_id;
     END;
     "#,
+    // 3: metadata entries that a column holds exactly (a string `session_id` or `step_type`,
+    // an integer `attempt_number`) are no longer written as metadata rows, and filters read
+    // the column. No table changes; the version keeps an older llmtrace, which reads only the
+    // rows, from missing those traces.
+    "",
 ];
 
 /// The version this build writes.

@@ -660,6 +660,24 @@ struct Conditions {
     text: Option<String>,
 }
 
+/// Metadata keys a column holds (see `in_column` in the exporter), each with the condition
+/// that reads the column or, for rows written before schema 3 or of another type, the
+/// metadata row.
+const COLUMN_KEYS: [(&str, &str); 3] = [
+    (
+        "session_id",
+        "(session_id = ? OR id IN (SELECT trace FROM trace_metadata WHERE key = ? AND value = ?))",
+    ),
+    (
+        "step_type",
+        "(step_type = ? OR id IN (SELECT trace FROM trace_metadata WHERE key = ? AND value = ?))",
+    ),
+    (
+        "attempt_number",
+        "(attempt = ? OR id IN (SELECT trace FROM trace_metadata WHERE key = ? AND value = ?))",
+    ),
+];
+
 /// Matches beyond which a full-text query counts as common (see [`common_matches`]).
 const COMMON_MATCHES: i64 = 5_000;
 
@@ -757,6 +775,27 @@ impl Conditions {
         );
     }
 
+    /// Traces whose metadata entry `key` reads `value`. Entries a column holds have no
+    /// metadata row since schema 3 (older rows have both), so for those keys the column
+    /// is read too; its value must print as `value` exactly, as the row's text would.
+    fn meta(&mut self, key: &str, value: &str) {
+        let pair = [Value::from(key.to_owned()), Value::from(value.to_owned())];
+        let Some((_, clause)) = COLUMN_KEYS.iter().find(|(k, _)| *k == key) else {
+            return self.push(
+                "id IN (SELECT trace FROM trace_metadata WHERE key = ? AND value = ?)",
+                pair,
+            );
+        };
+        let typed = if key == "attempt_number" {
+            (value.parse::<i64>().ok())
+                .filter(|n| n.to_string() == value)
+                .map_or(Value::Null, Value::from)
+        } else {
+            Value::from(value.to_owned())
+        };
+        self.push(clause, std::iter::once(typed).chain(pair));
+    }
+
     fn push(&mut self, clause: &'static str, params: impl IntoIterator<Item = Value>) {
         self.clauses.push(clause);
         self.params.extend(params);
@@ -792,20 +831,14 @@ impl Conditions {
             let (key, value) = meta
                 .split_once('=')
                 .ok_or_else(|| bad_filter("meta", meta, "expected key=value"))?;
-            conditions.push(
-                "id IN (SELECT trace FROM trace_metadata WHERE key = ? AND value = ?)",
-                [text(key.trim()), text(value.trim())],
-            );
+            conditions.meta(key.trim(), value.trim());
         }
         for (key, value) in [
             (&keys.name, &filter.prompt_name),
             (&keys.version, &filter.prompt_version),
         ] {
             if let Some(value) = present(value) {
-                conditions.push(
-                    "id IN (SELECT trace FROM trace_metadata WHERE key = ? AND value = ?)",
-                    [text(key), text(value)],
-                );
+                conditions.meta(key, value);
             }
         }
         if let Some(from) = present(&filter.from) {
