@@ -36,6 +36,7 @@
 //! [`ClientBuilder::redact`]: crate::ClientBuilder::redact
 
 mod detectors;
+mod finder;
 mod policy;
 mod rules;
 

@@ -1,11 +1,13 @@
 //! [`RedactPolicy`]: the compiled detectors and rules, and how they walk a record.
 
 use std::borrow::Cow;
+use std::ops::Range;
 
-use regex::{Captures, Regex, RegexSet};
+use regex::{Captures, RegexSet};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use super::finder::Finder;
 use super::{Detector, Field, Rule, RuleError, marker};
 use crate::{GenerateRequest, Message, Tool, ToolCall, TraceRecord};
 
@@ -15,27 +17,24 @@ const ROUTING_KEYS: [&str; 2] = ["session_id", "trace_id"];
 
 /// What to mask in a record, compiled once; see the [module docs](super).
 ///
-/// Every enabled detector and text rule is one pattern of a [`RegexSet`]: a string is
-/// scanned once, and only the patterns that matched run again to replace.
+/// Each enabled detector has a [`Finder`], which runs its regex only where its cheap byte
+/// checks say a match can be; the text rules are one [`RegexSet`]: a string is scanned once,
+/// and only the rules that matched run again to replace.
 #[derive(Debug, Clone)]
 pub struct RedactPolicy {
-    set: RegexSet,
-    steps: Vec<Step>,
+    detectors: Vec<DetectorStep>,
+    rule_set: Option<RegexSet>,
+    rules: Vec<Rule>,
     drop: Vec<Field>,
     hash_metadata: Vec<String>,
     requests: bool,
 }
 
 #[derive(Debug, Clone)]
-struct Step {
-    regex: Regex,
-    kind: StepKind,
-}
-
-#[derive(Debug, Clone)]
-enum StepKind {
-    Detector(Detector, String),
-    Rule(String),
+struct DetectorStep {
+    detector: Detector,
+    finder: Finder,
+    marker: String,
 }
 
 impl RedactPolicy {
@@ -60,34 +59,42 @@ impl RedactPolicy {
 
     /// `text` with every detected secret replaced by its marker, and how many were replaced;
     /// borrowed when nothing was found.
+    ///
+    /// The detectors apply in [`Detector::ALL`] order, then the rules in the order added, each
+    /// to the text the previous ones left; each runs only when it matches `text` as given.
     pub fn redact_text<'t>(&self, text: &'t str) -> (Cow<'t, str>, u32) {
-        let matched = self.set.matches(text);
-        if !matched.matched_any() {
-            return (Cow::Borrowed(text), 0);
-        }
         let mut current = Cow::Borrowed(text);
         let mut count = 0;
-        for index in matched.iter() {
-            let step = &self.steps[index];
+        for step in &self.detectors {
+            let found = step.finder.find(&current);
+            // Whether it matches `text` as given: already known while nothing was replaced.
+            let matched = match current {
+                Cow::Borrowed(_) => !found.is_empty(),
+                Cow::Owned(_) => !step.finder.find(text).is_empty(),
+            };
+            if !matched {
+                continue;
+            }
+            let accepted: Vec<Range<usize>> = (found.into_iter())
+                .filter(|r| step.detector.accepts(&current, r.start, r.end))
+                .collect();
+            if accepted.is_empty() {
+                continue;
+            }
+            count += accepted.len() as u32;
+            current = Cow::Owned(splice(&current, &accepted, &step.marker));
+        }
+        let Some(rule_set) = &self.rule_set else {
+            return (current, count);
+        };
+        for index in rule_set.matches(text).iter() {
+            let rule = &self.rules[index];
             let mut found = 0;
-            let replaced = step.regex.replace_all(&current, |caps: &Captures<'_>| {
-                let whole = caps.get(0).expect("group 0 always matches");
-                match &step.kind {
-                    StepKind::Detector(detector, marker) => {
-                        if detector.accepts(&current, whole.start(), whole.end()) {
-                            found += 1;
-                            marker.clone()
-                        } else {
-                            whole.as_str().to_owned()
-                        }
-                    }
-                    StepKind::Rule(replacement) => {
-                        found += 1;
-                        let mut out = String::new();
-                        caps.expand(replacement, &mut out);
-                        out
-                    }
-                }
+            let replaced = rule.regex.replace_all(&current, |caps: &Captures<'_>| {
+                found += 1;
+                let mut out = String::new();
+                caps.expand(&rule.replacement, &mut out);
+                out
             });
             if found > 0 {
                 let replaced = replaced.into_owned();
@@ -187,6 +194,19 @@ impl RedactPolicy {
     }
 }
 
+/// `text` with each of the `ranges` (in order, not overlapping) replaced by `marker`.
+fn splice(text: &str, ranges: &[Range<usize>], marker: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for range in ranges {
+        out.push_str(&text[last..range.start]);
+        out.push_str(marker);
+        last = range.end;
+    }
+    out.push_str(&text[last..]);
+    out
+}
+
 /// Empties `field`; true when it held something.
 fn drop_field(record: &mut TraceRecord, field: Field) -> bool {
     match field {
@@ -270,26 +290,31 @@ impl RedactPolicyBuilder {
     /// # Errors
     /// When the patterns together exceed the regex engine's size limit.
     pub fn build(self) -> Result<RedactPolicy, RuleError> {
-        let mut steps: Vec<Step> = Detector::ALL
+        let detectors = Detector::ALL
             .into_iter()
             .filter(|d| self.detectors.contains(d))
-            .map(|detector| Step {
-                regex: Regex::new(detector.pattern()).expect("the built-in patterns compile"),
-                kind: StepKind::Detector(detector, marker(detector.name())),
+            .map(|detector| DetectorStep {
+                detector,
+                finder: Finder::new(detector),
+                marker: marker(detector.name()),
             })
             .collect();
-        steps.extend(self.rules.into_iter().map(|rule| Step {
-            regex: rule.regex,
-            kind: StepKind::Rule(rule.replacement),
-        }));
-        let set = RegexSet::new(steps.iter().map(|s| s.regex.as_str())).map_err(|e| RuleError {
-            rule: "(all rules together)".to_owned(),
-            pattern: String::new(),
-            reason: e.to_string(),
-        })?;
+        let rule_set = match self.rules.is_empty() {
+            true => None,
+            false => Some(
+                RegexSet::new(self.rules.iter().map(|r| r.regex.as_str())).map_err(|e| {
+                    RuleError {
+                        rule: "(all rules together)".to_owned(),
+                        pattern: String::new(),
+                        reason: e.to_string(),
+                    }
+                })?,
+            ),
+        };
         Ok(RedactPolicy {
-            set,
-            steps,
+            detectors,
+            rule_set,
+            rules: self.rules,
             drop: self.drop,
             hash_metadata: self.hash_metadata,
             requests: self.requests,

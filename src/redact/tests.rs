@@ -67,3 +67,122 @@ fn a_bad_rule_pattern_is_named() {
     assert_eq!(error.rule, "broken");
     assert!(error.to_string().contains("(unclosed"), "{error}");
 }
+
+/// The plain path the finders replace: every detector's regex over the whole text, each one
+/// that matched `text` replacing on what the previous ones left (the code before issue 14's
+/// budget work).
+fn plain(text: &str) -> (String, u32) {
+    static REGEXES: std::sync::LazyLock<Vec<(Detector, regex::Regex)>> =
+        std::sync::LazyLock::new(|| {
+            (Detector::ALL.iter())
+                .map(|d| (*d, regex::Regex::new(d.pattern()).unwrap()))
+                .collect()
+        });
+    let regexes = &*REGEXES;
+    let mut current = text.to_owned();
+    let mut count = 0;
+    for (detector, regex) in regexes {
+        if !regex.is_match(text) {
+            continue;
+        }
+        let mut found = 0;
+        let replaced = regex.replace_all(&current, |caps: &regex::Captures<'_>| {
+            let whole = caps.get(0).unwrap();
+            if detector.accepts(&current, whole.start(), whole.end()) {
+                found += 1;
+                super::marker(detector.name())
+            } else {
+                whole.as_str().to_owned()
+            }
+        });
+        let replaced = replaced.into_owned();
+        if found > 0 {
+            current = replaced;
+            count += found;
+        }
+    }
+    (current, count)
+}
+
+/// Pieces of text near what the detectors look for, and the Unicode letters their
+/// case-insensitive parts also match (`ſ` for `s`, the Kelvin sign for `k`).
+const PIECES: &[&str] = &[
+    "sk-",
+    "sk-ant-",
+    "SK_",
+    "ghp_",
+    "AIza",
+    "akia",
+    "xoxb-",
+    "hf_",
+    "Bearer ",
+    "basic ",
+    "baſic ",
+    "api_Key=",
+    "x-api-key: ",
+    "Authorization: ",
+    "abcdefghijklmnop1234",
+    "Zz9_-",
+    "4111 1111 1111 1111",
+    "1234567890123",
+    "5500-0000-0000-0004",
+    "192.168.1.20",
+    "255.",
+    "2001:db8::8a2e:370:7334",
+    "::1",
+    "::",
+    "12:30:45",
+    "a::b",
+    "fe80:",
+    "+33 6 12 34 56 78",
+    "(555) 123-4567",
+    "555-123-4567",
+    "+1",
+    "ana.b@mail.example.org",
+    "@",
+    "x@y.io",
+    ".",
+    ":",
+    "-",
+    " ",
+    "\t",
+    "(",
+    ")",
+    "+",
+    "_",
+    "'",
+    "\"",
+    "=",
+    "a",
+    "F",
+    "z",
+    "é",
+    "İ",
+    "ı",
+    "0",
+    "1",
+    "7",
+    "9",
+    "\n",
+];
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(500))]
+
+    /// The finders find exactly what the plain regexes find, on text made of pieces near the
+    /// patterns and on arbitrary text.
+    #[test]
+    fn the_fast_path_agrees_with_the_plain_regexes(
+        pieces in proptest::collection::vec(proptest::sample::select(PIECES), 0..24),
+        noise in proptest::prelude::any::<String>(),
+    ) {
+        static POLICY: std::sync::LazyLock<RedactPolicy> = std::sync::LazyLock::new(all);
+        let policy = &*POLICY;
+        for text in [pieces.concat(), noise.clone(), format!("{}{noise}", pieces.concat())] {
+            let (fast, fast_count) = policy.redact_text(&text);
+            let (expected, count) = plain(&text);
+            proptest::prop_assert_eq!(fast.as_ref(), expected.as_str(), "for {:?}", text);
+            proptest::prop_assert_eq!(fast_count, count);
+        }
+    }
+}
