@@ -1,66 +1,55 @@
 //! `[[layers]]`: the request path, outermost first, each layer a `type` and its options.
 //!
-//! A registry: [`LAYER_TYPES`] maps each `type` to the function that reads its options into a
-//! [`LayerSpec`] and the one that checks, when the stack is built, what only then can be
-//! checked. A new layer type is one row there (and its `LayerSpec` variant); there is no
-//! fallback arm.
+//! The layers' [`Registry`], like the providers' and the exporters': `LAYERS` maps each `type`
+//! to the function that reads its options into a [`LayerSpec`]. A new layer type is one row
+//! there (and its `LayerSpec` variant); there is no fallback arm.
 
 use std::time::Duration;
 
-use super::error::{ConfigIssue, Origin};
+use super::error::ConfigIssue;
 use super::limits;
 use super::reader::{Reader, Table};
+use super::registry::{Registration, Registry};
 use super::{Config, validate};
 use crate::Metadata;
 use crate::layer::{
     ConcurrencyLimitSpec, LayerSpec, RateLimitSpec, RetrySpec, SessionSpec, Stack, TimeoutSpec,
 };
 
-/// One layer type: its name, how its options are read, and what is checked at build time.
-struct LayerType {
-    name: &'static str,
-    read: fn(&mut Table<'_, '_>) -> Option<LayerSpec>,
-    check: fn(&LayerSpec) -> Result<(), (&'static str, String)>,
-}
-
-/// Every layer type a configuration may list.
-static LAYER_TYPES: &[LayerType] = &[
-    LayerType {
-        name: "session",
-        read: session,
-        check: session_set,
-    },
-    LayerType {
-        name: "metadata",
-        read: metadata,
-        check: nothing,
-    },
-    LayerType {
-        name: "trace",
-        read: |_| Some(LayerSpec::Trace),
-        check: nothing,
-    },
-    LayerType {
-        name: "timeout",
-        read: timeout,
-        check: nothing,
-    },
-    LayerType {
-        name: "retry",
-        read: retry,
-        check: nothing,
-    },
-    LayerType {
-        name: "concurrency_limit",
-        read: concurrency_limit,
-        check: nothing,
-    },
-    LayerType {
-        name: "rate_limit",
-        read: rate_limit,
-        check: nothing,
-    },
-];
+/// Every layer type a configuration may list: each `type` and the reader of its options.
+static LAYERS: Registry<LayerSpec> = Registry {
+    kind: "layer",
+    entries: &[
+        Registration {
+            name: "session",
+            read: |table| session(table).map(Box::new),
+        },
+        Registration {
+            name: "metadata",
+            read: |table| metadata(table).map(Box::new),
+        },
+        Registration {
+            name: "trace",
+            read: |_| Some(Box::new(LayerSpec::Trace)),
+        },
+        Registration {
+            name: "timeout",
+            read: |table| timeout(table).map(Box::new),
+        },
+        Registration {
+            name: "retry",
+            read: |table| retry(table).map(Box::new),
+        },
+        Registration {
+            name: "concurrency_limit",
+            read: |table| concurrency_limit(table).map(Box::new),
+        },
+        Registration {
+            name: "rate_limit",
+            read: |table| rate_limit(table).map(Box::new),
+        },
+    ],
+};
 
 /// Reads `[[layers]]`; `metadata` is `[metadata]`, the short form, which may not be used
 /// together with a `metadata` layer.
@@ -73,20 +62,11 @@ pub(super) fn read(reader: &mut Reader<'_>, metadata: &Metadata) -> Option<Vec<L
     let mut trace_at = None;
     for (path, item) in items {
         let mut table = reader.item(&path, item);
-        let names: Vec<&str> = LAYER_TYPES.iter().map(|t| t.name).collect();
-        let why = format!("the layer type, one of {}", names.join(", "));
-        let Some(kind) = table.required::<String>("type", &why) else {
+        let Some(registration) = LAYERS.lookup(&mut table, None) else {
             continue;
         };
-        let Some(layer_type) = LAYER_TYPES.iter().find(|t| t.name == kind) else {
-            let message = format!(
-                "unknown layer type {kind:?}; expected one of {}",
-                names.join(", ")
-            );
-            table.issue("type", message);
-            continue;
-        };
-        let layer = (layer_type.read)(&mut table);
+        let kind = registration.name;
+        let layer = (registration.read)(&mut table).map(|layer| *layer);
         let misplaced = match &layer {
             Some(LayerSpec::Trace) if trace_at.is_some() => Some(format!(
                 "a second trace layer; the first is {}",
@@ -136,23 +116,15 @@ impl Config {
 
     /// What can only be checked when the stack is built (a session variable that is not set).
     pub(super) fn check_layers(&self) -> Vec<ConfigIssue> {
-        let mut issues = Vec::new();
-        for (i, layer) in self.layers.iter().enumerate() {
-            let layer_type = LAYER_TYPES.iter().find(|t| t.name == layer.type_name());
-            if let Some(Err((key, message))) = layer_type.map(|t| (t.check)(layer)) {
-                issues.push(ConfigIssue {
-                    key: format!("layers[{i}].{key}"),
-                    message,
-                    origin: Origin::Nowhere,
-                });
-            }
-        }
-        issues
+        let unset = |(i, layer): (usize, &LayerSpec)| match layer {
+            LayerSpec::Session(spec) => spec.resolve().err().map(|var| {
+                let message = format!("environment variable {var} is not set");
+                self.provenance.issue(format!("layers[{i}].env"), message)
+            }),
+            _ => None,
+        };
+        self.layers.iter().enumerate().filter_map(unset).collect()
     }
-}
-
-fn nothing(_: &LayerSpec) -> Result<(), (&'static str, String)> {
-    Ok(())
 }
 
 /// `id = "..."` or `env = "VARIABLE"`, exactly one.
@@ -190,16 +162,6 @@ fn not_an_override(var: &str) -> Result<(), String> {
             super::reader::ENV_PREFIX
         )),
         false => Ok(()),
-    }
-}
-
-fn session_set(layer: &LayerSpec) -> Result<(), (&'static str, String)> {
-    match layer {
-        LayerSpec::Session(spec) => spec
-            .resolve()
-            .map(drop)
-            .map_err(|var| ("env", format!("environment variable {var} is not set"))),
-        _ => Ok(()),
     }
 }
 
@@ -262,15 +224,14 @@ mod tests {
     use figment::providers::{Format, Toml};
 
     use super::super::reader::Reader;
-    use super::LAYER_TYPES;
+    use super::LAYERS;
 
     const LAYERS_TOML: &str = include_str!("../../config/layers.toml");
 
     /// `config/layers.toml` shows every layer type and every option each one reads.
     #[test]
     fn the_layers_example_documents_every_layer_type_and_option() {
-        for layer_type in LAYER_TYPES {
-            let name = layer_type.name;
+        for name in LAYERS.names() {
             let toml = format!("[[layers]]\ntype = \"{name}\"\n");
             let figment = Figment::from(Toml::string(&toml));
             let mut reader = Reader::new(&figment);
