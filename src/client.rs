@@ -20,6 +20,10 @@ use crate::{
     TraceRecord,
 };
 
+mod direct;
+
+use direct::{Direct, DirectCall};
+
 /// The type-erased stack inside a [`Client`] (by default `InjectMetadata -> Trace -> provider`;
 /// see [`ClientBuilder::layers`]).
 pub type ClientService = BoxCloneSyncService<GenerateRequest, Generation, ProviderError>;
@@ -52,6 +56,8 @@ pub struct Client {
 
 struct Inner {
     service: ClientService,
+    /// The provider itself when the stack has no layer: calls skip `service`'s clone and box.
+    direct: Option<Box<dyn DirectCall>>,
     provider: ProviderInfo,
     stack: Stack,
     store: TraceStore,
@@ -118,7 +124,10 @@ impl Client {
     /// # Errors
     /// The provider's error, unchanged.
     pub async fn call(&self, request: GenerateRequest) -> Result<Generation, ProviderError> {
-        self.service().oneshot(request).await
+        match &self.inner.direct {
+            Some(provider) => provider.call(request).await,
+            None => self.service().oneshot(request).await,
+        }
     }
 
     /// A handle to the stack, to wrap in more middleware or call as a `tower::Service`.
@@ -206,7 +215,7 @@ pub const SESSION_MAX_TRACES: usize = 10_000;
 
 /// Configures and builds a [`Client`].
 pub struct ClientBuilder {
-    provider: Option<(ProviderInfo, ClientService)>,
+    provider: Option<(ProviderInfo, ClientService, Box<dyn DirectCall>)>,
     layers: Option<Vec<LayerSpec>>,
     eviction: EvictionPolicy,
     session_eviction: Option<EvictionPolicy>,
@@ -255,7 +264,8 @@ impl ClientBuilder {
             + 'static,
         S::Future: Send + 'static,
     {
-        self.provider = Some((info, BoxCloneSyncService::new(service)));
+        let direct = Box::new(Direct(service.clone()));
+        self.provider = Some((info, BoxCloneSyncService::new(service), direct));
         self
     }
 
@@ -368,7 +378,7 @@ impl ClientBuilder {
             Some(_) => self,
             None => self.provider(EchoProvider::new()),
         };
-        let (provider, service) = this.provider.take().expect("the provider was just set");
+        let (provider, service, direct) = this.provider.take().expect("the provider was just set");
         let store = TraceStore::with_clock(this.eviction, this.clock.clone());
         let session_eviction = this.session_eviction.unwrap_or_else(|| {
             let max_traces = this.eviction.max_traces.max(SESSION_MAX_TRACES);
@@ -399,6 +409,7 @@ impl ClientBuilder {
         Client {
             inner: Arc::new(Inner {
                 service: stack.build(service, trace.as_ref()),
+                direct: stack.layers.is_empty().then_some(direct),
                 provider,
                 stack,
                 store,
@@ -413,7 +424,7 @@ impl ClientBuilder {
 impl fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientBuilder")
-            .field("provider", &self.provider.as_ref().map(|(info, _)| info))
+            .field("provider", &self.provider.as_ref().map(|(info, ..)| info))
             .field("layers", &self.layers)
             .field("eviction", &self.eviction)
             .field("session_eviction", &self.session_eviction)

@@ -402,3 +402,62 @@ fn a_record_stored_twice_survives_the_eviction_of_its_older_copy() {
     assert_eq!(store.len(), 2);
     assert!(store.get(&twice.trace_id).is_some());
 }
+
+/// A `tower_test` mock as a client's provider (its errors are `ProviderError`s again).
+fn mock_client() -> (
+    llmtrace::Client,
+    tower_test::mock::Handle<GenerateRequest, llmtrace::Generation>,
+) {
+    use tower::ServiceExt;
+
+    let (mock, handle) = tower_test::mock::pair::<GenerateRequest, llmtrace::Generation>();
+    let provider = mock.map_err(|error: llmtrace::BoxError| {
+        *error
+            .downcast::<llmtrace::ProviderError>()
+            .expect("the test sends only provider errors")
+    });
+    let info = llmtrace::provider::ProviderInfo::new("mock", "mock-1");
+    let client = llmtrace::Client::builder()
+        .service(info, provider)
+        .tracing(false)
+        .build();
+    (client, handle)
+}
+
+#[tokio::test]
+async fn tracing_off_waits_until_the_provider_is_ready() {
+    let (client, mut handle) = mock_client();
+    handle.allow(0);
+
+    let caller = client.clone();
+    let call = tokio::spawn(async move { caller.generate("hi").await });
+    // The call can only reach the provider once it is ready, and must then be woken.
+    handle.allow(1);
+    let (request, respond) = handle.next_request().await.expect("the call arrives");
+    assert_eq!(request.prompt, "hi");
+    respond.send_response(llmtrace::Generation::Complete(
+        llmtrace::GenerateResponse::new("hello"),
+    ));
+
+    let response = call.await.unwrap().unwrap();
+    assert_eq!(response.content, "hello");
+    assert!(client.store().is_empty());
+}
+
+#[tokio::test]
+async fn tracing_off_returns_the_providers_readiness_and_call_errors_unchanged() {
+    let (client, mut handle) = mock_client();
+
+    handle.send_error(llmtrace::ProviderError::http(503, "not ready"));
+    let error = client.generate("one").await.unwrap_err();
+    assert_eq!(error.status(), Some(503));
+    assert!(error.to_string().contains("not ready"), "{error}");
+
+    handle.allow(1);
+    let caller = client.clone();
+    let call = tokio::spawn(async move { caller.generate("two").await });
+    let (_, respond) = handle.next_request().await.expect("the call arrives");
+    respond.send_error(llmtrace::ProviderError::http(429, "slow down"));
+    let error = call.await.unwrap().unwrap_err();
+    assert_eq!(error.status(), Some(429));
+}
