@@ -7,11 +7,13 @@ use std::borrow::Cow;
 pub const REDACTED: &str = "[redacted]";
 
 /// Prefixes of well-known API key formats: OpenAI and Anthropic (`sk-`, `sk-ant-`), Stripe,
-/// GitHub, Slack, GitLab, Hugging Face, Google, AWS access key ids.
-const KEY_PREFIXES: &[&str] = &[
+/// GitHub, Slack, GitLab, Hugging Face, Google, AWS access key ids. The one list: the
+/// redaction's `api_key` detector is built from it too.
+pub(crate) const KEY_PREFIXES: &[&str] = &[
     "sk-",
     "sk_",
     "rk_",
+    "pk_live_",
     "ghp_",
     "gho_",
     "ghs_",

@@ -1,7 +1,10 @@
 //! The built-in detectors: what each one finds, and the checks a pattern alone cannot make.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
+
+use crate::scrub::KEY_PREFIXES;
 
 /// A built-in kind of sensitive text, enabled by its [`name`](Self::name).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -48,13 +51,17 @@ impl Detector {
 
     /// The regular expression that finds candidates; [`accepts`](Self::accepts) has the last
     /// word. ASCII word boundaries (`(?-u:\b)`) keep the scan on the fast automaton.
-    pub(crate) fn pattern(self) -> &'static str {
-        match self {
-            Detector::ApiKey => concat!(
-                r"(?:sk-ant-|sk-|sk_|rk_|pk_live_|ghp_|gho_|ghs_|ghu_|github_pat_|xoxb-|xoxp-|glpat-|hf_|AIza|AKIA)[A-Za-z0-9_\-]{16,}",
-                r"|(?i:bearer|basic)[ \t]+[A-Za-z0-9._~+/\-]{8,}=*",
-                r#"|(?i:authorization|x-api-key|api[_-]key)["']?[ \t]*[:=][ \t]*["']?[^\s"',}]{8,}"#,
-            ),
+    pub(crate) fn pattern(self) -> Cow<'static, str> {
+        Cow::Borrowed(match self {
+            Detector::ApiKey => {
+                let prefixes: Vec<String> = KEY_PREFIXES.iter().map(|p| regex::escape(p)).collect();
+                return Cow::Owned(format!(
+                    "{}{}{}",
+                    format_args!(r"(?:{})[A-Za-z0-9_\-]{{16,}}", prefixes.join("|")),
+                    r"|(?i:bearer|basic)[ \t]+[A-Za-z0-9._~+/\-]{8,}=*",
+                    r#"|(?i:authorization|x-api-key|api[_-]key)["']?[ \t]*[:=][ \t]*["']?[^\s"',}]{8,}"#,
+                ));
+            }
             Detector::Email => {
                 r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"
             }
@@ -67,7 +74,7 @@ impl Detector {
                 r"(?-u:\b)(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?-u:\b)",
                 r"|[0-9A-Fa-f]{0,4}:[0-9A-Fa-f:]*:[0-9A-Fa-f]{0,4}",
             ),
-        }
+        })
     }
 
     /// Whether the candidate `found` at `start..end` of `text` is really one: a card number

@@ -25,6 +25,7 @@ use aho_corasick::{AhoCorasick, Input, MatchKind};
 use regex::Regex;
 
 use super::Detector;
+use crate::scrub::KEY_PREFIXES;
 
 /// Finds one detector's matches.
 #[derive(Debug, Clone)]
@@ -70,26 +71,12 @@ impl Trigger {
     }
 }
 
-/// Case-insensitive superset of the `api_key` pattern's prefixes. The pattern's `(?i:...)` is
+/// With the key formats' prefixes ([`KEY_PREFIXES`], matched case-insensitively here), the
+/// start of every other alternative of the `api_key` pattern. The pattern's `(?i:...)` is
 /// Unicode-aware, where `s` also matches `ſ` (U+017F) and `k` the Kelvin sign (U+212A): the
 /// `api` prefixes stop before the `k`, and `basic` is listed with `ſ` too. `x-api-` is listed
 /// for the leftmost match to start at its `x`.
-const KEY_PREFIXES: &[&str] = &[
-    "sk-",
-    "sk_",
-    "rk_",
-    "pk_live_",
-    "ghp_",
-    "gho_",
-    "ghs_",
-    "ghu_",
-    "github_pat_",
-    "xoxb-",
-    "xoxp-",
-    "glpat-",
-    "hf_",
-    "aiza",
-    "akia",
+const CREDENTIAL_STARTS: &[&str] = &[
     "bearer",
     "basic",
     "ba\u{17f}ic",
@@ -110,7 +97,7 @@ fn count(run: &[u8], byte: u8) -> usize {
 impl Finder {
     /// The finder of `detector`.
     pub(crate) fn new(detector: Detector) -> Self {
-        let regex = Regex::new(detector.pattern()).expect("the built-in patterns compile");
+        let regex = Regex::new(&detector.pattern()).expect("the built-in patterns compile");
         let shape = |class, trigger, possible| {
             By::Runs(Shape {
                 class,
@@ -123,7 +110,7 @@ impl Finder {
                 AhoCorasick::builder()
                     .ascii_case_insensitive(true)
                     .match_kind(MatchKind::LeftmostFirst)
-                    .build(KEY_PREFIXES)
+                    .build(KEY_PREFIXES.iter().chain(CREDENTIAL_STARTS))
                     .expect("the key prefixes compile"),
             ),
             Detector::Email => shape(

@@ -75,7 +75,7 @@ fn plain(text: &str) -> (String, u32) {
     static REGEXES: std::sync::LazyLock<Vec<(Detector, regex::Regex)>> =
         std::sync::LazyLock::new(|| {
             (Detector::ALL.iter())
-                .map(|d| (*d, regex::Regex::new(d.pattern()).unwrap()))
+                .map(|d| (*d, regex::Regex::new(&d.pattern()).unwrap()))
                 .collect()
         });
     let regexes = &*REGEXES;
