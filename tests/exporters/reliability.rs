@@ -12,6 +12,7 @@ use llmtrace::sink::RecordSink;
 use llmtrace::{Client, TraceRecord};
 
 use crate::quick;
+use crate::support::eventually;
 
 /// Counts the records it exports.
 #[derive(Clone, Default)]
@@ -106,7 +107,8 @@ fn record() -> Arc<TraceRecord> {
     })
 }
 
-/// Polls `condition` every millisecond until it holds; panics after 10 s.
+/// Polls `condition` every millisecond until it holds; panics after 10 s. For the plain
+/// `#[test]`s, which have no runtime to yield to (async tests use `support::eventually`).
 fn wait_until(what: &str, condition: impl Fn() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while !condition() {
@@ -230,9 +232,10 @@ async fn a_waiting_caller_is_released_by_shutdown_and_its_record_counted_as_drop
         one_slot_waiting_sink(quick().shutdown_timeout(Duration::from_millis(100)));
     let client = Client::builder().exporters(sink).build();
     client.generate("first").await.unwrap();
-    wait_until("the exporter is busy", || {
+    eventually("the exporter is busy", || {
         gated.entered.load(Ordering::SeqCst) == 1
-    });
+    })
+    .await;
     client.generate("second").await.unwrap();
     let waiting = tokio::spawn({
         let client = client.clone();
@@ -262,9 +265,10 @@ async fn dropping_the_last_handle_does_not_wait_for_a_busy_exporter() {
     let client = Client::builder().exporters(sink).build();
     client.generate("busy").await.unwrap();
     client.generate("queued").await.unwrap();
-    wait_until("the exporter is busy", || {
+    eventually("the exporter is busy", || {
         gated.entered.load(Ordering::SeqCst) == 1
-    });
+    })
+    .await;
 
     let started = Instant::now();
     drop(client);
@@ -274,9 +278,10 @@ async fn dropping_the_last_handle_does_not_wait_for_a_busy_exporter() {
     // The worker still delivers everything on its own thread.
     open.send(()).unwrap();
     open.send(()).unwrap();
-    wait_until("both records are exported", || {
+    eventually("both records are exported", || {
         gated.exported.load(Ordering::SeqCst) == 2
-    });
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -293,9 +298,10 @@ async fn shutdown_gives_up_at_its_deadline_and_counts_what_is_left_as_dropped() 
     for i in 0..5 {
         client.generate(format!("Test {i}")).await.unwrap();
     }
-    wait_until("the exporter is busy", || {
+    eventually("the exporter is busy", || {
         gated.entered.load(Ordering::SeqCst) == 1
-    });
+    })
+    .await;
 
     let started = Instant::now();
     client.shutdown().await;
@@ -323,9 +329,10 @@ async fn retry_backoff_stops_waiting_when_shutdown_begins() {
         .unwrap();
     let client = Client::builder().exporters(sink).build();
     client.generate("doomed").await.unwrap();
-    wait_until("the first attempt failed", || {
+    eventually("the first attempt failed", || {
         flaky.0.load(Ordering::SeqCst) == 1
-    });
+    })
+    .await;
 
     let started = Instant::now();
     client.shutdown().await;
