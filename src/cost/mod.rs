@@ -281,8 +281,10 @@ impl PriceTable {
     pub fn record_cost(&self, record: &TraceRecord) -> Option<f64> {
         let response = record.response.as_ref()?;
         let usage = response.usage.as_ref()?;
-        let price = (response.model.as_deref())
-            .and_then(|answered| self.get(answered))
+        // The answering model is usually the configured one: one lookup then, not two (an
+        // unpriced model's lookup scans every prefix, on every traced call).
+        let answered = (response.model.as_deref()).filter(|answered| *answered != record.model);
+        let price = (answered.and_then(|answered| self.get(answered)))
             .or_else(|| self.get(&record.model))?;
         Some(price.cost(usage))
     }
