@@ -1,5 +1,6 @@
 //! Issue 15: what llmtrace costs beside a hand-written OpenTelemetry SDK span carrying the same
-//! data (batch span processor, an exporter that discards), measured in one process.
+//! data (batch span processor; an exporter that discards, and one that writes JSON lines to a
+//! file, as the jsonl exporter does), measured in one process.
 //!
 //! Each stack makes `CALLS` calls of a 1 KiB prompt to the instant echo provider (so a ~1 KiB
 //! answer) from one caller; the stacks take turns, `ROUNDS` times, and the medians are
@@ -7,10 +8,15 @@
 //! time per call, every thread counted (exporter workers, the batch processor), with each
 //! sample ending only once its stack has flushed, so no background work escapes it.
 //!
-//! `cargo bench --bench otel_peer` (`CALLS=… ROUNDS=…` to change the size).
+//! `cargo bench --bench otel_peer` (`CALLS=… ROUNDS=…` to change the size; `ONLY=3` runs the
+//! fourth stack alone, to profile it).
 
+use std::fs::File;
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use llmtrace::exporter::{ExporterOptions, ExporterSink, JsonlExporter};
 use llmtrace::layer::ServiceBuilderExt;
@@ -19,9 +25,12 @@ use llmtrace::sink::TraceStore;
 use llmtrace::{Client, GenerateRequest, GenerateResponse};
 use opentelemetry::KeyValue;
 use opentelemetry::trace::{Span, Tracer, TracerProvider};
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::trace::{
+    BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider, SpanData, SpanExporter,
+};
 use rustix::time::{ClockId, clock_gettime};
+use serde_json::{Value, json};
 use tower::{ServiceBuilder, ServiceExt};
 
 fn request() -> GenerateRequest {
@@ -32,12 +41,54 @@ fn request() -> GenerateRequest {
 
 /// An OpenTelemetry exporter that drops every batch: the peer writes nothing anywhere.
 #[derive(Debug)]
-struct Discard;
+struct Discard(Arc<AtomicUsize>);
 
 impl SpanExporter for Discard {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        self.0.fetch_add(batch.len(), Ordering::Relaxed);
         drop(std::hint::black_box(batch));
         Ok(())
+    }
+}
+
+/// An OpenTelemetry exporter that writes each span as a JSON line to a file, as a user would
+/// by hand: the peer doing the work our jsonl exporter does.
+#[derive(Debug)]
+struct JsonLines(Arc<Mutex<File>>);
+
+fn json_value(value: &opentelemetry::Value) -> Value {
+    match value {
+        opentelemetry::Value::Bool(b) => Value::from(*b),
+        opentelemetry::Value::I64(i) => Value::from(*i),
+        opentelemetry::Value::F64(f) => Value::from(*f),
+        other => Value::from(other.as_str().into_owned()),
+    }
+}
+
+fn unix_nanos(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64
+}
+
+impl SpanExporter for JsonLines {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        let mut out = Vec::new();
+        for span in &batch {
+            let attributes: serde_json::Map<String, Value> = (span.attributes.iter())
+                .map(|kv| (kv.key.to_string(), json_value(&kv.value)))
+                .collect();
+            let line = json!({
+                "trace_id": span.span_context.trace_id().to_string(),
+                "span_id": span.span_context.span_id().to_string(),
+                "name": span.name,
+                "start_unix_nano": unix_nanos(span.start_time),
+                "end_unix_nano": unix_nanos(span.end_time),
+                "attributes": attributes,
+            });
+            serde_json::to_writer(&mut out, &line).unwrap();
+            out.push(b'\n');
+        }
+        (self.0.lock().unwrap().write_all(&out))
+            .map_err(|e| OTelSdkError::InternalFailure(e.to_string()))
     }
 }
 
@@ -125,10 +176,27 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let provider = EchoProvider::new();
 
+    let discarded = Arc::new(AtomicUsize::new(0));
     let otel = SdkTracerProvider::builder()
-        .with_batch_exporter(Discard)
+        .with_batch_exporter(Discard(discarded.clone()))
         .build();
     let tracer = otel.tracer("bench");
+    let otel_file = Arc::new(Mutex::new(
+        File::create(dir.path().join("spans.jsonl")).unwrap(),
+    ));
+    // A queue that holds a whole sample: the default (2,048) drops most spans in this loop,
+    // and a peer that writes a quarter of the lines would not be doing the same work.
+    let lines_processor = BatchSpanProcessor::builder(JsonLines(otel_file.clone()))
+        .with_batch_config(
+            BatchConfigBuilder::default()
+                .with_max_queue_size(calls)
+                .build(),
+        )
+        .build();
+    let otel_lines = SdkTracerProvider::builder()
+        .with_span_processor(lines_processor)
+        .build();
+    let tracer_lines = otel_lines.tracer("bench");
 
     let store = TraceStore::new(100);
     let store_only = ServiceBuilder::new()
@@ -156,52 +224,107 @@ fn main() {
         "trace layer + ring buffer",
         "trace layer + ring buffer + jsonl exporter",
         "OpenTelemetry SDK span, batch, discarding exporter",
+        "OpenTelemetry SDK span, batch, JSON lines to a file",
     ];
     let mut results: Vec<Samples> = names.iter().map(|_| Samples::default()).collect();
+    let only: Option<usize> = std::env::var("ONLY").ok().and_then(|v| v.parse().ok());
+    let runs = |stack: usize| only.is_none_or(|only| only == stack);
     runtime.block_on(async {
         for _ in 0..rounds {
-            sample(&mut results[0], calls, || untraced(&provider), async {}).await;
-            sample(
-                &mut results[1],
-                calls,
-                || client_off.generate(request()),
-                async {},
-            )
-            .await;
-            sample(
-                &mut results[2],
-                calls,
-                || async {
-                    let generation = store_only.clone().oneshot(request()).await.unwrap();
-                    generation.into_response().await.unwrap()
-                },
-                async {},
-            )
-            .await;
-            sample(
-                &mut results[3],
-                calls,
-                || async {
-                    let generation = with_jsonl.clone().oneshot(request()).await.unwrap();
-                    generation.into_response().await.unwrap()
-                },
-                exporters.flush(),
-            )
-            .await;
-            sample(
-                &mut results[4],
-                calls,
-                || otel_span(&provider, &tracer),
-                async {
-                    otel.force_flush().unwrap();
-                },
-            )
-            .await;
+            if runs(0) {
+                sample(&mut results[0], calls, || untraced(&provider), async {}).await;
+            }
+            if runs(1) {
+                sample(
+                    &mut results[1],
+                    calls,
+                    || client_off.generate(request()),
+                    async {},
+                )
+                .await;
+            }
+            if runs(2) {
+                sample(
+                    &mut results[2],
+                    calls,
+                    || async {
+                        let generation = store_only.clone().oneshot(request()).await.unwrap();
+                        generation.into_response().await.unwrap()
+                    },
+                    async {},
+                )
+                .await;
+            }
+            if runs(3) {
+                sample(
+                    &mut results[3],
+                    calls,
+                    || async {
+                        let generation = with_jsonl.clone().oneshot(request()).await.unwrap();
+                        generation.into_response().await.unwrap()
+                    },
+                    exporters.flush(),
+                )
+                .await;
+            }
+            if runs(4) {
+                sample(
+                    &mut results[4],
+                    calls,
+                    || otel_span(&provider, &tracer),
+                    async {
+                        otel.force_flush().unwrap();
+                    },
+                )
+                .await;
+            }
+            if runs(5) {
+                sample(
+                    &mut results[5],
+                    calls,
+                    || otel_span(&provider, &tracer_lines),
+                    async {
+                        otel_lines.force_flush().unwrap();
+                        // Durable, as the jsonl exporter's flush makes its file.
+                        otel_file.lock().unwrap().sync_data().unwrap();
+                    },
+                )
+                .await;
+            }
         }
     });
     runtime.block_on(exporters.shutdown());
     otel.shutdown().unwrap();
+    otel_lines.shutdown().unwrap();
 
+    if let Some(only) = only {
+        let samples = &results[only];
+        let (caller, cpu) = (
+            Samples::median(&samples.caller),
+            Samples::median(&samples.cpu),
+        );
+        println!(
+            "{}: caller {caller:.0} ns, CPU {cpu:.0} ns per call",
+            names[only]
+        );
+    } else {
+        print_table(&names, &results, calls, rounds);
+    }
+    let stats = &exporters.stats()[0].1;
+    println!("jsonl exporter: {stats:?}");
+    // The batch span processor drops spans when its queue is full: count what it wrote.
+    let written = std::fs::read(dir.path().join("spans.jsonl")).unwrap();
+    let lines = written.iter().filter(|&&b| b == b'\n').count();
+    let offered = calls * rounds;
+    let discarded = discarded.load(Ordering::Relaxed);
+    println!(
+        "OpenTelemetry spans exported: discarding {discarded} of {offered}, \
+         JSON lines {lines} of {offered}"
+    );
+}
+
+/// The medians of every stack, each against the bare provider and the discarding OTel span.
+fn print_table(names: &[&str], results: &[Samples], calls: usize, rounds: usize) {
     let base_caller = Samples::median(&results[0].caller);
     let base_cpu = Samples::median(&results[0].cpu);
     let otel_cpu = Samples::median(&results[4].cpu) - base_cpu;
@@ -213,7 +336,7 @@ fn main() {
         "{:<52} {:>10} {:>10} {:>12} {:>12} {:>8}",
         "stack", "caller ns", "CPU ns", "added caller", "added CPU", "vs OTel"
     );
-    for (name, samples) in names.iter().zip(&results) {
+    for (name, samples) in names.iter().zip(results) {
         let caller = Samples::median(&samples.caller);
         let cpu = Samples::median(&samples.cpu);
         println!(
@@ -223,6 +346,4 @@ fn main() {
             (cpu - base_cpu) / otel_cpu
         );
     }
-    let stats = &exporters.stats()[0].1;
-    println!("jsonl exporter: {stats:?}");
 }
