@@ -1,6 +1,7 @@
-//! Budget: the jsonl exporter writes >= 200,000 traces/s of ~1 KiB to a local file, off the
-//! request path. Measured for the exporters alone (batches of 64) and end to end through
-//! the export queue and worker thread.
+//! Budget: the jsonl exporter writes >= 500,000 traces/s of ~1 KiB to a local file on one core,
+//! off the request path. Measured for the exporters alone (batches of 64; in wall time, which
+//! includes waiting for the disk in the final `flush`, and in the thread's CPU time, which is
+//! what a core spends) and end to end through the export queue and worker thread.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,6 +13,7 @@ use llmtrace::exporter::{
 use llmtrace::report::write_jsonl_line;
 use llmtrace::sink::RecordSink;
 use llmtrace::{Client, GenerateRequest, TraceQuery, TraceRecord};
+use rustix::time::{ClockId, clock_gettime};
 
 const BATCH: usize = 64;
 
@@ -34,6 +36,29 @@ fn records(count: usize) -> Vec<Arc<TraceRecord>> {
     client.get_traces(TraceQuery::all())
 }
 
+/// What a sample's time is measured with.
+#[derive(Clone, Copy)]
+enum Clock {
+    /// Wall time: the final `flush` waits for the disk.
+    Wall,
+    /// The exporting thread's CPU time: what the exporter costs a core, I/O waits left out.
+    ThreadCpu,
+}
+
+impl Clock {
+    fn now(self) -> Duration {
+        match self {
+            Clock::Wall => WALL_START.elapsed(),
+            Clock::ThreadCpu => {
+                let now = clock_gettime(ClockId::ThreadCPUTime);
+                Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
+            }
+        }
+    }
+}
+
+static WALL_START: std::sync::LazyLock<Instant> = std::sync::LazyLock::new(Instant::now);
+
 fn exporter_alone<E: Exporter>(
     c: &mut Criterion,
     name: &str,
@@ -44,22 +69,27 @@ fn exporter_alone<E: Exporter>(
         .build()
         .unwrap();
     let batch = records(BATCH);
-    let mut group = c.benchmark_group("exporter_alone");
-    group.throughput(Throughput::Elements(BATCH as u64));
-    group.bench_function(name, |b| {
-        b.iter_custom(|iters| {
-            // A fresh file per sample keeps the disk use bounded.
-            let dir = tempfile::tempdir().unwrap();
-            let mut exporter = make(dir.path());
-            let started = Instant::now();
-            for _ in 0..iters {
-                runtime.block_on(exporter.export(&batch)).unwrap();
-            }
-            runtime.block_on(exporter.flush()).unwrap();
-            started.elapsed()
-        })
-    });
-    group.finish();
+    for (group, clock) in [
+        ("exporter_alone", Clock::Wall),
+        ("exporter_cpu", Clock::ThreadCpu),
+    ] {
+        let mut group = c.benchmark_group(group);
+        group.throughput(Throughput::Elements(BATCH as u64));
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                // A fresh file per sample keeps the disk use bounded.
+                let dir = tempfile::tempdir().unwrap();
+                let mut exporter = make(dir.path());
+                let started = clock.now();
+                for _ in 0..iters {
+                    runtime.block_on(exporter.export(&batch)).unwrap();
+                }
+                runtime.block_on(exporter.flush()).unwrap();
+                clock.now() - started
+            })
+        });
+        group.finish();
+    }
 }
 
 fn jsonl(c: &mut Criterion) {
