@@ -6,6 +6,8 @@
 
 use std::time::Duration;
 
+use serde_json::json;
+
 use super::error::ConfigIssue;
 use super::limits;
 use super::reader::{Reader, Table};
@@ -125,6 +127,31 @@ impl Config {
         };
         self.layers.iter().enumerate().filter_map(unset).collect()
     }
+}
+
+/// `layer` as its `[[layers]]` table, `type` first: what [`read`] reads back into it.
+pub(super) fn table(layer: &LayerSpec) -> serde_json::Value {
+    let millis = |d: Duration| d.as_millis() as u64;
+    let options = match layer {
+        LayerSpec::Session(SessionSpec::Id(id)) => json!({ "id": id }),
+        LayerSpec::Session(SessionSpec::Env(var)) => json!({ "env": var }),
+        LayerSpec::Metadata(values) => json!({ "values": values }),
+        LayerSpec::Trace => json!({}),
+        LayerSpec::Timeout(spec) => json!({ "timeout_ms": millis(spec.timeout) }),
+        LayerSpec::Retry(spec) => json!({
+            "attempts": spec.attempts,
+            "initial_backoff_ms": millis(spec.initial_backoff),
+            "max_backoff_ms": millis(spec.max_backoff),
+            "jitter": spec.jitter,
+        }),
+        LayerSpec::ConcurrencyLimit(spec) => json!({ "max_concurrency": spec.max_concurrency }),
+        LayerSpec::RateLimit(spec) => {
+            json!({ "requests": spec.requests, "per_ms": millis(spec.per) })
+        }
+    };
+    let mut table = serde_json::Map::from_iter([("type".to_owned(), json!(layer.type_name()))]);
+    table.extend(options.as_object().cloned().unwrap_or_default());
+    serde_json::Value::Object(table)
 }
 
 /// `id = "..."` or `env = "VARIABLE"`, exactly one.

@@ -314,6 +314,10 @@ impl Config {
             exporter.spec.mask();
         }
         let mut value = serde_json::to_value(&config).unwrap_or_default();
+        if let (Some(table), false) = (value.as_object_mut(), config.layers.is_empty()) {
+            let layers = config.layers.iter().map(layers::table).collect();
+            table.insert("layers".into(), serde_json::Value::Array(layers));
+        }
         mask_secrets(&mut value);
         toml::to_string_pretty(&value).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
     }

@@ -419,3 +419,51 @@ fn a_session_variable_may_not_be_an_llmtrace_override() {
         "{found}"
     );
 }
+
+/// `check-config` shows the whole effective configuration: the layers too, in the form the
+/// file takes, so that what it prints reads back into the same stack.
+#[test]
+fn the_masked_configuration_shows_every_layer_and_reads_back_into_the_same_stack() {
+    let toml = r#"
+        [[layers]]
+        type = "session"
+        env = "APP_SESSION"
+        [[layers]]
+        type = "metadata"
+        values = { app = "billing", version = 3 }
+        [[layers]]
+        type = "rate_limit"
+        requests = 50
+        per_ms = 1000
+        [[layers]]
+        type = "retry"
+        attempts = 4
+        initial_backoff_ms = 20
+        max_backoff_ms = 500
+        jitter = false
+        [[layers]]
+        type = "trace"
+        [[layers]]
+        type = "concurrency_limit"
+        max_concurrency = 8
+        [[layers]]
+        type = "timeout"
+        timeout_ms = 2500
+    "#;
+    let config = Config::from_toml_str(toml).unwrap();
+    let shown = config.to_masked_toml();
+    for kind in [
+        "session",
+        "metadata",
+        "rate_limit",
+        "retry",
+        "trace",
+        "concurrency_limit",
+        "timeout",
+    ] {
+        assert!(shown.contains(&format!("type = \"{kind}\"")), "{shown}");
+    }
+    let again = Config::from_toml_str(&shown).unwrap_or_else(|e| panic!("{e}\n{shown}"));
+    assert_eq!(again.layers, config.layers, "{shown}");
+    assert_eq!(again.stack().to_string(), config.stack().to_string());
+}
