@@ -13,83 +13,29 @@
 
 use std::fs::File;
 use std::future::Future;
-use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use llmtrace::exporter::{ExporterOptions, ExporterSink, JsonlExporter};
 use llmtrace::layer::ServiceBuilderExt;
 use llmtrace::provider::EchoProvider;
 use llmtrace::sink::TraceStore;
 use llmtrace::{Client, GenerateRequest, GenerateResponse};
-use opentelemetry::KeyValue;
-use opentelemetry::trace::{Span, Tracer, TracerProvider};
-use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
-use opentelemetry_sdk::trace::{
-    BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider, SpanData, SpanExporter,
-};
+use opentelemetry::trace::{Tracer, TracerProvider};
+use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider};
 use rustix::time::{ClockId, clock_gettime};
-use serde_json::{Value, json};
 use tower::{ServiceBuilder, ServiceExt};
+
+#[path = "support/otel.rs"]
+mod otel;
+
+use otel::{Discard, JsonLines};
 
 fn request() -> GenerateRequest {
     GenerateRequest::new("x".repeat(1024))
         .temperature(0.2)
         .metadata("user_id", "u-42")
-}
-
-/// An OpenTelemetry exporter that drops every batch: the peer writes nothing anywhere.
-#[derive(Debug)]
-struct Discard(Arc<AtomicUsize>);
-
-impl SpanExporter for Discard {
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        self.0.fetch_add(batch.len(), Ordering::Relaxed);
-        drop(std::hint::black_box(batch));
-        Ok(())
-    }
-}
-
-/// An OpenTelemetry exporter that writes each span as a JSON line to a file, as a user would
-/// by hand: the peer doing the work our jsonl exporter does.
-#[derive(Debug)]
-struct JsonLines(Arc<Mutex<File>>);
-
-fn json_value(value: &opentelemetry::Value) -> Value {
-    match value {
-        opentelemetry::Value::Bool(b) => Value::from(*b),
-        opentelemetry::Value::I64(i) => Value::from(*i),
-        opentelemetry::Value::F64(f) => Value::from(*f),
-        other => Value::from(other.as_str().into_owned()),
-    }
-}
-
-fn unix_nanos(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64
-}
-
-impl SpanExporter for JsonLines {
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        let mut out = Vec::new();
-        for span in &batch {
-            let attributes: serde_json::Map<String, Value> = (span.attributes.iter())
-                .map(|kv| (kv.key.to_string(), json_value(&kv.value)))
-                .collect();
-            let line = json!({
-                "trace_id": span.span_context.trace_id().to_string(),
-                "span_id": span.span_context.span_id().to_string(),
-                "name": span.name,
-                "start_unix_nano": unix_nanos(span.start_time),
-                "end_unix_nano": unix_nanos(span.end_time),
-                "attributes": attributes,
-            });
-            serde_json::to_writer(&mut out, &line).unwrap();
-            out.push(b'\n');
-        }
-        (self.0.lock().unwrap().write_all(&out))
-            .map_err(|e| OTelSdkError::InternalFailure(e.to_string()))
-    }
 }
 
 /// CPU time of the whole process (all threads).
@@ -112,26 +58,11 @@ async fn untraced(provider: &EchoProvider) -> GenerateResponse {
 
 /// The same call, wrapped in an OpenTelemetry span with what an llmtrace record holds.
 async fn otel_span(provider: &EchoProvider, tracer: &impl Tracer) -> GenerateResponse {
-    let request = request();
-    let mut span = tracer.start("generate");
-    span.set_attributes([
-        KeyValue::new("gen_ai.system", "echo"),
-        KeyValue::new("gen_ai.request.model", "echo"),
-        KeyValue::new("gen_ai.prompt", request.prompt.clone()),
-        KeyValue::new("gen_ai.request.temperature", 0.2),
-        KeyValue::new("user_id", "u-42"),
-    ]);
-    let generation = provider.clone().oneshot(request).await.unwrap();
-    let response = generation.into_response().await.unwrap();
-    let usage = response.usage.unwrap_or_default();
-    span.set_attributes([
-        KeyValue::new("gen_ai.completion", response.content.clone()),
-        KeyValue::new("gen_ai.usage.input_tokens", usage.prompt_tokens as i64),
-        KeyValue::new("gen_ai.usage.output_tokens", usage.completion_tokens as i64),
-        KeyValue::new("gen_ai.response.finish_reason", "stop"),
-    ]);
-    span.end();
-    response
+    otel::span_around(tracer, request(), |request| async move {
+        let generation = provider.clone().oneshot(request).await.unwrap();
+        generation.into_response().await.unwrap()
+    })
+    .await
 }
 
 /// Medians of one stack's samples, in nanoseconds per call.
@@ -217,6 +148,10 @@ fn main() {
         .provider(provider.clone())
         .tracing(false)
         .build();
+    let client_on = Client::builder()
+        .provider(provider.clone())
+        .max_traces(100)
+        .build();
 
     let names = [
         "untraced (bare provider)",
@@ -225,6 +160,7 @@ fn main() {
         "trace layer + ring buffer + jsonl exporter",
         "OpenTelemetry SDK span, batch, discarding exporter",
         "OpenTelemetry SDK span, batch, JSON lines to a file",
+        "Client, tracing on (ring buffer)",
     ];
     let mut results: Vec<Samples> = names.iter().map(|_| Samples::default()).collect();
     let only: Option<usize> = std::env::var("ONLY").ok().and_then(|v| v.parse().ok());
@@ -275,6 +211,15 @@ fn main() {
                     async {
                         otel.force_flush().unwrap();
                     },
+                )
+                .await;
+            }
+            if runs(6) {
+                sample(
+                    &mut results[6],
+                    calls,
+                    || client_on.generate(request()),
+                    async {},
                 )
                 .await;
             }
