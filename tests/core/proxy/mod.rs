@@ -236,6 +236,42 @@ async fn openai_stream_reaches_the_client_before_the_upstream_sends_its_second_c
 }
 
 #[tokio::test]
+async fn a_burst_of_streamed_events_is_relayed_without_waiting_for_the_clients_acks() {
+    let mut events: Vec<String> = (0..20)
+        .map(|i| openai_chunk(&format!("t{i} "), None))
+        .collect();
+    events.push("data: [DONE]\n\n".to_owned());
+    let upstream = Upstream::start(Reply::Burst(events)).await;
+    let proxy = serve(Proxy::new(openai_client(&upstream))).await;
+    let http = reqwest::Client::new();
+    let url = format!("{}/v1/chat/completions", proxy.base);
+    let body = br#"{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}"#;
+    // From the first byte of each answer to its last, over one kept-alive connection.
+    let mut relayed = Vec::new();
+    for _ in 0..4 {
+        let response = http.post(&url).body(body.to_vec()).send().await.unwrap();
+        let mut body = response.bytes_stream();
+        let mut seen = String::new();
+        let mut first = None;
+        while let Some(bytes) = body.next().await {
+            first.get_or_insert_with(tokio::time::Instant::now);
+            seen.push_str(std::str::from_utf8(&bytes.unwrap()).unwrap());
+        }
+        assert!(seen.ends_with("data: [DONE]\n\n"), "{seen}");
+        relayed.push(first.unwrap().elapsed());
+    }
+    // The upstream writes the 21 events within a millisecond or two. Were the proxy's small
+    // writes held until the client acknowledged the one before (Nagle's algorithm), every
+    // answer after the first on a connection (where the client delays its acknowledgements,
+    // 40 ms on Linux) would take 40 ms or more; the fastest of them tells, whatever the load.
+    let fastest = relayed[1..].iter().min().unwrap();
+    assert!(
+        *fastest < Duration::from_millis(20),
+        "a burst of 21 events took {relayed:?} to relay"
+    );
+}
+
+#[tokio::test]
 async fn upstream_429_stays_429_in_the_openai_error_shape_and_is_traced() {
     let limited = json!({"error": {"message": "slow down", "type": "rate_limit_error"}});
     let upstream = Upstream::start(Reply::Json(429, limited)).await;
