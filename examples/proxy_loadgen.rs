@@ -7,6 +7,9 @@
 //!   request's scheduled start (no coordinated omission). Prints p50/p99/p99.9.
 //! - `proxy_loadgen max URL --connections C --seconds S [--stream]`: closed loop, as fast as
 //!   the server answers: the maximum throughput.
+//! - `proxy_loadgen forward --port P --to URL`: the least a proxy can do, on the same HTTP
+//!   stack (axum in, reqwest out): pass each body to `URL` and the answer back, untouched.
+//!   What it adds to direct calls is the cost of the extra hop alone.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -48,6 +51,13 @@ enum Command {
         #[arg(long, default_value_t = 5000)]
         timeout_ms: u64,
     },
+    /// Pass every request body to `to` and its answer back, nothing else.
+    Forward {
+        #[arg(long)]
+        port: u16,
+        #[arg(long)]
+        to: String,
+    },
     /// Closed loop with `connections` workers: maximum throughput.
     Max {
         url: String,
@@ -66,6 +76,7 @@ enum Command {
 async fn main() {
     match Cli::parse().command {
         Command::Upstream { port, latency_ms } => upstream(port, latency_ms).await,
+        Command::Forward { port, to } => forward(port, to).await,
         Command::Load {
             url,
             rate,
@@ -125,6 +136,39 @@ async fn answer(State(latency_ms): State<u64>, body: axum::body::Bytes) -> Respo
         .header("content-type", "text/event-stream")
         .body(Body::from(events))
         .expect("a response")
+}
+
+async fn forward(port: u16, to: String) {
+    let client = reqwest::Client::new();
+    let app = Router::new().fallback(move |body: axum::body::Bytes| {
+        let (client, to) = (client.clone(), to.clone());
+        async move {
+            let answer = client
+                .post(&to)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await;
+            let Ok(answer) = answer else {
+                return axum::http::StatusCode::BAD_GATEWAY.into_response();
+            };
+            let content_type = answer.headers().get("content-type").cloned();
+            match answer.bytes().await {
+                Ok(bytes) => {
+                    let mut response = Response::new(Body::from(bytes));
+                    if let Some(value) = content_type {
+                        response.headers_mut().insert("content-type", value);
+                    }
+                    response
+                }
+                Err(_) => axum::http::StatusCode::BAD_GATEWAY.into_response(),
+            }
+        }
+    });
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .expect("bind the forwarder's port");
+    axum::serve(listener, app).await.expect("serve");
 }
 
 fn request_body(stream: bool) -> Vec<u8> {
