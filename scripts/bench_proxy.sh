@@ -11,6 +11,9 @@
 #
 # Installs litellm[proxy] into target/litellm-venv once. Knobs (environment):
 #   RATES="500 1000 2000"   LITELLM_RATES="100"   SECS=5   LATENCIES="0 20"   CONNECTIONS=32
+#   LITELLM=0 skips LiteLLM, ECHO=0 the no-upstream set-up (quick runs of the 0 ms budget).
+#   NO_BUILD=1 uses the release binaries already built; LLMTRACE=path runs another llmtrace
+#   binary (an older build kept aside, for before/after figures in one session).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,14 +22,16 @@ litellm_rates="${LITELLM_RATES:-100}"
 secs="${SECS:-5}"
 latencies="${LATENCIES:-0 20}"
 connections="${CONNECTIONS:-32}"
+litellm="${LITELLM:-1}"
+echo_setup="${ECHO:-1}"
 
-if [ ! -x target/litellm-venv/bin/litellm ]; then
+if [ "$litellm" = 1 ] && [ ! -x target/litellm-venv/bin/litellm ]; then
     python3 -m venv target/litellm-venv
     target/litellm-venv/bin/pip install --quiet 'litellm[proxy]'
 fi
-cargo build --quiet --release --bin llmtrace --example proxy_loadgen
+[ "${NO_BUILD:-0}" = 1 ] || cargo build --quiet --release --bin llmtrace --example proxy_loadgen
 loadgen=target/release/examples/proxy_loadgen
-llmtrace=target/release/llmtrace
+llmtrace="${LLMTRACE:-target/release/llmtrace}"
 
 work="$(mktemp -d)"
 pids=()
@@ -118,16 +123,20 @@ echo "| setup | target | mode | load (req/s) | ok | failed | achieved req/s | p5
 echo "|---|---|---|---|---|---|---|---|---|---|"
 
 # 1. No upstream.
-start_llmtrace echo $'[provider]\ntype = "echo"'
-before=$(rss_kib "$proxy_pid")
-runs "no upstream" "llmtrace proxy (echo)" http://127.0.0.1:4100/v1/chat/completions "$rates"
-echo "llmtrace proxy (echo) RSS: ${before} KiB before, $(rss_kib "$proxy_pid") KiB after, $(wc -l <"$work/echo.jsonl") traces written" >&2
-stop "$proxy_pid"
-start_litellm mock '      model: openai/bench-model
+if [ "$echo_setup" = 1 ]; then
+    start_llmtrace echo $'[provider]\ntype = "echo"'
+    before=$(rss_kib "$proxy_pid")
+    runs "no upstream" "llmtrace proxy (echo)" http://127.0.0.1:4100/v1/chat/completions "$rates"
+    echo "llmtrace proxy (echo) RSS: ${before} KiB before, $(rss_kib "$proxy_pid") KiB after, $(wc -l <"$work/echo.jsonl") traces written" >&2
+    stop "$proxy_pid"
+    if [ "$litellm" = 1 ]; then
+        start_litellm mock '      model: openai/bench-model
       api_key: sk-none
       mock_response: "Hello from upstream"'
-runs "no upstream" "LiteLLM (mock_response)" http://127.0.0.1:4200/v1/chat/completions "$litellm_rates"
-stop "$litellm_pid"
+        runs "no upstream" "LiteLLM (mock_response)" http://127.0.0.1:4200/v1/chat/completions "$litellm_rates"
+        stop "$litellm_pid"
+    fi
+fi
 
 # 2. A loopback upstream with a fixed latency.
 for latency in $latencies; do
@@ -142,10 +151,12 @@ for latency in $latencies; do
     runs "$setup" "llmtrace proxy" http://127.0.0.1:4100/v1/chat/completions "$rates"
     echo "llmtrace proxy (upstream $latency ms) RSS: ${before} KiB before, $(rss_kib "$proxy_pid") KiB after, $(wc -l <"$work/up$latency.jsonl") traces written" >&2
     stop "$proxy_pid"
-    start_litellm "up$latency" '      model: openai/up
+    if [ "$litellm" = 1 ]; then
+        start_litellm "up$latency" '      model: openai/up
       api_base: http://127.0.0.1:4300/v1
       api_key: sk-bench'
-    runs "$setup" "LiteLLM" http://127.0.0.1:4200/v1/chat/completions "$litellm_rates"
-    stop "$litellm_pid"
+        runs "$setup" "LiteLLM" http://127.0.0.1:4200/v1/chat/completions "$litellm_rates"
+        stop "$litellm_pid"
+    fi
     stop "$upstream_pid"
 done

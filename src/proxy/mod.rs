@@ -45,6 +45,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
 use crate::Client;
@@ -240,6 +241,14 @@ impl Proxy {
             shutdown.await;
             let _ = started_tx.send(());
         };
+        // Each streamed event must leave when it is written: with Nagle's algorithm a small
+        // write waits for the client to acknowledge the previous one, and clients delay
+        // their acknowledgements (up to 40 ms on Linux).
+        let listener = listener.tap_io(|tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::debug!(target: "llmtrace", %error, "proxy: cannot set TCP_NODELAY");
+            }
+        });
         let server = axum::serve(listener, self.router()).with_graceful_shutdown(signal);
         let drained = async {
             // Once shutdown starts, in-flight requests get a bounded time to finish.

@@ -8,6 +8,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::serve::ListenerExt;
 use serde_json::Value;
 use tokio::sync::Notify;
 
@@ -18,6 +19,9 @@ pub(crate) enum Reply {
     Json(u16, Value),
     /// Server-sent events: the first one at once, the rest after `gate` is notified (when set).
     Sse(Vec<String>, Option<Arc<Notify>>),
+    /// Server-sent events written one at a time in quick succession, as a model server sends
+    /// its last tokens, the usage and `[DONE]`.
+    Burst(Vec<String>),
 }
 
 #[derive(Clone)]
@@ -41,7 +45,15 @@ impl Upstream {
             bodies: bodies.clone(),
         };
         let app = Router::new().fallback(handle).with_state(shared);
-        let base = format!("http://{}", super::serve(app).await);
+        // Each event leaves as soon as it is written, as from a model server: Nagle's
+        // algorithm here would hold events back and hide what the proxy does with them.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let base = format!("http://{addr}");
         Self { base, bodies }
     }
 
@@ -69,12 +81,25 @@ async fn handle(State(shared): State<Shared>, body: Bytes) -> Response {
                     Some((Ok::<_, std::convert::Infallible>(event), (events, gate)))
                 },
             );
-            Response::builder()
-                .header(header::CONTENT_TYPE, "text/event-stream")
-                .body(Body::from_stream(stream))
-                .unwrap()
+            sse(Body::from_stream(stream))
+        }
+        Reply::Burst(events) => {
+            let stream = futures_util::stream::unfold(events.into_iter(), |mut events| async {
+                let event = events.next()?;
+                // Lets the server write the event before the next one is ready.
+                tokio::task::yield_now().await;
+                Some((Ok::<_, std::convert::Infallible>(event), events))
+            });
+            sse(Body::from_stream(stream))
         }
     }
+}
+
+fn sse(body: Body) -> Response {
+    Response::builder()
+        .header(header::CONTENT_TYPE, "text/event-stream")
+        .body(body)
+        .unwrap()
 }
 
 /// An OpenAI streaming chunk event carrying `text`.

@@ -236,6 +236,42 @@ async fn openai_stream_reaches_the_client_before_the_upstream_sends_its_second_c
 }
 
 #[tokio::test]
+async fn a_burst_of_streamed_events_is_relayed_without_waiting_for_the_clients_acks() {
+    let mut events: Vec<String> = (0..20)
+        .map(|i| openai_chunk(&format!("t{i} "), None))
+        .collect();
+    events.push("data: [DONE]\n\n".to_owned());
+    let upstream = Upstream::start(Reply::Burst(events)).await;
+    let proxy = serve(Proxy::new(openai_client(&upstream))).await;
+    let http = reqwest::Client::new();
+    let url = format!("{}/v1/chat/completions", proxy.base);
+    let body = br#"{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}"#;
+    // From the first byte of each answer to its last, over one kept-alive connection.
+    let mut relayed = Vec::new();
+    for _ in 0..4 {
+        let response = http.post(&url).body(body.to_vec()).send().await.unwrap();
+        let mut body = response.bytes_stream();
+        let mut seen = String::new();
+        let mut first = None;
+        while let Some(bytes) = body.next().await {
+            first.get_or_insert_with(tokio::time::Instant::now);
+            seen.push_str(std::str::from_utf8(&bytes.unwrap()).unwrap());
+        }
+        assert!(seen.ends_with("data: [DONE]\n\n"), "{seen}");
+        relayed.push(first.unwrap().elapsed());
+    }
+    // The upstream writes the 21 events within a millisecond or two. Were the proxy's small
+    // writes held until the client acknowledged the one before (Nagle's algorithm), every
+    // answer after the first on a connection (where the client delays its acknowledgements,
+    // 40 ms on Linux) would take 40 ms or more; the fastest of them tells, whatever the load.
+    let fastest = relayed[1..].iter().min().unwrap();
+    assert!(
+        *fastest < Duration::from_millis(20),
+        "a burst of 21 events took {relayed:?} to relay"
+    );
+}
+
+#[tokio::test]
 async fn upstream_429_stays_429_in_the_openai_error_shape_and_is_traced() {
     let limited = json!({"error": {"message": "slow down", "type": "rate_limit_error"}});
     let upstream = Upstream::start(Reply::Json(429, limited)).await;
@@ -504,6 +540,115 @@ async fn shutdown_finishes_the_in_flight_stream_and_flushes_the_exporters() {
     assert!(written.contains("\"ab\""));
 }
 
+/// Kills a child process however the test ends.
+struct Kill(Option<std::process::Child>);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Starts `llmtrace proxy -c file` and returns it with the base URL it printed.
+async fn cli_proxy(file: &std::path::Path) -> (Kill, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_llmtrace"))
+        .args(["proxy", "-c"])
+        .arg(file)
+        .env("UPSTREAM_KEY", "sk-upstream-secret")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        BufReader::new(stderr).read_line(&mut line).unwrap();
+        line
+    })
+    .await
+    .unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("llmtrace proxy listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+    (Kill(Some(child)), base)
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn sigterm_right_after_the_last_answer_leaves_one_jsonl_line_per_request_served() {
+    use rustix::process::{Pid, Signal, kill_process};
+    let answer = json!({"id": "c1", "model": "gpt-up",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"},
+                     "finish_reason": "stop"}]});
+    let upstream = Upstream::start(Reply::Json(200, answer)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let traces = dir.path().join("traces.jsonl");
+    let file = dir.path().join("llmtrace.toml");
+    // Batches wait a minute to fill, so the lines of the last, partial batch are written only
+    // if the shutdown flushes them.
+    std::fs::write(
+        &file,
+        format!(
+            "[provider]\ntype = \"openai\"\nmodel = \"gpt-up\"\nbase_url = \"{}/v1\"\n\
+             api_key_env = \"UPSTREAM_KEY\"\n\n[exporters.file]\ntype = \"jsonl\"\npath = {:?}\nbatch_interval_ms = 60000\n\n\
+             [proxy]\nlisten = \"127.0.0.1:0\"\n",
+            upstream.base,
+            traces.display().to_string()
+        ),
+    )
+    .unwrap();
+    let (mut child, base) = cli_proxy(&file).await;
+    let url = format!("{base}/v1/chat/completions");
+    let http = reqwest::Client::new();
+    // 8 clients at once, 50 requests each.
+    let clients = (0..8).map(|_| {
+        let (http, url) = (http.clone(), url.clone());
+        tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for _ in 0..50 {
+                let body = br#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#;
+                let response = http.post(&url).body(body.to_vec()).send().await.unwrap();
+                assert_eq!(response.status(), 200);
+                ids.push(trace_id(&response).to_string());
+                response.bytes().await.unwrap();
+            }
+            ids
+        })
+    });
+    let mut served = Vec::new();
+    for ids in futures_util::future::join_all(clients).await {
+        served.extend(ids.unwrap());
+    }
+    let mut process = child.0.take().unwrap();
+    kill_process(Pid::from_raw(process.id() as i32).unwrap(), Signal::TERM).unwrap();
+    let exited = tokio::task::spawn_blocking(move || process.wait());
+    let status = tokio::time::timeout(Duration::from_secs(30), exited)
+        .await
+        .expect("the proxy exits after SIGTERM")
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status}");
+    let mut written: Vec<String> = std::fs::read_to_string(&traces)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            serde_json::from_str::<Value>(line).unwrap()["trace_id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    written.sort_unstable();
+    served.sort_unstable();
+    assert_eq!(written.len(), 400);
+    assert_eq!(written, served);
+}
+
 #[test]
 fn proxy_section_parses_with_defaults_and_rejects_unknown_keys() {
     let config = ProxyConfig::from_toml_str("[proxy]\nclient_key_env = \"KEY\"").unwrap();
@@ -614,7 +759,6 @@ async fn the_proxy_serves_the_viewer_over_its_store_on_its_own_port() {
 
 #[tokio::test]
 async fn the_cli_serves_the_viewer_when_proxy_ui_is_set() {
-    use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("llmtrace.toml");
     let db = dir.path().join("traces.db");
@@ -626,34 +770,7 @@ async fn the_cli_serves_the_viewer_when_proxy_ui_is_set() {
         ),
     )
     .unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_llmtrace"))
-        .args(["proxy", "-c"])
-        .arg(&file)
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    // Kills the proxy however the test ends.
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let _child = Kill(child);
-    let line = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        BufReader::new(stderr).read_line(&mut line).unwrap();
-        line
-    })
-    .await
-    .unwrap();
-    let base = line
-        .trim()
-        .strip_prefix("llmtrace proxy listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_owned();
+    let (_child, base) = cli_proxy(&file).await;
     let body = br#"{"model":"echo","messages":[{"role":"user","content":"hi"}]}"#;
     let answer = post(&format!("{base}/v1/chat/completions"), &[], body).await;
     let id = trace_id(&answer);
