@@ -89,9 +89,12 @@ pub(crate) fn prepare(connection: &mut Connection, path: &Path) -> Result<(), St
         .busy_timeout(std::time::Duration::from_secs(5))
         .map_err(sql)?;
     // WAL: the viewer reads while a service writes. NORMAL sync is durable across process
-    // crashes (not power loss) and keeps batched inserts fast.
+    // crashes (not power loss) and keeps batched inserts fast. Pages are read through a
+    // memory map (up to 1 GiB of the file) rather than copied by a system call each.
     connection
-        .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
+        .execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA mmap_size = 1073741824;",
+        )
         .map_err(sql)?;
     let tx = connection.transaction().map_err(sql)?;
     tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
