@@ -343,6 +343,31 @@ fn max_rows_keeps_the_newest_traces() {
 }
 
 #[test]
+fn max_rows_counts_the_traces_already_in_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("traces.db");
+    let start = Utc::now() - chrono::Duration::hours(1);
+    let records: Vec<_> = (0..5)
+        .map(|i| {
+            record(&Spec {
+                at: start + chrono::Duration::seconds(i),
+                ..Spec::default()
+            })
+        })
+        .collect();
+    export(&path, SqliteExporter::new(&path), &records[..3]);
+    // Not opened before its first batch (as a worker opens it): the 3 stored traces count.
+    export(&path, SqliteExporter::new(&path).max_rows(3), &records[3..]);
+    let store = SqliteStore::open(&path).unwrap();
+    let newest: Vec<String> = records[2..]
+        .iter()
+        .rev()
+        .map(|r| r.trace_id.to_string())
+        .collect();
+    assert_eq!(ids(&store, &TraceFilter::default()), newest);
+}
+
+#[test]
 fn max_age_deletes_old_traces() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("traces.db");

@@ -207,6 +207,9 @@ impl SqliteExporter {
     pub fn insert<R: Borrow<TraceRecord>>(&mut self, batch: &[R]) -> Result<u64, StoreError> {
         let path = self.path.clone();
         let retention = self.retention;
+        // Opened (and its traces counted) before the count is read: the first batch of an
+        // exporter opened by its worker must see the traces already in the file.
+        self.connection()?;
         let mut rows = self.rows;
         let connection = self.connection()?;
         let sql = |source| StoreError::Sql {
