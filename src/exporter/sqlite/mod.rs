@@ -291,7 +291,7 @@ fn insert_all<R: Borrow<TraceRecord>>(
         "INSERT OR IGNORE INTO trace_metadata (trace, key, value) VALUES (?1, ?2, ?3)",
     )?;
     let mut text =
-        tx.prepare_cached("INSERT INTO traces_fts (rowid, prompt, answer) VALUES (?1, ?2, ?3)")?;
+        tx.prepare_cached("INSERT INTO traces_text (rowid, prompt, answer) VALUES (?1, ?2, ?3)")?;
     let mut inserted = 0;
     let mut json = Vec::new();
     for record in batch {
