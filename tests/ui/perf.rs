@@ -1,6 +1,7 @@
 //! Figures for BENCHMARKS.md, ignored by default: run in release,
 //! `cargo test --release --test ui perf -- --ignored --nocapture`.
-//! `LLMTRACE_PERF_ROWS` sets the store size (default 1,000,000).
+//! `LLMTRACE_PERF_ROWS` sets the store size (default 1,000,000), `LLMTRACE_PERF_BATCH` the
+//! pipeline's batch size (default 64, the exporters' default).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -120,7 +121,14 @@ fn perf_sqlite_store_figures() {
     // of 64, waiting (not dropping) when the queue is full.
     let warm = 50_000.min(rows);
     let records: Vec<Arc<TraceRecord>> = (0..warm).map(|i| Arc::new(generated(i, start))).collect();
-    let options = ExporterOptions::default().overflow(Overflow::Wait);
+    let batch: usize = std::env::var("LLMTRACE_PERF_BATCH")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(64);
+    let options = ExporterOptions::default()
+        .overflow(Overflow::Wait)
+        .batch_size(batch)
+        .queue_size(batch.max(ExporterOptions::default().queue_size));
     let sink = ExporterSink::builder()
         .exporter("local", SqliteExporter::new(&path).open().unwrap(), options)
         .build()
@@ -136,7 +144,7 @@ fn perf_sqlite_store_figures() {
     let cpu = process_cpu() - cpu;
     assert_eq!(sink.stats()[0].1.exported, warm as u64);
     println!(
-        "pipeline (batch 64): {warm} traces in {:.2} s = {:.0} traces/s; {:.2} CPU-s = {:.0} traces/CPU-s; {}",
+        "pipeline (batch {batch}): {warm} traces in {:.2} s = {:.0} traces/s; {:.2} CPU-s = {:.0} traces/CPU-s; {}",
         elapsed.as_secs_f64(),
         warm as f64 / elapsed.as_secs_f64(),
         cpu.as_secs_f64(),
