@@ -6,6 +6,7 @@ mod api;
 mod browser;
 mod cli;
 mod pages;
+#[cfg(unix)] // CPU time through rustix
 mod perf;
 mod scores;
 mod store;

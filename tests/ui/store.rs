@@ -343,6 +343,31 @@ fn max_rows_keeps_the_newest_traces() {
 }
 
 #[test]
+fn max_rows_counts_the_traces_already_in_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("traces.db");
+    let start = Utc::now() - chrono::Duration::hours(1);
+    let records: Vec<_> = (0..5)
+        .map(|i| {
+            record(&Spec {
+                at: start + chrono::Duration::seconds(i),
+                ..Spec::default()
+            })
+        })
+        .collect();
+    export(&path, SqliteExporter::new(&path), &records[..3]);
+    // Not opened before its first batch (as a worker opens it): the 3 stored traces count.
+    export(&path, SqliteExporter::new(&path).max_rows(3), &records[3..]);
+    let store = SqliteStore::open(&path).unwrap();
+    let newest: Vec<String> = records[2..]
+        .iter()
+        .rev()
+        .map(|r| r.trace_id.to_string())
+        .collect();
+    assert_eq!(ids(&store, &TraceFilter::default()), newest);
+}
+
+#[test]
 fn max_age_deletes_old_traces() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("traces.db");
@@ -550,4 +575,115 @@ fn metadata_a_column_holds_is_stored_once_and_still_filters() {
         ids(&store, &filter(|f| f.session = Some("s-1".into()))),
         [exact_id]
     );
+}
+
+/// The tables, indexes and triggers of a file written by llmtrace at schema version 3, as
+/// that version created them.
+const SCHEMA_3: &str = r#"
+    CREATE TABLE schema_version (version INTEGER NOT NULL);
+    INSERT INTO schema_version (version) VALUES (3);
+    CREATE TABLE traces (
+        id INTEGER PRIMARY KEY, trace_id TEXT NOT NULL UNIQUE, ts INTEGER NOT NULL,
+        provider TEXT NOT NULL, model TEXT NOT NULL, session_id TEXT, step_type TEXT,
+        attempt INTEGER, error_kind TEXT, prompt_tokens INTEGER, completion_tokens INTEGER,
+        total_tokens INTEGER, cost REAL, latency_ms REAL NOT NULL, ttft_ms REAL,
+        record TEXT NOT NULL
+    );
+    CREATE INDEX traces_ts ON traces (ts);
+    CREATE INDEX traces_session ON traces (session_id, ts);
+    CREATE INDEX traces_model ON traces (model, ts);
+    CREATE INDEX traces_provider ON traces (provider, ts);
+    CREATE INDEX traces_error_kind ON traces (error_kind, ts);
+    CREATE TABLE trace_metadata (
+        trace INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+        PRIMARY KEY (key, value, trace)
+    ) WITHOUT ROWID;
+    CREATE INDEX trace_metadata_trace ON trace_metadata (trace);
+    CREATE VIRTUAL TABLE traces_fts USING fts5 (prompt, answer);
+    CREATE TRIGGER traces_delete AFTER DELETE ON traces BEGIN
+        DELETE FROM trace_metadata WHERE trace = old.id;
+        DELETE FROM traces_fts WHERE rowid = old.id;
+    END;
+    CREATE TABLE trace_scores (
+        trace_id TEXT NOT NULL, name TEXT NOT NULL, number REAL, label TEXT, comment TEXT,
+        source TEXT, ts INTEGER NOT NULL, PRIMARY KEY (trace_id, name)
+    ) WITHOUT ROWID;
+    CREATE INDEX trace_scores_name ON trace_scores (name, number);
+    CREATE TRIGGER traces_delete_scores AFTER DELETE ON traces BEGIN
+        DELETE FROM trace_scores WHERE trace_id = old.trace_id;
+    END;
+"#;
+
+#[test]
+fn a_schema_3_file_migrates_and_its_traces_stay_searchable_and_deletable() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("traces.db");
+    let start = Utc::now() - chrono::Duration::hours(1);
+    let old = record(&Spec {
+        at: start,
+        prompt: "an ancient question",
+        ..Spec::default()
+    });
+    {
+        // The trace as schema 3 stored it: its row, and its text in the full-text table.
+        let connection = rusqlite::Connection::open(&path).unwrap();
+        connection.execute_batch(SCHEMA_3).unwrap();
+        connection
+            .execute(
+                "INSERT INTO traces (id, trace_id, ts, provider, model, latency_ms, record)
+                 VALUES (1, ?1, ?2, 'openai', 'gpt-4o-mini', 850.0, ?3)",
+                rusqlite::params![
+                    old.trace_id.to_string(),
+                    old.timestamp.timestamp_micros(),
+                    serde_json::to_string(&old).unwrap()
+                ],
+            )
+            .unwrap();
+        connection
+            .execute(
+                "INSERT INTO traces_fts (rowid, prompt, answer) VALUES (1, ?1, 'an old answer')",
+                [&old.prompt],
+            )
+            .unwrap();
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    let search = |q: &str| ids(&store, &filter(|f| f.q = Some(q.into())));
+    assert_eq!(search("ancient"), [old.trace_id.to_string()]);
+    assert_eq!(search("old answer"), [old.trace_id.to_string()]);
+    let new = record(&Spec {
+        at: start + chrono::Duration::seconds(1),
+        prompt: "a recent question",
+        ..Spec::default()
+    });
+    // Retention deletes the migrated trace from the index too.
+    export(
+        &path,
+        SqliteExporter::new(&path).max_rows(1),
+        std::slice::from_ref(&new),
+    );
+    assert_eq!(search("recent"), [new.trace_id.to_string()]);
+    assert_eq!(search("ancient"), Vec::<String>::new());
+    let connection = rusqlite::Connection::open(&path).unwrap();
+    let version: i64 = connection
+        .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 4);
+    // Since schema 4 the index keeps no second copy of the prompts and answers.
+    let copies: i64 = connection
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE name LIKE '%_content'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(copies, 0);
+    // Entries of deleted traces are gone from the index itself, not only hidden by the join.
+    let entries: i64 = connection
+        .query_row(
+            "SELECT count(*) FROM traces_text WHERE traces_text MATCH 'question'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(entries, 1);
 }

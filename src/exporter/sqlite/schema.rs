@@ -74,6 +74,22 @@ const MIGRATIONS: &[&str] = &[
     // the column. No table changes; the version keeps an older llmtrace, which reads only the
     // rows, from missing those traces.
     "",
+    // 4: the full-text index keeps no copy of the text it indexes (nothing reads it back: the
+    // record holds it): a third fewer bytes per trace and faster inserts. `contentless_delete`
+    // keeps rows deletable by row id, so retention's trigger stays as it was. The index is
+    // rebuilt from the copy the old table kept.
+    r#"
+    DROP TRIGGER traces_delete;
+    CREATE VIRTUAL TABLE traces_text USING fts5 (
+        prompt, answer, content = '', contentless_delete = 1
+    );
+    INSERT INTO traces_text (rowid, prompt, answer) SELECT rowid, prompt, answer FROM traces_fts;
+    DROP TABLE traces_fts;
+    CREATE TRIGGER traces_delete AFTER DELETE ON traces BEGIN
+        DELETE FROM trace_metadata WHERE trace = old.id;
+        DELETE FROM traces_text WHERE rowid = old.id;
+    END;
+    "#,
 ];
 
 /// The version this build writes.
@@ -89,9 +105,12 @@ pub(crate) fn prepare(connection: &mut Connection, path: &Path) -> Result<(), St
         .busy_timeout(std::time::Duration::from_secs(5))
         .map_err(sql)?;
     // WAL: the viewer reads while a service writes. NORMAL sync is durable across process
-    // crashes (not power loss) and keeps batched inserts fast.
+    // crashes (not power loss) and keeps batched inserts fast. Pages are read through a
+    // memory map (up to 1 GiB of the file) rather than copied by a system call each.
     connection
-        .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
+        .execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA mmap_size = 1073741824;",
+        )
         .map_err(sql)?;
     let tx = connection.transaction().map_err(sql)?;
     tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")

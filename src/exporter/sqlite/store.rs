@@ -687,7 +687,7 @@ fn is_common(c: &Connection, text: &str) -> rusqlite::Result<bool> {
     let found: i64 = c
         .prepare_cached(
             "SELECT count(*) FROM
-                (SELECT 1 FROM traces_fts WHERE traces_fts MATCH ?1 LIMIT ?2)",
+                (SELECT 1 FROM traces_text WHERE traces_text MATCH ?1 LIMIT ?2)",
         )?
         .query_row(rusqlite::params![text, COMMON_MATCHES], |r| r.get(0))?;
     Ok(found >= COMMON_MATCHES)
@@ -707,7 +707,7 @@ fn common_matches(
     wanted: usize,
 ) -> rusqlite::Result<Vec<i64>> {
     let mut matches = c.prepare_cached(
-        "SELECT rowid FROM traces_fts WHERE traces_fts MATCH ?1 AND rowid BETWEEN ?2 AND ?3",
+        "SELECT rowid FROM traces_text WHERE traces_text MATCH ?1 AND rowid BETWEEN ?2 AND ?3",
     )?;
     let mut found = Vec::new();
     let mut after: Option<(i64, i64)> = None;
@@ -770,7 +770,7 @@ impl Conditions {
     /// query and for summaries; pages of a common one use [`common_matches`].
     fn push_text(&mut self, text: String) {
         self.push(
-            "id IN (SELECT rowid FROM traces_fts WHERE traces_fts MATCH ?)",
+            "id IN (SELECT rowid FROM traces_text WHERE traces_text MATCH ?)",
             [Value::from(text)],
         );
     }
