@@ -22,7 +22,7 @@ use crate::{
 
 mod direct;
 
-use direct::{Direct, DirectCall};
+use direct::{Direct, DirectCall, DirectStack};
 
 /// The type-erased stack inside a [`Client`] (by default `InjectMetadata -> Trace -> provider`;
 /// see [`ClientBuilder::layers`]).
@@ -56,8 +56,9 @@ pub struct Client {
 
 struct Inner {
     service: ClientService,
-    /// The provider itself when the stack has no layer: calls skip `service`'s clone and box.
-    direct: Option<Box<dyn DirectCall>>,
+    /// The stack as plain functions when its layers allow (see [`DirectStack`]): calls skip
+    /// `service`'s clone and boxes.
+    direct: Option<DirectStack>,
     provider: ProviderInfo,
     stack: Stack,
     store: TraceStore,
@@ -125,8 +126,8 @@ impl Client {
     /// The provider's error, unchanged.
     pub async fn call(&self, request: GenerateRequest) -> Result<Generation, ProviderError> {
         match &self.inner.direct {
-            Some(provider) => provider.call(request).await,
-            None => self.service().oneshot(request).await,
+            Some(direct) if direct.ready() => direct.call(request).await,
+            _ => self.service().oneshot(request).await,
         }
     }
 
@@ -406,10 +407,12 @@ impl ClientBuilder {
         });
         let name = format!("{}({})", provider.name, provider.model);
         let stack = Stack::effective(this.layers, &this.metadata, this.tracing, name);
+        // Session ids resolved once, for both forms of the stack.
+        let built = stack.resolved();
         Client {
             inner: Arc::new(Inner {
-                service: stack.build(service, trace.as_ref()),
-                direct: stack.layers.is_empty().then_some(direct),
+                service: built.build(service, trace.as_ref()),
+                direct: DirectStack::new(&built.layers, trace.as_ref(), direct),
                 provider,
                 stack,
                 store,

@@ -90,11 +90,16 @@ where
     }
 
     fn call(&mut self, mut request: GenerateRequest) -> Self::Future {
-        for (key, value) in self.metadata.iter() {
-            if !request.metadata.contains_key(key) {
-                request.metadata.insert(key.clone(), value.clone());
-            }
-        }
+        inject(&self.metadata, &mut request);
         self.inner.call(request)
+    }
+}
+
+/// Adds the entries of `metadata` that `request` does not set itself.
+pub(crate) fn inject(metadata: &Metadata, request: &mut GenerateRequest) {
+    for (key, value) in metadata.iter() {
+        if !request.metadata.contains_key(key) {
+            request.metadata.insert(key.clone(), value.clone());
+        }
     }
 }

@@ -106,7 +106,8 @@ where
     }
 }
 
-fn stamp(metadata: &mut Metadata, session_id: &str) {
+/// Tags `metadata` with the session: its id, and step 1 of type `chat` unless set.
+pub(crate) fn stamp(metadata: &mut Metadata, session_id: &str) {
     metadata.insert("session_id".into(), Value::from(session_id));
     if !metadata.contains_key("step_type") {
         metadata.insert("step_type".into(), Value::from("chat"));
@@ -135,5 +136,15 @@ impl SessionSpec {
             SessionSpec::Id(id) => Ok(id.clone()),
             SessionSpec::Env(var) => std::env::var(var).map_err(|_| var.as_str()),
         }
+    }
+
+    /// The session id; a new random one, with a warning, when the variable is not set.
+    pub(crate) fn resolve_or_new(&self) -> String {
+        self.resolve().unwrap_or_else(|var| {
+            let id = uuid::Uuid::new_v4().to_string();
+            tracing::warn!(target: "llmtrace", variable = var, session_id = %id,
+                "session variable is not set; using a new session id");
+            id
+        })
     }
 }

@@ -71,13 +71,7 @@ impl LayerSpec {
     fn wrap(&self, inner: ClientService, trace: Option<&TraceLayer>) -> ClientService {
         match self {
             LayerSpec::Session(spec) => {
-                let id = spec.resolve().unwrap_or_else(|var| {
-                    let id = uuid::Uuid::new_v4().to_string();
-                    tracing::warn!(target: "llmtrace", variable = var, session_id = %id,
-                        "session variable is not set; using a new session id");
-                    id
-                });
-                ClientService::new(SetSessionLayer::new(id).layer(inner))
+                ClientService::new(SetSessionLayer::new(spec.resolve_or_new()).layer(inner))
             }
             LayerSpec::Metadata(metadata) => {
                 ClientService::new(InjectMetadataLayer::new(metadata.clone()).layer(inner))
@@ -148,6 +142,19 @@ impl Stack {
             layers.insert(at.unwrap_or(layers.len()), LayerSpec::Trace);
         }
         Self { layers, provider }
+    }
+
+    /// The same stack with each session id read from its variable now (a new random one, with
+    /// a warning, when it is not set), so that every stack built from it tags the same session.
+    pub(crate) fn resolved(&self) -> Self {
+        let resolve = |layer: &LayerSpec| match layer {
+            LayerSpec::Session(spec) => LayerSpec::Session(SessionSpec::Id(spec.resolve_or_new())),
+            other => other.clone(),
+        };
+        Self {
+            layers: self.layers.iter().map(resolve).collect(),
+            provider: self.provider.clone(),
+        }
     }
 
     /// Wraps `provider` in every layer, outermost first.

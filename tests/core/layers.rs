@@ -150,3 +150,36 @@ async fn client_builder_with_tracing_off_drops_a_listed_trace_layer() {
     assert!(response.trace_id().is_none());
     assert_eq!(client.stack().to_string(), "provider echo(echo-1)");
 }
+
+/// `generate` calls the stack as plain functions and `service()` as a tower service; both are
+/// one client, so both tag the same session, even when its variable is unset and the id is a
+/// new random one.
+#[tokio::test]
+async fn generate_and_the_service_handle_tag_the_same_session() {
+    use llmtrace::Client;
+    use llmtrace::layer::{LayerSpec, SessionSpec};
+
+    let client = Client::builder()
+        .metadata("environment", "prod")
+        .layer(LayerSpec::Session(SessionSpec::Env(
+            "APP_NO_SUCH_SESSION_VAR_EITHER".into(),
+        )))
+        .build();
+    client.generate("through generate").await.unwrap();
+    let generation = client
+        .service()
+        .oneshot(GenerateRequest::new("through the service"))
+        .await
+        .unwrap();
+    generation.into_response().await.unwrap();
+
+    let traces = client.get_traces(TraceQuery::all());
+    assert_eq!(traces.len(), 2);
+    let sessions: Vec<_> = traces.iter().map(|t| &t.metadata["session_id"]).collect();
+    assert_eq!(sessions[0], sessions[1]);
+    assert!(uuid::Uuid::parse_str(sessions[0].as_str().unwrap()).is_ok());
+    for trace in &traces {
+        assert_eq!(trace.metadata["environment"], "prod");
+        assert_eq!(trace.metadata["step_type"], "chat");
+    }
+}

@@ -1,10 +1,13 @@
 use std::fmt;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use tower::Layer;
 
 use super::Trace;
+use super::future::ResponseFuture;
 use super::recorder::Shared;
+use crate::GenerateRequest;
 use crate::cost::PriceTable;
 use crate::provider::ProviderInfo;
 use crate::redact::RedactPolicy;
@@ -56,6 +59,21 @@ impl TraceLayer {
     /// The provider named in the records.
     pub fn provider(&self) -> &ProviderInfo {
         &self.shared.provider
+    }
+
+    /// Whether the sink takes a record now: [`Trace::poll_ready`](tower::Service::poll_ready)'s
+    /// back-pressure, for callers that hold the layer but no service.
+    pub(crate) fn poll_room(&self, cx: &mut Context<'_>) -> Poll<()> {
+        self.shared.sink.poll_ready(cx)
+    }
+
+    /// [`Trace::call`](tower::Service::call) of a service that `call` stands for.
+    pub(crate) fn start<F>(
+        &self,
+        request: GenerateRequest,
+        call: impl FnOnce(GenerateRequest) -> F,
+    ) -> ResponseFuture<F> {
+        super::service::start(&self.shared, request, call)
     }
 }
 

@@ -57,12 +57,22 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut request: GenerateRequest) -> Self::Future {
-        let recorder = Recorder::start(self.shared.clone(), &mut request);
-        let mut attempts = None;
-        let inner = attempts::scope(&mut attempts, || self.inner.call(request));
-        ResponseFuture::new(inner, recorder, attempts)
+    fn call(&mut self, request: GenerateRequest) -> Self::Future {
+        start(&self.shared, request, |request| self.inner.call(request))
     }
+}
+
+/// Starts recording `request` and makes the call `call` makes of it: the whole of
+/// [`Trace::call`], shared with callers that hold the layer but no service.
+pub(super) fn start<F>(
+    shared: &Arc<Shared>,
+    mut request: GenerateRequest,
+    call: impl FnOnce(GenerateRequest) -> F,
+) -> ResponseFuture<F> {
+    let recorder = Recorder::start(shared.clone(), &mut request);
+    let mut attempts = None;
+    let inner = attempts::scope(&mut attempts, || call(request));
+    ResponseFuture::new(inner, recorder, attempts)
 }
 
 impl<S: fmt::Debug> fmt::Debug for Trace<S> {
