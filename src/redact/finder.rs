@@ -4,9 +4,11 @@
 //! every string missed the issue 14 budget (3 µs per 1 KiB trace). Most text holds nothing a
 //! detector could match, and that can be told from its bytes cheaply:
 //!
-//! - `api_key`: every match starts with one of a few literal prefixes (`sk-`, `ghp_`,
-//!   `Bearer`, `api_key`...), found with one Aho-Corasick (SIMD) scan; the regex starts at
-//!   the first prefix and jumps to the next prefix after each match.
+//! - `api_key`: every match starts with one of a few literal prefixes (`sk-`, `ghp_`), or a
+//!   case variant of the first three letters of `Bearer`, `Basic`, `Authorization`,
+//!   `X-API-Key` or `API_Key`: 55 case-sensitive strings, few enough for one SIMD (Teddy)
+//!   scan. At each such start an anchored regex says whether a match starts there, without
+//!   scanning on through the rest of the text.
 //! - `email`, `card`, `phone`, `ip`: every match lies inside a *run* of bytes of a small ASCII
 //!   class (`card`: digits, spaces, dashes) and holds a *trigger* (`email`: `@`; `ip`: `.` or
 //!   `:`; `card`, `phone`: a digit). The finder jumps from trigger to trigger (`memchr`),
@@ -30,14 +32,16 @@ use crate::scrub::KEY_PREFIXES;
 /// Finds one detector's matches.
 #[derive(Debug, Clone)]
 pub(crate) struct Finder {
+    /// The detector's regex; for [`By::Starts`], anchored at its start (`^`), so that it says
+    /// whether a match starts at a given place without searching on.
     regex: Regex,
     by: By,
 }
 
 #[derive(Debug, Clone)]
 enum By {
-    /// The literal prefixes every match starts with.
-    Prefixes(AhoCorasick),
+    /// The strings every match starts with.
+    Starts(AhoCorasick),
     /// The runs every match lies in.
     Runs(Shape),
 }
@@ -71,20 +75,53 @@ impl Trigger {
     }
 }
 
-/// With the key formats' prefixes ([`KEY_PREFIXES`], matched case-insensitively here), the
-/// start of every other alternative of the `api_key` pattern. The pattern's `(?i:...)` is
-/// Unicode-aware, where `s` also matches `ſ` (U+017F) and `k` the Kelvin sign (U+212A): the
-/// `api` prefixes stop before the `k`, and `basic` is listed with `ſ` too. `x-api-` is listed
-/// for the leftmost match to start at its `x`.
-const CREDENTIAL_STARTS: &[&str] = &[
+/// The words the `api_key` pattern matches case-insensitively (`(?i:...)`), besides the key
+/// formats' [`KEY_PREFIXES`], which it matches as written.
+const CREDENTIAL_WORDS: &[&str] = &[
     "bearer",
     "basic",
-    "ba\u{17f}ic",
     "authorization",
-    "x-api-",
-    "api_",
-    "api-",
+    "x-api-key",
+    "api_key",
+    "api-key",
 ];
+
+/// How many leading characters of each [`CREDENTIAL_WORDS`] entry are spelt out in every case:
+/// three keep the strings specific enough for prose to yield few false starts, and few enough
+/// (40) for the SIMD scan's limit of 64 strings with the key prefixes.
+const CASED_LEN: usize = 3;
+
+/// The characters `(?i:c)` matches, for an ASCII `c` of the first [`CASED_LEN`] of a
+/// credential word. The pattern's `(?i:...)` is Unicode-aware: `s` also matches `ſ` (U+017F),
+/// and `k` the Kelvin sign (U+212A), which is why no word is spelt out as far as its `k`.
+fn case_variants(c: char) -> Vec<char> {
+    let mut variants = vec![c.to_ascii_lowercase(), c.to_ascii_uppercase()];
+    if c == 's' {
+        variants.push('\u{17f}');
+    }
+    variants.dedup();
+    variants
+}
+
+/// Every string an `api_key` match starts with: the key prefixes, and every case variant of
+/// the first [`CASED_LEN`] characters of each credential word.
+fn key_starts() -> Vec<String> {
+    let mut starts: Vec<String> = KEY_PREFIXES.iter().map(|p| p.to_string()).collect();
+    for word in CREDENTIAL_WORDS {
+        let mut spellings = vec![String::new()];
+        for c in word.chars().take(CASED_LEN) {
+            spellings = (spellings.iter())
+                .flat_map(|s| case_variants(c).into_iter().map(move |v| format!("{s}{v}")))
+                .collect();
+        }
+        for spelling in spellings {
+            if !starts.contains(&spelling) {
+                starts.push(spelling); // `api_key` and `api-key` share theirs
+            }
+        }
+    }
+    starts
+}
 
 fn digits(run: &[u8]) -> usize {
     run.iter().filter(|b| b.is_ascii_digit()).count()
@@ -97,7 +134,13 @@ fn count(run: &[u8], byte: u8) -> usize {
 impl Finder {
     /// The finder of `detector`.
     pub(crate) fn new(detector: Detector) -> Self {
-        let regex = Regex::new(&detector.pattern()).expect("the built-in patterns compile");
+        let pattern = match detector {
+            // The pattern has no look-behind at its start (no `\b`), so matching it on the
+            // text from a start on finds the match the whole text has there.
+            Detector::ApiKey => format!("^(?:{})", detector.pattern()).into(),
+            _ => detector.pattern(),
+        };
+        let regex = Regex::new(&pattern).expect("the built-in patterns compile");
         let shape = |class, trigger, possible| {
             By::Runs(Shape {
                 class,
@@ -106,11 +149,10 @@ impl Finder {
             })
         };
         let by = match detector {
-            Detector::ApiKey => By::Prefixes(
+            Detector::ApiKey => By::Starts(
                 AhoCorasick::builder()
-                    .ascii_case_insensitive(true)
                     .match_kind(MatchKind::LeftmostFirst)
-                    .build(KEY_PREFIXES.iter().chain(CREDENTIAL_STARTS))
+                    .build(key_starts())
                     .expect("the key prefixes compile"),
             ),
             Detector::Email => shape(
@@ -144,16 +186,20 @@ impl Finder {
     pub(crate) fn find(&self, text: &str) -> Vec<Range<usize>> {
         let mut found = Vec::new();
         match &self.by {
-            By::Prefixes(prefixes) => {
+            By::Starts(starts) => {
+                // Every match begins at a start, so the first start (in order) where the
+                // anchored regex matches is where the leftmost match begins, and the anchored
+                // match there is the one leftmost-first `find_iter` gives.
                 let mut from = 0;
-                while let Some(hit) = prefixes.find(Input::new(text).span(from..text.len())) {
-                    // No match starts before the next prefix: searching from it finds the
-                    // same next match as searching from `from`.
-                    let Some(m) = self.regex.find_at(text, hit.start()) else {
-                        break;
-                    };
-                    found.push(m.range());
-                    from = m.end();
+                while let Some(hit) = starts.find(Input::new(text).span(from..text.len())) {
+                    let at = hit.start();
+                    match self.regex.find(&text[at..]) {
+                        Some(m) => {
+                            found.push(at..at + m.end());
+                            from = at + m.end();
+                        }
+                        None => from = at + 1,
+                    }
                 }
             }
             By::Runs(shape) => {
@@ -182,5 +228,44 @@ impl Finder {
             }
         }
         found
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The spelt-out starts rest on `case_variants` being exactly what the regex crate's
+    /// `(?i:...)` matches; checked over every `char`.
+    #[test]
+    fn case_variants_are_what_the_pattern_matches() {
+        let every_char: String = (0..=u32::from(char::MAX))
+            .filter_map(char::from_u32)
+            .collect();
+        let mut letters: Vec<char> = (CREDENTIAL_WORDS.iter())
+            .flat_map(|w| w.chars().take(CASED_LEN))
+            .collect();
+        letters.sort_unstable();
+        letters.dedup();
+        for c in letters {
+            let regex = Regex::new(&format!("(?i:{})", regex::escape(&c.to_string()))).unwrap();
+            let mut matched: Vec<char> = (regex.find_iter(&every_char))
+                .flat_map(|m| m.as_str().chars())
+                .collect();
+            let mut expected = case_variants(c);
+            matched.sort_unstable();
+            expected.sort_unstable();
+            assert_eq!(matched, expected, "for {c:?}");
+        }
+    }
+
+    /// Over 64 strings, the scan for key starts loses its SIMD search (Teddy) and runs at
+    /// several times the cost.
+    #[test]
+    fn key_starts_fit_the_simd_scan() {
+        let starts = key_starts();
+        assert!(starts.len() <= 64, "{} starts", starts.len());
+        assert!(starts.iter().any(|s| s == "Ba\u{17f}"));
+        assert!(starts.iter().any(|s| s == "AuT"));
     }
 }

@@ -37,6 +37,24 @@ fn each_detector_masks_its_kind_with_its_marker() {
 }
 
 #[test]
+fn credential_words_are_found_in_any_case() {
+    let cases = [
+        ("AUTHORIZATION: abcdefgh1234", "[REDACTED:api_key]"),
+        ("say bEaReR abc.def-ghi_jkl", "say [REDACTED:api_key]"),
+        ("bAſIC dXNlcjpwYXNz", "[REDACTED:api_key]"),
+        ("X-Api-Key=abcdefgh1234 x", "[REDACTED:api_key] x"),
+        ("Api_\u{212a}ey: 'abcdefgh1234'", "[REDACTED:api_key]'"),
+        (
+            "base api auth sk-abcdefghijklmnop",
+            "base api auth [REDACTED:api_key]",
+        ),
+    ];
+    for (text, expected) in cases {
+        assert_eq!(masked(text), expected, "for {text:?}");
+    }
+}
+
+#[test]
 fn look_alikes_are_left_alone() {
     for text in [
         "order 1234567890123 shipped", // fails the Luhn check
@@ -118,9 +136,22 @@ const PIECES: &[&str] = &[
     "Bearer ",
     "basic ",
     "baſic ",
+    "BAſIC ",
+    "bEaReR ",
     "api_Key=",
+    "API-KEY:",
+    "api_\u{212a}ey=",
     "x-api-key: ",
+    "X-Api-Key=",
     "Authorization: ",
+    "AUTHORIZATION=",
+    "ſ",
+    "\u{212a}",
+    "bas",
+    "Aut",
+    "aPi",
+    "x-A",
+    "4111111111111111",
     "abcdefghijklmnop1234",
     "Zz9_-",
     "4111 1111 1111 1111",
