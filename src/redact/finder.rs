@@ -197,11 +197,18 @@ impl Finder {
                 Trigger::Digit,
                 |run| digits(run) >= 13,
             ),
-            // `+` and a number, or 10 digits in groups.
+            // `+` and a number, or 10 digits in groups, two of which a ` `, `.` or `-` parts:
+            // a long number alone (an order number) is not run through the regex.
             Detector::Phone => shape(
                 |b| b.is_ascii_digit() || b" .-()+".contains(&b),
                 Trigger::Digit,
-                |run| run.contains(&b'+') || digits(run) >= 10,
+                |run| {
+                    let plus = |w: &[u8]| w[0] == b'+' && matches!(w[1], b'1'..=b'9');
+                    let apart = |w: &[u8]| {
+                        w[0].is_ascii_digit() && b" .-".contains(&w[1]) && w[2].is_ascii_digit()
+                    };
+                    run.windows(2).any(plus) || (digits(run) >= 10 && run.windows(3).any(apart))
+                },
             ),
             // IPv4 has three dots, IPv6 two colons at least.
             Detector::Ip => shape(
