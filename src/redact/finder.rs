@@ -15,7 +15,8 @@
 //!   widens each to its run, skips runs that cannot hold a match (a card needs 13 digits),
 //!   and runs the regex on that run alone.
 //!
-//! The matches are exactly those of `regex.find_iter(text)`: a match cannot cross a byte
+//! The matches are exactly those of `regex.find_iter(text)` (but, for `ip`, those in a run
+//! holding no address it would accept, such as `12:30:45`): a match cannot cross a byte
 //! outside the class, so it lies in one run; the regex sees the run with one character of
 //! context on each side (`find_at` keeps what precedes the run, the slice keeps the next
 //! character), which is all the ASCII word boundaries (`(?-u:\b)`) of the patterns look at.
@@ -47,7 +48,7 @@ enum By {
 }
 
 /// Where a detector's matches can be: inside a run of `class` bytes holding a `trigger` and
-/// passing `possible`.
+/// passing `possible`; those it can accept, in a run passing `acceptable` too.
 #[derive(Debug, Clone)]
 struct Shape {
     /// Whether each byte is in the class: one load per byte, where calling a `fn` pointer cost
@@ -55,6 +56,7 @@ struct Shape {
     class: Box<[bool; 256]>,
     trigger: Trigger,
     possible: fn(&[u8]) -> bool,
+    acceptable: fn(&[u8]) -> bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -177,6 +179,7 @@ impl Finder {
                 class: table(class),
                 trigger,
                 possible,
+                acceptable: |_| true,
             })
         };
         let by = match detector {
@@ -210,18 +213,37 @@ impl Finder {
                     run.windows(2).any(plus) || (digits(run) >= 10 && run.windows(3).any(apart))
                 },
             ),
-            // IPv4 has three dots, IPv6 two colons at least.
-            Detector::Ip => shape(
-                |b| b.is_ascii_hexdigit() || b == b'.' || b == b':',
-                Trigger::TwoBytes(b'.', b':'),
-                |run| count(run, b'.') >= 3 || count(run, b':') >= 2,
-            ),
+            // IPv4 has three dots, IPv6 two colons at least, and an IPv6 address is accepted
+            // with a `::` or a group of three digits: times (`12:30:45`) need no regex.
+            Detector::Ip => By::Runs(Shape {
+                class: table(|b| b.is_ascii_hexdigit() || b == b'.' || b == b':'),
+                trigger: Trigger::TwoBytes(b'.', b':'),
+                possible: |run| count(run, b'.') >= 3 || count(run, b':') >= 2,
+                acceptable: |run| {
+                    let group = |w: &[u8]| w.iter().all(u8::is_ascii_hexdigit);
+                    count(run, b'.') >= 3
+                        || (count(run, b':') >= 2
+                            && (run.windows(2).any(|w| w == b"::") || run.windows(3).any(group)))
+                },
+            }),
         };
         Self { regex, by }
     }
 
-    /// The ranges `self.regex.find_iter(text)` gives, in order; no allocation when none.
+    /// The ranges `self.regex.find_iter(text)` gives that the detector may accept, in order:
+    /// all of them but those in a run where it accepts none; no allocation when none.
     pub(crate) fn find(&self, text: &str) -> Vec<Range<usize>> {
+        self.search(text, true)
+    }
+
+    /// Whether `self.regex` matches `text`, whether or not the detector accepts the match.
+    pub(crate) fn is_match(&self, text: &str) -> bool {
+        !self.search(text, false).is_empty()
+    }
+
+    /// The ranges `self.regex.find_iter(text)` gives, but those in runs that fail
+    /// `acceptable` when `acceptable_only`.
+    fn search(&self, text: &str, acceptable_only: bool) -> Vec<Range<usize>> {
         let mut found = Vec::new();
         match &self.by {
             By::Starts(starts) => {
@@ -248,7 +270,8 @@ impl Finder {
                     let start = bytes[..at].iter().rposition(outside).map_or(0, |i| i + 1);
                     let end =
                         (bytes[at..].iter().position(outside)).map_or(bytes.len(), |i| at + i);
-                    if (shape.possible)(&bytes[start..end]) {
+                    let run = &bytes[start..end];
+                    if (shape.possible)(run) && (!acceptable_only || (shape.acceptable)(run)) {
                         // The run's bytes are ASCII, so `start` and `end` are char boundaries.
                         let next = text[end..].chars().next().map_or(0, char::len_utf8);
                         let haystack = &text[..end + next];

@@ -67,10 +67,11 @@ impl RedactPolicy {
         let mut count = 0;
         for step in &self.detectors {
             let found = step.finder.find(&current);
-            // Whether it matches `text` as given: already known while nothing was replaced.
+            // Whether it matches `text` as given. While nothing was replaced, no match found
+            // means none to accept; after, a match the detector would not accept counts too.
             let matched = match current {
                 Cow::Borrowed(_) => !found.is_empty(),
-                Cow::Owned(_) => !step.finder.find(text).is_empty(),
+                Cow::Owned(_) => step.finder.is_match(text),
             };
             if !matched {
                 continue;

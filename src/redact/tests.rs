@@ -54,6 +54,17 @@ fn credential_words_are_found_in_any_case() {
     }
 }
 
+/// An e-mail address ending right before an IPv4 address hides it from the `ip` pattern (no
+/// word boundary); once the address is masked, the IPv4 address stands alone and is masked
+/// too, here where the text as given matches `ip` (the time) without anything to accept.
+#[test]
+fn an_address_uncovered_by_an_earlier_mask_is_masked() {
+    assert_eq!(
+        masked("from x@y.ca1.2.3.4 at 12:30:45"),
+        "from [REDACTED:email][REDACTED:ip] at 12:30:45"
+    );
+}
+
 #[test]
 fn look_alikes_are_left_alone() {
     for text in [
@@ -160,6 +171,8 @@ const PIECES: &[&str] = &[
     "192.168.1.20",
     "255.",
     "2001:db8::8a2e:370:7334",
+    "2001:db8:0:0:8a2e:370:7334:1",
+    "x@y.ca",
     "::1",
     "::",
     "12:30:45",
