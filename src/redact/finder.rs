@@ -33,6 +33,7 @@ use crate::scrub::KEY_PREFIXES;
 /// Finds one detector's matches.
 #[derive(Debug, Clone)]
 pub(crate) struct Finder {
+    detector: Detector,
     /// The detector's regex; for [`By::Starts`], anchored at its start (`^`), so that it says
     /// whether a match starts at a given place without searching on.
     regex: Regex,
@@ -48,13 +49,17 @@ enum By {
 }
 
 /// Where a detector's matches can be: inside a run of `class` bytes holding a `trigger` and
-/// passing `possible`; those it can accept, in a run passing `acceptable` too.
+/// passing `possible`, starting at most `back` bytes before the run's first trigger; those it
+/// can accept, in a run passing `acceptable` too.
 #[derive(Debug, Clone)]
 struct Shape {
     /// Whether each byte is in the class: one load per byte, where calling a `fn` pointer cost
     /// a call per byte.
     class: Box<[bool; 256]>,
     trigger: Trigger,
+    /// Widening a trigger to the start of its run costs a mispredicted branch at least; a
+    /// digit-triggered detector need not (the run holds no digit before its first one).
+    back: usize,
     possible: fn(&[u8]) -> bool,
     acceptable: fn(&[u8]) -> bool,
 }
@@ -174,10 +179,11 @@ impl Finder {
             _ => detector.pattern(),
         };
         let regex = Regex::new(&pattern).expect("the built-in patterns compile");
-        let shape = |class: fn(u8) -> bool, trigger, possible| {
+        let shape = |class: fn(u8) -> bool, trigger, back, possible| {
             By::Runs(Shape {
                 class: table(class),
                 trigger,
+                back,
                 possible,
                 acceptable: |_| true,
             })
@@ -192,19 +198,23 @@ impl Finder {
             Detector::Email => shape(
                 |b| b.is_ascii_alphanumeric() || b"._%+-@".contains(&b),
                 Trigger::Byte(b'@'),
+                usize::MAX,
                 |_| true,
             ),
-            // 13 to 19 digits.
+            // 13 to 19 digits, the first one first.
             Detector::Card => shape(
                 |b| b.is_ascii_digit() || b == b' ' || b == b'-',
                 Trigger::Digit,
+                0,
                 |run| digits(run) >= 13,
             ),
             // `+` and a number, or 10 digits in groups, two of which a ` `, `.` or `-` parts:
-            // a long number alone (an order number) is not run through the regex.
+            // a long number alone (an order number) is not run through the regex. The first
+            // digit, or the `(` or `+` just before it, starts it.
             Detector::Phone => shape(
                 |b| b.is_ascii_digit() || b" .-()+".contains(&b),
                 Trigger::Digit,
+                1,
                 |run| {
                     let plus = |w: &[u8]| w[0] == b'+' && matches!(w[1], b'1'..=b'9');
                     let apart = |w: &[u8]| {
@@ -218,6 +228,7 @@ impl Finder {
             Detector::Ip => By::Runs(Shape {
                 class: table(|b| b.is_ascii_hexdigit() || b == b'.' || b == b':'),
                 trigger: Trigger::TwoBytes(b'.', b':'),
+                back: usize::MAX,
                 possible: |run| count(run, b'.') >= 3 || count(run, b':') >= 2,
                 acceptable: |run| {
                     let group = |w: &[u8]| w.iter().all(u8::is_ascii_hexdigit);
@@ -227,11 +238,15 @@ impl Finder {
                 },
             }),
         };
-        Self { regex, by }
+        Self {
+            detector,
+            regex,
+            by,
+        }
     }
 
-    /// The ranges `self.regex.find_iter(text)` gives that the detector may accept, in order:
-    /// all of them but those in a run where it accepts none; no allocation when none.
+    /// The ranges `self.regex.find_iter(text)` gives that the detector
+    /// [accepts](Detector::accepts), in order; no allocation when none.
     pub(crate) fn find(&self, text: &str) -> Vec<Range<usize>> {
         self.search(text, true)
     }
@@ -241,10 +256,14 @@ impl Finder {
         !self.search(text, false).is_empty()
     }
 
-    /// The ranges `self.regex.find_iter(text)` gives, but those in runs that fail
-    /// `acceptable` when `acceptable_only`.
-    fn search(&self, text: &str, acceptable_only: bool) -> Vec<Range<usize>> {
+    /// The ranges `self.regex.find_iter(text)` gives, or those the detector accepts.
+    fn search(&self, text: &str, accepted_only: bool) -> Vec<Range<usize>> {
         let mut found = Vec::new();
+        let mut keep = |m: Range<usize>| {
+            if !accepted_only || self.detector.accepts(text, m.start, m.end) {
+                found.push(m);
+            }
+        };
         match &self.by {
             By::Starts(starts) => {
                 // Every match begins at a start, so the first start (in order) where the
@@ -255,7 +274,7 @@ impl Finder {
                     let at = hit.start();
                     match self.regex.find(&text[at..]) {
                         Some(m) => {
-                            found.push(at..at + m.end());
+                            keep(at..at + m.end());
                             from = at + m.end();
                         }
                         None => from = at + 1,
@@ -265,13 +284,13 @@ impl Finder {
             By::Runs(shape) => {
                 let bytes = text.as_bytes();
                 let mut from = 0;
+                let inside = |b: &&u8| shape.class[usize::from(**b)];
                 while let Some(at) = shape.trigger.next(bytes, from) {
-                    let outside = |b: &u8| !shape.class[usize::from(*b)];
-                    let start = bytes[..at].iter().rposition(outside).map_or(0, |i| i + 1);
-                    let end =
-                        (bytes[at..].iter().position(outside)).map_or(bytes.len(), |i| at + i);
+                    let before = &bytes[at.saturating_sub(shape.back)..at];
+                    let start = at - before.iter().rev().take_while(inside).count();
+                    let end = at + bytes[at..].iter().take_while(inside).count();
                     let run = &bytes[start..end];
-                    if (shape.possible)(run) && (!acceptable_only || (shape.acceptable)(run)) {
+                    if (shape.possible)(run) && (!accepted_only || (shape.acceptable)(run)) {
                         // The run's bytes are ASCII, so `start` and `end` are char boundaries.
                         let next = text[end..].chars().next().map_or(0, char::len_utf8);
                         let haystack = &text[..end + next];
@@ -280,8 +299,8 @@ impl Finder {
                             if m.is_empty() {
                                 break; // no built-in pattern matches empty text
                             }
-                            found.push(m.range());
                             search = m.end();
+                            keep(m.range());
                         }
                     }
                     from = end;
