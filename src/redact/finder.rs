@@ -48,9 +48,9 @@ enum By {
     Runs(Shape),
 }
 
-/// Where a detector's matches can be: inside a run of `class` bytes holding a `trigger` and
-/// passing `possible`, starting at most `back` bytes before the run's first trigger; those it
-/// can accept, in a run passing `acceptable` too.
+/// Where a detector's matches can be: inside a run of `class` bytes holding a `trigger`, at
+/// least `min_len` long and passing `possible`, starting at most `back` bytes before the run's
+/// first trigger; those it can accept, in a run passing `acceptable` too.
 #[derive(Debug, Clone)]
 struct Shape {
     /// Whether each byte is in the class: one load per byte, where calling a `fn` pointer cost
@@ -60,6 +60,9 @@ struct Shape {
     /// Widening a trigger to the start of its run costs a mispredicted branch at least; a
     /// digit-triggered detector need not (the run holds no digit before its first one).
     back: usize,
+    /// Checked before `possible`, which would cost a call: most runs in prose are short
+    /// (`7`, `12:30`, `end.`).
+    min_len: usize,
     possible: fn(&[u8]) -> bool,
     acceptable: fn(&[u8]) -> bool,
 }
@@ -179,11 +182,12 @@ impl Finder {
             _ => detector.pattern(),
         };
         let regex = Regex::new(&pattern).expect("the built-in patterns compile");
-        let shape = |class: fn(u8) -> bool, trigger, back, possible| {
+        let shape = |class: fn(u8) -> bool, trigger, back, min_len, possible| {
             By::Runs(Shape {
                 class: table(class),
                 trigger,
                 back,
+                min_len,
                 possible,
                 acceptable: |_| true,
             })
@@ -199,6 +203,7 @@ impl Finder {
                 |b| b.is_ascii_alphanumeric() || b"._%+-@".contains(&b),
                 Trigger::Byte(b'@'),
                 usize::MAX,
+                "a@b.cd".len(),
                 |_| true,
             ),
             // 13 to 19 digits, the first one first.
@@ -206,6 +211,7 @@ impl Finder {
                 |b| b.is_ascii_digit() || b == b' ' || b == b'-',
                 Trigger::Digit,
                 0,
+                13,
                 |run| digits(run) >= 13,
             ),
             // `+` and a number, or 10 digits in groups, two of which a ` `, `.` or `-` parts:
@@ -215,6 +221,7 @@ impl Finder {
                 |b| b.is_ascii_digit() || b" .-()+".contains(&b),
                 Trigger::Digit,
                 1,
+                "+1234".len(),
                 |run| {
                     let plus = |w: &[u8]| w[0] == b'+' && matches!(w[1], b'1'..=b'9');
                     let apart = |w: &[u8]| {
@@ -229,6 +236,7 @@ impl Finder {
                 class: table(|b| b.is_ascii_hexdigit() || b == b'.' || b == b':'),
                 trigger: Trigger::TwoBytes(b'.', b':'),
                 back: usize::MAX,
+                min_len: "::".len(),
                 possible: |run| count(run, b'.') >= 3 || count(run, b':') >= 2,
                 acceptable: |run| {
                     let group = |w: &[u8]| w.iter().all(u8::is_ascii_hexdigit);
@@ -290,7 +298,10 @@ impl Finder {
                     let start = at - before.iter().rev().take_while(inside).count();
                     let end = at + bytes[at..].iter().take_while(inside).count();
                     let run = &bytes[start..end];
-                    if (shape.possible)(run) && (!accepted_only || (shape.acceptable)(run)) {
+                    if run.len() >= shape.min_len
+                        && (shape.possible)(run)
+                        && (!accepted_only || (shape.acceptable)(run))
+                    {
                         // The run's bytes are ASCII, so `start` and `end` are char boundaries.
                         let next = text[end..].chars().next().map_or(0, char::len_utf8);
                         let haystack = &text[..end + next];
