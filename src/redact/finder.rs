@@ -28,6 +28,7 @@ use aho_corasick::{AhoCorasick, Input, MatchKind};
 use regex::Regex;
 
 use super::Detector;
+use super::detectors::luhn;
 use crate::scrub::KEY_PREFIXES;
 
 /// Finds one detector's matches.
@@ -206,14 +207,21 @@ impl Finder {
                 "a@b.cd".len(),
                 |_| true,
             ),
-            // 13 to 19 digits, the first one first.
-            Detector::Card => shape(
-                |b| b.is_ascii_digit() || b == b' ' || b == b'-',
-                Trigger::Digit,
-                0,
-                13,
-                |run| digits(run) >= 13,
-            ),
+            // 13 to 19 digits, the first one first. A number written without spaces or dashes
+            // (an order number, a timestamp in ms) can only match whole, so its Luhn check
+            // tells without the regex whether a card can be accepted in it.
+            Detector::Card => By::Runs(Shape {
+                class: table(|b| b.is_ascii_digit() || b == b' ' || b == b'-'),
+                trigger: Trigger::Digit,
+                back: 0,
+                min_len: 13,
+                possible: |run| digits(run) >= 13,
+                acceptable: |run| {
+                    let last = run.iter().rposition(u8::is_ascii_digit).unwrap_or(0);
+                    let number = &run[..=last];
+                    !number.iter().all(u8::is_ascii_digit) || luhn(number)
+                },
+            }),
             // `+` and a number, or 10 digits in groups, two of which a ` `, `.` or `-` parts:
             // a long number alone (an order number) is not run through the regex. The first
             // digit, or the `(` or `+` just before it, starts it.
