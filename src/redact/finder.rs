@@ -11,16 +11,17 @@
 //!   scanning on through the rest of the text.
 //! - `email`, `card`, `phone`, `ip`: every match lies inside a *run* of bytes of a small ASCII
 //!   class (`card`: digits, spaces, dashes) and holds a *trigger* (`email`: `@`; `ip`: `.` or
-//!   `:`; `card`, `phone`: a digit). The finder jumps from trigger to trigger (`memchr`),
-//!   widens each to its run, skips runs that cannot hold a match (a card needs 13 digits),
-//!   and runs the regex on that run alone.
+//!   `:`; `card`, `phone`: a digit). The finder jumps from trigger to trigger (`memchr`, or
+//!   eight bytes at a time for digits), widens each to its run, skips runs that cannot hold
+//!   a match (a card needs 13 digits) or a match the detector accepts (`12:30:45` is no IPv6
+//!   address; a 13-digit order number fails the Luhn check), and runs the regex on the rest.
 //!
-//! The matches are exactly those of `regex.find_iter(text)` (but, for `ip`, those in a run
-//! holding no address it would accept, such as `12:30:45`): a match cannot cross a byte
-//! outside the class, so it lies in one run; the regex sees the run with one character of
-//! context on each side (`find_at` keeps what precedes the run, the slice keeps the next
-//! character), which is all the ASCII word boundaries (`(?-u:\b)`) of the patterns look at.
-//! A property test checks this against the plain regex on arbitrary text.
+//! [`Finder::find`] gives the matches of `regex.find_iter(text)` that the detector accepts:
+//! a match cannot cross a byte outside the class, so it lies in one run; the regex sees the
+//! run with one character of context on each side (`find_at` keeps what precedes the run,
+//! the slice keeps the next character), which is all the ASCII word boundaries (`(?-u:\b)`)
+//! of the patterns look at. A property test checks this against the plain regex on
+//! arbitrary text.
 
 use std::ops::Range;
 
