@@ -84,7 +84,7 @@ impl Detector {
     pub(crate) fn accepts(self, text: &str, start: usize, end: usize) -> bool {
         let found = &text[start..end];
         match self {
-            Detector::Card => luhn(found),
+            Detector::Card => luhn(found.as_bytes()),
             Detector::Ip if found.contains(':') => {
                 let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
                 !word(text[..start].chars().next_back())
@@ -98,10 +98,9 @@ impl Detector {
 }
 
 /// The Luhn checksum of the digits in `text` (spaces and dashes ignored) is valid.
-pub(crate) fn luhn(text: &str) -> bool {
-    let digits = text
-        .bytes()
-        .filter(u8::is_ascii_digit)
+pub(crate) fn luhn(text: &[u8]) -> bool {
+    let digits = (text.iter())
+        .filter(|b| b.is_ascii_digit())
         .map(|b| u32::from(b - b'0'));
     let sum: u32 = digits
         .rev()
@@ -148,10 +147,10 @@ mod tests {
 
     #[test]
     fn luhn_accepts_test_cards_and_rejects_order_numbers() {
-        assert!(luhn("4111 1111 1111 1111"));
-        assert!(luhn("5500-0000-0000-0004"));
-        assert!(!luhn("4111 1111 1111 1112"));
-        assert!(!luhn("1234567890123"));
+        assert!(luhn(b"4111 1111 1111 1111"));
+        assert!(luhn(b"5500-0000-0000-0004"));
+        assert!(!luhn(b"4111 1111 1111 1112"));
+        assert!(!luhn(b"1234567890123"));
     }
 
     #[test]

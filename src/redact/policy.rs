@@ -32,7 +32,6 @@ pub struct RedactPolicy {
 
 #[derive(Debug, Clone)]
 struct DetectorStep {
-    detector: Detector,
     finder: Finder,
     marker: String,
 }
@@ -66,19 +65,14 @@ impl RedactPolicy {
         let mut current = Cow::Borrowed(text);
         let mut count = 0;
         for step in &self.detectors {
-            let found = step.finder.find(&current);
-            // Whether it matches `text` as given: already known while nothing was replaced.
+            let accepted = step.finder.find(&current);
+            // Whether it matches `text` as given (a match it would not accept counts too):
+            // known when nothing was replaced yet.
             let matched = match current {
-                Cow::Borrowed(_) => !found.is_empty(),
-                Cow::Owned(_) => !step.finder.find(text).is_empty(),
+                Cow::Borrowed(_) => true,
+                Cow::Owned(_) => step.finder.is_match(text),
             };
-            if !matched {
-                continue;
-            }
-            let accepted: Vec<Range<usize>> = (found.into_iter())
-                .filter(|r| step.detector.accepts(&current, r.start, r.end))
-                .collect();
-            if accepted.is_empty() {
+            if accepted.is_empty() || !matched {
                 continue;
             }
             count += accepted.len() as u32;
@@ -294,7 +288,6 @@ impl RedactPolicyBuilder {
             .into_iter()
             .filter(|d| self.detectors.contains(d))
             .map(|detector| DetectorStep {
-                detector,
                 finder: Finder::new(detector),
                 marker: marker(detector.name()),
             })

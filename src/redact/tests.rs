@@ -37,6 +37,35 @@ fn each_detector_masks_its_kind_with_its_marker() {
 }
 
 #[test]
+fn credential_words_are_found_in_any_case() {
+    let cases = [
+        ("AUTHORIZATION: abcdefgh1234", "[REDACTED:api_key]"),
+        ("say bEaReR abc.def-ghi_jkl", "say [REDACTED:api_key]"),
+        ("bAſIC dXNlcjpwYXNz", "[REDACTED:api_key]"),
+        ("X-Api-Key=abcdefgh1234 x", "[REDACTED:api_key] x"),
+        ("Api_\u{212a}ey: 'abcdefgh1234'", "[REDACTED:api_key]'"),
+        (
+            "base api auth sk-abcdefghijklmnop",
+            "base api auth [REDACTED:api_key]",
+        ),
+    ];
+    for (text, expected) in cases {
+        assert_eq!(masked(text), expected, "for {text:?}");
+    }
+}
+
+/// An e-mail address ending right before an IPv4 address hides it from the `ip` pattern (no
+/// word boundary); once the address is masked, the IPv4 address stands alone and is masked
+/// too, here where the text as given matches `ip` (the time) without anything to accept.
+#[test]
+fn an_address_uncovered_by_an_earlier_mask_is_masked() {
+    assert_eq!(
+        masked("from x@y.ca1.2.3.4 at 12:30:45"),
+        "from [REDACTED:email][REDACTED:ip] at 12:30:45"
+    );
+}
+
+#[test]
 fn look_alikes_are_left_alone() {
     for text in [
         "order 1234567890123 shipped", // fails the Luhn check
@@ -118,9 +147,24 @@ const PIECES: &[&str] = &[
     "Bearer ",
     "basic ",
     "baſic ",
+    "BAſIC ",
+    "bEaReR ",
     "api_Key=",
+    "API-KEY:",
+    "api_\u{212a}ey=",
     "x-api-key: ",
+    "X-Api-Key=",
     "Authorization: ",
+    "AUTHORIZATION=",
+    "ſ",
+    "\u{212a}",
+    "bas",
+    "Aut",
+    "aPi",
+    "x-A",
+    "4111111111111111",
+    "4222222222222",
+    "+1234",
     "abcdefghijklmnop1234",
     "Zz9_-",
     "4111 1111 1111 1111",
@@ -129,6 +173,8 @@ const PIECES: &[&str] = &[
     "192.168.1.20",
     "255.",
     "2001:db8::8a2e:370:7334",
+    "2001:db8:0:0:8a2e:370:7334:1",
+    "x@y.ca",
     "::1",
     "::",
     "12:30:45",
