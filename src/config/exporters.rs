@@ -13,8 +13,8 @@ use super::limits;
 use super::reader::{Reader, Table, join};
 use super::registry::{Registration, Registry};
 use crate::exporter::{
-    Exporter, ExporterOptions, JsonConfig, JsonlConfig, MarkdownConfig, OtlpOptions, Overflow,
-    RetryPolicy, SqliteConfig, StdoutConfig, WebhookConfig,
+    DEFAULT_BATCH_SIZE, Exporter, ExporterOptions, JsonConfig, JsonlConfig, MarkdownConfig,
+    OtlpOptions, Overflow, RetryPolicy, SqliteConfig, StdoutConfig, WebhookConfig,
 };
 use crate::plugin::PluginExporterConfig;
 
@@ -64,6 +64,11 @@ pub trait ExporterSpec: fmt::Debug + Send + Sync + 'static {
 
     /// The options struct, to downcast.
     fn as_any(&self) -> &dyn Any;
+
+    /// The `batch_size` a file that sets none gets (at most its `queue_size`).
+    fn default_batch_size(&self) -> usize {
+        DEFAULT_BATCH_SIZE
+    }
 }
 
 /// What an exporter type's options struct provides to be registered; [`ExporterSpec`] follows.
@@ -87,6 +92,9 @@ pub(crate) trait ExporterComponent:
 
     /// See [`ExporterSpec::mask`].
     fn mask(&mut self) {}
+
+    /// See [`ExporterSpec::default_batch_size`].
+    const BATCH_SIZE: usize = DEFAULT_BATCH_SIZE;
 }
 
 impl<T: ExporterComponent> ExporterSpec for T {
@@ -116,6 +124,10 @@ impl<T: ExporterComponent> ExporterSpec for T {
 
     fn as_any(&self) -> &dyn Any {
         self
+    }
+
+    fn default_batch_size(&self) -> usize {
+        T::BATCH_SIZE
     }
 }
 
@@ -264,12 +276,11 @@ fn shared(
         limits::QUEUE_SIZE,
         defaults.queue_size as u64,
     );
-    let mut batch_size = table.int_in(
-        "batch_size",
-        1,
-        limits::BATCH_SIZE,
-        defaults.batch_size as u64,
-    );
+    // The type's own default, never more than the queue holds.
+    let default_batch = (spec.as_deref())
+        .map_or(defaults.batch_size, |spec| spec.default_batch_size())
+        .min(queue_size as usize);
+    let mut batch_size = table.int_in("batch_size", 1, limits::BATCH_SIZE, default_batch as u64);
     // Compared only with a queue_size that was valid, not with the default put in its place.
     if batch_size > queue_size && table.problems() == problems {
         // A batch larger than the queue could never fill.

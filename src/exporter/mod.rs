@@ -44,7 +44,7 @@ pub use crate::sink::{ExporterSink, ExporterSinkBuilder, ExporterStats};
 pub use json::{JsonConfig, JsonExporter};
 pub use jsonl::{JsonlConfig, JsonlExporter};
 pub use markdown::{MarkdownConfig, MarkdownExporter};
-pub use options::{ExporterOptions, Overflow, RetryPolicy};
+pub use options::{DEFAULT_BATCH_SIZE, ExporterOptions, Overflow, RetryPolicy};
 pub use otlp::{OtlpExporter, OtlpOptions};
 pub use sqlite::{
     Page, PromptGroup, PromptKeys, Retention, Score, ScoreValue, SessionView, SqliteConfig,

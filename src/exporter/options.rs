@@ -84,6 +84,10 @@ impl RetryPolicy {
     }
 }
 
+/// Records per batch when nothing says otherwise: what [`ExporterOptions::default`] holds, and
+/// what a configuration file gives an exporter type that asks for no other.
+pub const DEFAULT_BATCH_SIZE: usize = 64;
+
 /// How one exporter is fed: queue, batching and retries.
 ///
 /// Built from [`Default`] and its setters (it may gain fields):
@@ -127,7 +131,7 @@ impl Default for ExporterOptions {
     fn default() -> Self {
         Self {
             queue_size: 1024,
-            batch_size: 64,
+            batch_size: DEFAULT_BATCH_SIZE,
             batch_interval: Duration::from_secs(1),
             overflow: Overflow::Auto,
             retry: RetryPolicy::default(),

@@ -140,3 +140,34 @@ fn anthropic_reads_as_anthropic_and_needs_its_own_key_where_openai_needs_none() 
         Ok(())
     });
 }
+
+/// Each exporter type's batch size when the file sets none: sqlite commits a batch per
+/// transaction, so it batches 1,000 (never more than its queue holds); the others 64. A
+/// `batch_size` written in the file wins.
+#[test]
+fn each_exporter_type_has_its_own_default_batch_size() {
+    let config = Config::from_toml_str(
+        r#"
+        [exporters.db]
+        type = "sqlite"
+        path = "t.db"
+        [exporters.small_queue]
+        type = "sqlite"
+        path = "u.db"
+        queue_size = 300
+        [exporters.set]
+        type = "sqlite"
+        path = "v.db"
+        batch_size = 10
+        [exporters.lines]
+        type = "jsonl"
+        path = "t.jsonl"
+        "#,
+    )
+    .unwrap();
+    let batch = |name: &str| config.exporters[name].worker_options().batch_size;
+    assert_eq!(batch("db"), 1000);
+    assert_eq!(batch("small_queue"), 300);
+    assert_eq!(batch("set"), 10);
+    assert_eq!(batch("lines"), llmtrace::exporter::DEFAULT_BATCH_SIZE);
+}
