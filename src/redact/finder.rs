@@ -265,19 +265,9 @@ impl Finder {
     /// The ranges `self.regex.find_iter(text)` gives that the detector
     /// [accepts](Detector::accepts), in order; no allocation when none.
     pub(crate) fn find(&self, text: &str) -> Vec<Range<usize>> {
-        self.search(text, true)
-    }
-
-    /// Whether `self.regex` matches `text`, whether or not the detector accepts the match.
-    pub(crate) fn is_match(&self, text: &str) -> bool {
-        !self.search(text, false).is_empty()
-    }
-
-    /// The ranges `self.regex.find_iter(text)` gives, or those the detector accepts.
-    fn search(&self, text: &str, accepted_only: bool) -> Vec<Range<usize>> {
         let mut found = Vec::new();
         let mut keep = |m: Range<usize>| {
-            if !accepted_only || self.detector.accepts(text, m.start, m.end) {
+            if self.detector.accepts(text, m.start, m.end) {
                 found.push(m);
             }
         };
@@ -309,7 +299,7 @@ impl Finder {
                     let run = &bytes[start..end];
                     if run.len() >= shape.min_len
                         && (shape.possible)(run)
-                        && (!accepted_only || (shape.acceptable)(run))
+                        && (shape.acceptable)(run)
                     {
                         // The run's bytes are ASCII, so `start` and `end` are char boundaries.
                         let next = text[end..].chars().next().map_or(0, char::len_utf8);

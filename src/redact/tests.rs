@@ -56,12 +56,16 @@ fn credential_words_are_found_in_any_case() {
 
 /// An e-mail address ending right before an IPv4 address hides it from the `ip` pattern (no
 /// word boundary); once the address is masked, the IPv4 address stands alone and is masked
-/// too, here where the text as given matches `ip` (the time) without anything to accept.
+/// too: with a time beside it that the pattern finds and the detector refuses, and without.
 #[test]
 fn an_address_uncovered_by_an_earlier_mask_is_masked() {
     assert_eq!(
         masked("from x@y.ca1.2.3.4 at 12:30:45"),
         "from [REDACTED:email][REDACTED:ip] at 12:30:45"
+    );
+    assert_eq!(
+        masked("from x@y.ca1.2.3.4 ok"),
+        "from [REDACTED:email][REDACTED:ip] ok"
     );
 }
 
@@ -111,9 +115,6 @@ fn plain(text: &str) -> (String, u32) {
     let mut current = text.to_owned();
     let mut count = 0;
     for (detector, regex) in regexes {
-        if !regex.is_match(text) {
-            continue;
-        }
         let mut found = 0;
         let replaced = regex.replace_all(&current, |caps: &regex::Captures<'_>| {
             let whole = caps.get(0).unwrap();
