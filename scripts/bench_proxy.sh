@@ -138,7 +138,8 @@ if [ "$echo_setup" = 1 ]; then
     fi
 fi
 
-# 2. A loopback upstream with a fixed latency.
+# 2. A loopback upstream with a fixed latency: direct, through a bare forwarder, through
+#    llmtrace proxy, through LiteLLM.
 for latency in $latencies; do
     "$loadgen" upstream --port 4300 --latency-ms "$latency" &
     upstream_pid=$!
@@ -146,6 +147,13 @@ for latency in $latencies; do
     sleep 0.5
     setup="upstream ${latency} ms"
     runs "$setup" "direct" http://127.0.0.1:4300/v1/chat/completions "$rates"
+    # The floor under any proxy's added latency: one more hop on the same HTTP stack.
+    "$loadgen" forward --port 4400 --to http://127.0.0.1:4300/v1/chat/completions &
+    forward_pid=$!
+    pids+=("$forward_pid")
+    wait_http http://127.0.0.1:4400/
+    runs "$setup" "forward (the floor)" http://127.0.0.1:4400/v1/chat/completions "$rates"
+    stop "$forward_pid"
     start_llmtrace "up$latency" $'[provider]\ntype = "openai"\nmodel = "up"\nbase_url = "http://127.0.0.1:4300/v1"\napi_key_env = "BENCH_UPSTREAM_KEY"'
     before=$(rss_kib "$proxy_pid")
     runs "$setup" "llmtrace proxy" http://127.0.0.1:4100/v1/chat/completions "$rates"
