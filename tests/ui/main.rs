@@ -11,3 +11,4 @@ mod perf;
 mod scores;
 mod store;
 mod support;
+mod workload;

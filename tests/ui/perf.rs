@@ -13,54 +13,7 @@ use llmtrace::exporter::{
 };
 use llmtrace::sink::RecordSink;
 
-use crate::support::{Spec, record};
-
-const WORDS: [&str; 16] = [
-    "revenue",
-    "histogram",
-    "python",
-    "invoice",
-    "customer",
-    "latency",
-    "report",
-    "deploy",
-    "weather",
-    "summary",
-    "dataset",
-    "refund",
-    "matrix",
-    "schedule",
-    "contract",
-    "cluster",
-];
-
-/// Record `i` of the generated workload: ~1 KiB of JSON, 4 models, 2 providers, sessions of
-/// 10 steps, 5% failures, 100 users, one trace per 10 ms.
-fn generated(i: usize, start: DateTime<Utc>) -> TraceRecord {
-    let models = ["gpt-4o", "gpt-4o-mini", "claude-sonnet", "llama3"];
-    let mut prompt = String::with_capacity(400);
-    for k in 0..40 {
-        prompt.push_str(WORDS[(i * 7 + k * 3) % WORDS.len()]);
-        prompt.push(' ');
-    }
-    let session = format!("s-{}", i / 10);
-    let user = format!("u{}", i % 100);
-    let mut record = record(&Spec {
-        at: start + chrono::Duration::milliseconds(10 * i as i64),
-        model: models[i % 4],
-        provider: if i % 4 == 2 { "anthropic" } else { "openai" },
-        session: Some(&session),
-        attempt: (i % 3) as i64 + 1,
-        prompt: &prompt,
-        answer: "The figures show a steady rise over the quarter, driven by renewals and a \
-                 handful of large contracts; churn stayed flat and support load fell.",
-        error: (i % 20 == 19).then_some("timeout"),
-        user: &user,
-        ..Spec::default()
-    });
-    record.trace_id = uuid::Uuid::new_v4();
-    record
-}
+use crate::workload::generated;
 
 /// CPU time used so far by the whole process (every thread): on a shared machine, traces per
 /// CPU-second move far less with other people's builds than traces per wall-clock second.
