@@ -7,7 +7,7 @@ use futures_util::StreamExt;
 use llmtrace::provider::{
     AnthropicProvider, BuildError, OllamaProvider, OpenAiProvider, ProviderOptions,
 };
-use llmtrace::{Client, ErrorKind, ProviderError, TraceQuery, TraceRecord};
+use llmtrace::{Client, ErrorKind, ProviderError, StreamChunk, TraceQuery, TraceRecord};
 use serde_json::{Value, json};
 
 use crate::support::{Part, Reply, SHORT_TIMEOUT, TOO_SLOW, TestServer, refused_base_url};
@@ -134,14 +134,19 @@ fn only_trace(client: &Client) -> std::sync::Arc<TraceRecord> {
 }
 
 /// Streams "Hello" to its end and returns the error it ends with.
-async fn stream_error(client: &Client) -> ProviderError {
-    let items: Vec<_> = client
+/// Every item of the answer to a streamed "Hello".
+async fn stream_items(client: &Client) -> Vec<Result<StreamChunk, ProviderError>> {
+    client
         .stream("Hello")
         .await
         .expect("a stream")
         .collect()
-        .await;
-    items
+        .await
+}
+
+async fn stream_error(client: &Client) -> ProviderError {
+    stream_items(client)
+        .await
         .into_iter()
         .last()
         .and_then(Result::err)
@@ -388,12 +393,7 @@ async fn a_malformed_frame_in_a_stream_is_a_malformed_response() {
         let server = TestServer::start(reply).await;
         let client = api.client(&server.url(""), SHORT_TIMEOUT);
 
-        let items: Vec<_> = client
-            .stream("Hello")
-            .await
-            .expect("a stream")
-            .collect()
-            .await;
+        let items = stream_items(&client).await;
 
         assert_eq!(items.len(), 1, "{api:?}: the error ends the stream");
         let error = items[0].as_ref().expect_err("a malformed frame");
@@ -412,12 +412,7 @@ async fn a_stream_closed_before_its_terminator_is_a_stream_error_with_the_partia
         let server = TestServer::start(api.text_stream(false)).await;
         let client = api.client(&server.url(""), SHORT_TIMEOUT);
 
-        let items: Vec<_> = client
-            .stream("Hello")
-            .await
-            .expect("a stream")
-            .collect()
-            .await;
+        let items = stream_items(&client).await;
 
         let texts: Vec<&str> = items
             .iter()
@@ -474,12 +469,7 @@ async fn an_ndjson_line_cut_off_by_the_end_of_the_stream_is_a_stream_error() {
     .await;
     let client = Api::Ollama.client(&server.url(""), SHORT_TIMEOUT);
 
-    let items: Vec<_> = client
-        .stream("Hello")
-        .await
-        .expect("a stream")
-        .collect()
-        .await;
+    let items = stream_items(&client).await;
 
     assert_eq!(items.len(), 2);
     assert_eq!(
@@ -499,12 +489,7 @@ async fn an_error_object_in_an_openai_stream_is_reported() {
     .await;
     let client = Api::OpenAi.client(&server.url(""), SHORT_TIMEOUT);
 
-    let items: Vec<_> = client
-        .stream("Hello")
-        .await
-        .expect("a stream")
-        .collect()
-        .await;
+    let items = stream_items(&client).await;
 
     let error = items[0].as_ref().expect_err("the in-stream error");
     assert_eq!(error.kind(), ErrorKind::Server);
