@@ -6,7 +6,6 @@
 
 use std::any::Any;
 use std::future::Future;
-use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
 use tower::{Service, ServiceExt};
@@ -14,17 +13,13 @@ use tower::{Service, ServiceExt};
 use crate::layer::metadata::inject;
 use crate::layer::session::stamp;
 use crate::layer::{LayerSpec, SessionSpec, TraceLayer};
+use crate::provider::ProviderFuture;
 use crate::{GenerateRequest, Generation, Metadata, ProviderError};
-
-/// What a provider call returns once type-erased: the future every built-in provider
-/// already returns.
-pub(crate) type CallFuture =
-    Pin<Box<dyn Future<Output = Result<Generation, ProviderError>> + Send>>;
 
 /// A provider that can be called through `&self`.
 pub(crate) trait DirectCall: Send + Sync {
     /// Calls a clone of the provider with `request`.
-    fn call(&self, request: GenerateRequest) -> CallFuture;
+    fn call(&self, request: GenerateRequest) -> ProviderFuture;
 }
 
 /// A provider (any service a [`ClientBuilder`](super::ClientBuilder) accepts) as a
@@ -40,7 +35,7 @@ where
         + 'static,
     S::Future: Send + 'static,
 {
-    fn call(&self, request: GenerateRequest) -> CallFuture {
+    fn call(&self, request: GenerateRequest) -> ProviderFuture {
         let mut service = self.0.clone();
         // Providers are ready at once; asking without a waker spares `oneshot`'s state
         // machine and its box. A service that is not ready yet (a limit, a buffer) is
@@ -53,16 +48,16 @@ where
     }
 }
 
-/// `future` as a [`CallFuture`], without boxing it again when it already is one (as every
+/// `future` as a [`ProviderFuture`], without boxing it again when it already is one (as every
 /// built-in provider's is).
-fn boxed<F>(future: F) -> CallFuture
+fn boxed<F>(future: F) -> ProviderFuture
 where
     F: Future<Output = Result<Generation, ProviderError>> + Send + 'static,
 {
     let mut future = Some(future);
-    match (&mut future as &mut dyn Any).downcast_mut::<Option<CallFuture>>() {
+    match (&mut future as &mut dyn Any).downcast_mut::<Option<ProviderFuture>>() {
         Some(already) => already.take().expect("the future was just put there"),
-        None => Box::pin(future.expect("not taken: it is not a CallFuture")),
+        None => Box::pin(future.expect("not taken: it is not a ProviderFuture")),
     }
 }
 
@@ -118,7 +113,7 @@ impl DirectStack {
     }
 
     /// Calls the stack; see [`ready`](Self::ready).
-    pub(crate) fn call(&self, mut request: GenerateRequest) -> CallFuture {
+    pub(crate) fn call(&self, mut request: GenerateRequest) -> ProviderFuture {
         for tag in &self.tags {
             match tag {
                 Tag::Metadata(metadata) => inject(metadata, &mut request),

@@ -1,5 +1,3 @@
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -7,7 +5,7 @@ use std::time::Duration;
 use serde_json::json;
 use tower::Service;
 
-use super::{Provider, ProviderInfo};
+use super::{Provider, ProviderFuture, ProviderInfo};
 use crate::{
     GenerateRequest, GenerateResponse, Generation, ProviderError, ResponseStream, StreamChunk,
     ToolCall, Usage,
@@ -138,7 +136,7 @@ fn into_chunks(response: GenerateResponse) -> Vec<StreamChunk> {
 impl Service<GenerateRequest> for EchoProvider {
     type Response = Generation;
     type Error = ProviderError;
-    type Future = Pin<Box<dyn Future<Output = Result<Generation, ProviderError>> + Send>>;
+    type Future = ProviderFuture;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         Poll::Ready(Ok(()))

@@ -54,11 +54,16 @@ pub use options::{BuildError, ProviderOptions};
 pub use wire::{HttpProvider, WireApi};
 
 use std::future::Future;
+use std::pin::Pin;
 
 use serde_json::Value;
 use tower::Service;
 
 use crate::{GenerateRequest, Generation, ProviderError};
+
+/// The future every built-in provider's `call` returns. A [`Client`](crate::Client) calls a
+/// provider whose future is this type without boxing it again.
+pub type ProviderFuture = Pin<Box<dyn Future<Output = Result<Generation, ProviderError>> + Send>>;
 
 /// Who answers: the provider's name, the model it is configured with and, for HTTP providers,
 /// the server it calls (recorded in traces as `server_address` / `server_port`).

@@ -3,9 +3,7 @@
 //! [`WireApi`] says only how its provider's JSON looks.
 
 use std::fmt;
-use std::future::Future;
 use std::marker::PhantomData;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -15,7 +13,7 @@ use tower::Service;
 
 use super::http::{EndpointSpec, HttpEndpoint};
 use super::stream::{self, Decode};
-use super::{BuildError, Provider, ProviderInfo, ProviderOptions};
+use super::{BuildError, Provider, ProviderFuture, ProviderInfo, ProviderOptions};
 use crate::{GenerateRequest, GenerateResponse, Generation, ProviderError};
 
 /// How one provider's HTTP API is spoken: where it is, how a request is written, how an answer
@@ -119,7 +117,7 @@ impl<W> fmt::Debug for HttpProvider<W> {
 impl<W: WireApi> Service<GenerateRequest> for HttpProvider<W> {
     type Response = Generation;
     type Error = ProviderError;
-    type Future = Pin<Box<dyn Future<Output = Result<Generation, ProviderError>> + Send>>;
+    type Future = ProviderFuture;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         Poll::Ready(Ok(()))
