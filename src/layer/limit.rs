@@ -4,7 +4,7 @@
 //! Both hold a call back (in `poll_ready`) rather than fail it. A concurrency limit is shared
 //! by every clone of the stack (one semaphore). A rate limit keeps its window in one service,
 //! which tower does not share between clones; it is therefore run behind a
-//! [`Buffer`](tower::buffer::Buffer) whose worker task is spawned on the Tokio runtime of the
+//! [`tower::buffer::Buffer`] whose worker task is spawned on the Tokio runtime of the
 //! first call (and lives as long as that runtime).
 
 use std::sync::{Arc, Mutex};

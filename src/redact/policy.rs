@@ -17,7 +17,7 @@ const ROUTING_KEYS: [&str; 2] = ["session_id", "trace_id"];
 
 /// What to mask in a record, compiled once; see the [module docs](super).
 ///
-/// Each enabled detector has a [`Finder`], which runs its regex only where its cheap byte
+/// Each enabled detector has a finder, which runs its regex only where its cheap byte
 /// checks say a match can be; the text rules are one [`RegexSet`]: a string is scanned once,
 /// and only the rules that matched run again to replace.
 #[derive(Debug, Clone)]

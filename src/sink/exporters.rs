@@ -74,7 +74,7 @@ impl Counters {
 /// [`Overflow::Wait`] (the default of file exporters) applies back-pressure asynchronously: the trace layer's `poll_ready` is
 /// pending while its queue is full. [`shutdown`](Self::shutdown) delivers everything queued,
 /// waiting at most each exporter's
-/// [`shutdown_timeout`](super::ExporterOptions::shutdown_timeout). Dropping the last handle
+/// [`shutdown_timeout`](crate::exporter::ExporterOptions::shutdown_timeout). Dropping the last handle
 /// never blocks: it starts the same shutdown and lets the workers finish on their own
 /// threads; call `shutdown` to be sure everything was delivered.
 #[derive(Clone)]
@@ -141,7 +141,7 @@ impl ExporterSink {
 
     /// Delivers every queued record, flushes, and stops the workers. Records arriving later
     /// are counted as dropped. An exporter still busy after its
-    /// [`shutdown_timeout`](super::ExporterOptions::shutdown_timeout) is abandoned: what it had
+    /// [`shutdown_timeout`](crate::exporter::ExporterOptions::shutdown_timeout) is abandoned: what it had
     /// queued or was delivering is counted as dropped and logged with its name. Safe to call
     /// more than once.
     pub async fn shutdown(&self) {
