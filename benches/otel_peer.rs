@@ -8,11 +8,18 @@
 //! time per call, every thread counted (exporter workers, the batch processor), with each
 //! sample ending only once its stack has flushed, so no background work escapes it.
 //!
+//! The last stack is what a user would write by hand to keep the same calls in a file without
+//! llmtrace or OpenTelemetry: a `serde_json` line per call (the span's data, an id and the two
+//! times) appended to a buffered file on the caller's thread, synced at the end of a sample.
+//!
 //! `cargo bench --bench otel_peer` (`CALLS=… ROUNDS=…` to change the size; `ONLY=3` runs the
-//! fourth stack alone, to profile it).
+//! fourth stack alone, to profile it; `FILES_IN=/dev/shm` writes both trace files to another
+//! file system than the temporary directory's, to tell the file system's share).
 
+use std::cell::RefCell;
 use std::fs::File;
 use std::future::Future;
+use std::io::{BufWriter, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -65,6 +72,54 @@ async fn otel_span(provider: &EchoProvider, tracer: &impl Tracer) -> GenerateRes
     .await
 }
 
+/// The line a user writes by hand for one call: the span's data, an id and the two times.
+#[derive(serde::Serialize)]
+struct HandWrittenLine<'a> {
+    id: uuid::Uuid,
+    started: chrono::DateTime<chrono::Utc>,
+    ended: chrono::DateTime<chrono::Utc>,
+    system: &'a str,
+    model: &'a str,
+    prompt: &'a str,
+    temperature: Option<f64>,
+    user_id: &'a str,
+    completion: &'a str,
+    input_tokens: u64,
+    output_tokens: u64,
+    finish_reason: Option<&'a str>,
+}
+
+/// The same call, written down by hand as a JSON line in `file`.
+async fn hand_written(
+    provider: &EchoProvider,
+    file: &RefCell<BufWriter<File>>,
+) -> GenerateResponse {
+    let started = chrono::Utc::now();
+    let request = request();
+    let (prompt, temperature) = (request.prompt.clone(), request.parameters.temperature);
+    let generation = provider.clone().oneshot(request).await.unwrap();
+    let response = generation.into_response().await.unwrap();
+    let usage = response.usage.unwrap_or_default();
+    let line = HandWrittenLine {
+        id: uuid::Uuid::new_v4(),
+        started,
+        ended: chrono::Utc::now(),
+        system: "echo",
+        model: "echo",
+        prompt: &prompt,
+        temperature,
+        user_id: "u-42",
+        completion: &response.content,
+        input_tokens: usage.prompt_tokens,
+        output_tokens: usage.completion_tokens,
+        finish_reason: response.finish_reason.as_deref(),
+    };
+    let mut file = file.borrow_mut();
+    serde_json::to_writer(&mut *file, &line).unwrap();
+    file.write_all(b"\n").unwrap();
+    response
+}
+
 /// Medians of one stack's samples, in nanoseconds per call.
 #[derive(Default)]
 struct Samples {
@@ -104,7 +159,11 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = match std::env::var_os("FILES_IN") {
+        Some(parent) => tempfile::tempdir_in(parent),
+        None => tempfile::tempdir(),
+    }
+    .unwrap();
     let provider = EchoProvider::new();
 
     let discarded = Arc::new(AtomicUsize::new(0));
@@ -128,6 +187,10 @@ fn main() {
         .with_span_processor(lines_processor)
         .build();
     let tracer_lines = otel_lines.tracer("bench");
+    let hand_file = RefCell::new(BufWriter::with_capacity(
+        64 * 1024,
+        File::create(dir.path().join("by_hand.jsonl")).unwrap(),
+    ));
 
     let store = TraceStore::new(100);
     let store_only = ServiceBuilder::new()
@@ -143,6 +206,9 @@ fn main() {
         .unwrap();
     let with_jsonl = ServiceBuilder::new()
         .trace(provider.info(), (store.clone(), exporters.clone()))
+        .service(provider.clone());
+    let jsonl_only = ServiceBuilder::new()
+        .trace(provider.info(), exporters.clone())
         .service(provider.clone());
     let client_off = Client::builder()
         .provider(provider.clone())
@@ -161,6 +227,8 @@ fn main() {
         "OpenTelemetry SDK span, batch, discarding exporter",
         "OpenTelemetry SDK span, batch, JSON lines to a file",
         "Client, tracing on (ring buffer)",
+        "by hand: a serde_json line per call to a file",
+        "trace layer + jsonl exporter (no ring buffer)",
     ];
     let mut results: Vec<Samples> = names.iter().map(|_| Samples::default()).collect();
     let only: Option<usize> = std::env::var("ONLY").ok().and_then(|v| v.parse().ok());
@@ -220,6 +288,31 @@ fn main() {
                     calls,
                     || client_on.generate(request()),
                     async {},
+                )
+                .await;
+            }
+            if runs(7) {
+                sample(
+                    &mut results[7],
+                    calls,
+                    || hand_written(&provider, &hand_file),
+                    async {
+                        let mut file = hand_file.borrow_mut();
+                        file.flush().unwrap();
+                        file.get_ref().sync_data().unwrap();
+                    },
+                )
+                .await;
+            }
+            if runs(8) {
+                sample(
+                    &mut results[8],
+                    calls,
+                    || async {
+                        let generation = jsonl_only.clone().oneshot(request()).await.unwrap();
+                        generation.into_response().await.unwrap()
+                    },
+                    exporters.flush(),
                 )
                 .await;
             }
