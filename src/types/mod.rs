@@ -12,8 +12,8 @@ mod response;
 mod stream;
 
 pub use message::{Message, Role, Tool, ToolCall};
-pub(crate) use record::rfc3339;
 pub use record::{TraceError, TraceRecord, TraceResponse};
+pub(crate) use record::{new_trace_id, rfc3339};
 pub use request::{GenerateRequest, Parameters};
 pub(crate) use response::trace_id_in;
 pub use response::{GenerateResponse, Generation, Usage};

@@ -69,6 +69,34 @@ async fn a_trace_is_found_by_id() {
     assert_eq!(trace.prompt, "Test 1");
 }
 
+/// Ids that sort by time keep a store's index on them growing at its end (see the SQLite
+/// store's insert figures), and let a user order traces by id.
+#[tokio::test]
+async fn trace_ids_carry_the_calls_start_and_sort_by_time() {
+    let client = traced(10);
+    let first = client.generate("Test 1").await.unwrap().trace_id().unwrap();
+    let started = client.get_trace(&first).unwrap().timestamp;
+    // A later millisecond, polled for rather than slept for.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while chrono::Utc::now().timestamp_millis() == started.timestamp_millis() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the clock did not move"
+        );
+        std::hint::spin_loop();
+    }
+    let second = client.generate("Test 2").await.unwrap().trace_id().unwrap();
+
+    for id in [first, second] {
+        let trace = client.get_trace(&id).unwrap();
+        assert_eq!(id.get_version_num(), 7, "{id}");
+        let (seconds, nanos) = id.get_timestamp().unwrap().to_unix();
+        let millis = seconds as i64 * 1000 + i64::from(nanos / 1_000_000);
+        assert_eq!(millis, trace.timestamp.timestamp_millis(), "{id}");
+    }
+    assert!(first < second, "{first} then {second}");
+}
+
 #[tokio::test]
 async fn an_unknown_trace_id_is_none_not_an_error() {
     let client = traced(10);

@@ -44,8 +44,8 @@ pub(super) fn trace_id(id: &Uuid) -> [u8; 16] {
     *id.as_bytes()
 }
 
-/// The OTLP span id of a record: the low 64 bits of its UUID (never zero for a v4 UUID, whose
-/// variant bits live there); for the odd UUID whose low half is zero, the high half, or 1.
+/// The OTLP span id of a record: the low 64 bits of its UUID (never zero for a v4 or v7 UUID,
+/// whose variant bits live there); for the odd UUID whose low half is zero, the high half, or 1.
 pub(super) fn span_id(id: &Uuid) -> [u8; 8] {
     let (high, low) = id.as_u64_pair();
     let id = [low, high, 1]

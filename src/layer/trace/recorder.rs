@@ -64,14 +64,15 @@ impl Recorder {
         if preset.is_some() {
             request.metadata.remove("trace_id");
         }
+        // Truncated to what the serialized form keeps, so a record read back from a file
+        // equals the one in memory.
+        let timestamp = Utc::now().trunc_subsecs(6);
         Self {
             shared,
             started: Instant::now(),
-            trace_id: preset.unwrap_or_else(Uuid::new_v4),
+            trace_id: preset.unwrap_or_else(|| crate::types::new_trace_id(timestamp)),
             request: Some(RequestPart {
-                // Truncated to what the serialized form keeps, so a record read back from a
-                // file equals the one in memory.
-                timestamp: Utc::now().trunc_subsecs(6),
+                timestamp,
                 system_prompt: request.system_prompt.clone(),
                 prompt: request.prompt.clone(),
                 messages: request.messages.clone(),
