@@ -23,7 +23,7 @@ fn process_cpu() -> Duration {
 }
 
 /// CPU time used so far by this thread.
-fn thread_cpu() -> Duration {
+pub(crate) fn thread_cpu() -> Duration {
     let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
     Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
 }
@@ -31,7 +31,7 @@ fn thread_cpu() -> Duration {
 /// Bytes this process has read and written through system calls so far (`rchar`, `wchar`
 /// of `/proc/self/io`; zero where there is no such file): SQLite's page reads and its WAL and
 /// checkpoint writes, a figure no other process's load changes.
-fn io_bytes() -> (u64, u64) {
+pub(crate) fn io_bytes() -> (u64, u64) {
     let text = std::fs::read_to_string("/proc/self/io").unwrap_or_default();
     let field = |name: &str| {
         text.lines()
