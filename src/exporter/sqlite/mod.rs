@@ -6,7 +6,6 @@
 //! metadata entries (for `key=value` filters) and a full-text index of prompts and answers.
 //! [`SqliteStore`] reads the file back.
 
-mod checkpoint;
 mod config;
 mod schema;
 mod score;
@@ -29,7 +28,6 @@ use rusqlite::{Connection, Transaction, params};
 
 use super::{Exporter, ExporterError, Overflow};
 use crate::TraceRecord;
-use checkpoint::Checkpointer;
 
 /// Why the store could not be opened, written or read.
 #[derive(Debug, thiserror::Error)]
@@ -137,8 +135,6 @@ pub struct SqliteExporter {
     path: PathBuf,
     retention: Retention,
     connection: Option<Connection>,
-    /// Copies the WAL into the file on another thread (see `checkpoint`).
-    checkpointer: Option<Checkpointer>,
     /// Rows in the file, counted once on open and kept up to date, for `max_rows`.
     rows: u64,
 }
@@ -150,7 +146,6 @@ impl SqliteExporter {
             path: path.as_ref().to_owned(),
             retention: Retention::default(),
             connection: None,
-            checkpointer: None,
             rows: 0,
         }
     }
@@ -196,12 +191,6 @@ impl SqliteExporter {
             connection
                 .execute_batch(WRITER_PRAGMAS)
                 .map_err(self.sql())?;
-            self.checkpointer = Checkpointer::start(&self.path);
-            if self.checkpointer.is_some() {
-                connection
-                    .execute_batch("PRAGMA wal_autocheckpoint = 0")
-                    .map_err(self.sql())?;
-            }
             self.rows = connection
                 .query_row("SELECT count(*) FROM traces", [], |row| row.get(0))
                 .map_err(self.sql())?;
@@ -234,11 +223,6 @@ impl SqliteExporter {
         let deleted = apply_retention(&tx, retention, rows, bound).map_err(sql)?;
         tx.commit().map_err(sql)?;
         self.rows = rows - deleted;
-        if let (Some(checkpointer), Some(connection)) = (&self.checkpointer, &self.connection) {
-            // The batch is stored: a failed look at the WAL only leaves it longer until the
-            // next commit, or the last connection's close, copies it.
-            let _ = checkpointer.after_commit(connection);
-        }
         Ok(inserted)
     }
 }
@@ -251,8 +235,7 @@ impl SqliteExporter {
 ///   run's samples with 64 MiB and batches of 64), and the memory map serves the rest.
 /// - `wal_autocheckpoint` 10,000 pages (40 MiB; the default is 1,000): pages that every batch
 ///   changes (index ends, full-text segments) are copied into the database once per
-///   checkpoint, not once per few batches. Turned off when a [`Checkpointer`] thread does the
-///   copying instead, at the same WAL length.
+///   checkpoint, not once per few batches.
 ///
 /// With both (and the memory map of every connection), a batch of 1,000 traces reads 3.3 KiB
 /// and writes 10.0 KiB per trace instead of 19.3 and 15.0 (BENCHMARKS.md).
