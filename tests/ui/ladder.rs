@@ -16,7 +16,12 @@ use llmtrace::exporter::SqliteExporter;
 use rusqlite::{Connection, params};
 
 use crate::perf::{io_bytes, thread_cpu};
-use crate::workload::generated;
+use crate::workload::{generated, time_ordered};
+
+/// The time `micros` microseconds after the Unix epoch.
+fn time(micros: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(micros).unwrap()
+}
 
 /// One trace as the exporter's statements bind it, built before the clock starts.
 struct Row {
@@ -222,15 +227,6 @@ fn insert(connection: &mut Connection, rung: &Rung<'_>, rows: &[Row]) {
     tx.commit().unwrap();
 }
 
-/// A UUIDv7 of `micros` (the trace's start) with the random bits of `random`: ids that sort
-/// by time, as `Uuid::now_v7` would make them.
-fn ordered_id(micros: i64, random: &str) -> String {
-    let random = uuid::Uuid::parse_str(random).unwrap().as_u128();
-    let millis = (micros / 1000) as u128;
-    let v7 = (millis << 80) | (0x7 << 76) | (random & ((1 << 76) - 1));
-    uuid::Uuid::from_u128(v7).to_string()
-}
-
 /// `Option<(a, b, c)>` as three options, for binding.
 trait Unzip3 {
     fn unzip3(self) -> (Option<i64>, Option<i64>, Option<i64>);
@@ -360,7 +356,8 @@ fn perf_sqlite_ladder() {
             let mut rows = rows(range);
             if rung.ordered_ids {
                 for row in &mut rows {
-                    row.trace_id = ordered_id(row.ts, &row.trace_id);
+                    row.trace_id =
+                        time_ordered(time(row.ts), row.trace_id.parse().unwrap()).to_string();
                 }
             }
             rows
