@@ -5,6 +5,8 @@
 mod api;
 mod browser;
 mod cli;
+#[cfg(unix)] // CPU time through rustix
+mod ladder;
 mod pages;
 #[cfg(unix)] // CPU time through rustix
 mod perf;

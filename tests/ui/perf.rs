@@ -1,7 +1,8 @@
 //! Figures for BENCHMARKS.md, ignored by default: run in release,
 //! `cargo test --release --test ui perf -- --ignored --nocapture`.
 //! `LLMTRACE_PERF_ROWS` sets the store size (default 1,000,000), `LLMTRACE_PERF_BATCH` the
-//! pipeline's batch size (default 64, the exporters' default).
+//! pipeline's batch size (default 64, the exporters' default), `LLMTRACE_PERF_ORDERED_IDS=1`
+//! time-ordered trace ids (see `workload`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,7 +24,7 @@ fn process_cpu() -> Duration {
 }
 
 /// CPU time used so far by this thread.
-fn thread_cpu() -> Duration {
+pub(crate) fn thread_cpu() -> Duration {
     let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
     Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
 }
@@ -31,7 +32,7 @@ fn thread_cpu() -> Duration {
 /// Bytes this process has read and written through system calls so far (`rchar`, `wchar`
 /// of `/proc/self/io`; zero where there is no such file): SQLite's page reads and its WAL and
 /// checkpoint writes, a figure no other process's load changes.
-fn io_bytes() -> (u64, u64) {
+pub(crate) fn io_bytes() -> (u64, u64) {
     let text = std::fs::read_to_string("/proc/self/io").unwrap_or_default();
     let field = |name: &str| {
         text.lines()

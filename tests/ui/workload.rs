@@ -1,5 +1,9 @@
 //! The perf test's workload, shared with `benches/sqlite.rs` (included there by path): ~1 KiB
 //! traces of 4 models and 2 providers, sessions of 10 steps, 5 % failures, 100 users.
+//! Trace ids are random (UUIDv4), as the trace layer makes them; `LLMTRACE_PERF_ORDERED_IDS=1`
+//! makes them time-ordered instead (see `time_ordered`).
+
+use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 use llmtrace::TraceRecord;
@@ -24,6 +28,19 @@ const WORDS: [&str; 16] = [
     "cluster",
 ];
 
+/// Whether `LLMTRACE_PERF_ORDERED_IDS` asks for time-ordered trace ids.
+static ORDERED_IDS: LazyLock<bool> =
+    LazyLock::new(|| std::env::var_os("LLMTRACE_PERF_ORDERED_IDS").is_some_and(|v| v != "0"));
+
+/// A UUIDv7 of `time` with `random`'s other bits: ids that sort by time, as `Uuid::now_v7`
+/// would make them, so that the store's `trace_id` index grows at its end instead of on a
+/// random page per trace (BENCHMARKS.md, "The speed of light").
+pub(crate) fn time_ordered(time: DateTime<Utc>, random: uuid::Uuid) -> uuid::Uuid {
+    let millis = time.timestamp_millis() as u128;
+    let random = random.as_u128() & ((1 << 76) - 1);
+    uuid::Uuid::from_u128((millis << 80) | (0x7 << 76) | random)
+}
+
 /// Record `i` of the workload, one trace per 10 ms from `start`.
 pub(crate) fn generated(i: usize, start: DateTime<Utc>) -> TraceRecord {
     let models = ["gpt-4o", "gpt-4o-mini", "claude-sonnet", "llama3"];
@@ -33,9 +50,15 @@ pub(crate) fn generated(i: usize, start: DateTime<Utc>) -> TraceRecord {
         prompt.push(' ');
     }
     let failed = i % 20 == 19;
+    let time = start + chrono::Duration::milliseconds(10 * i as i64);
+    let trace_id = if *ORDERED_IDS {
+        time_ordered(time, uuid::Uuid::new_v4())
+    } else {
+        uuid::Uuid::new_v4()
+    };
     let value = json!({
-        "trace_id": uuid::Uuid::new_v4(),
-        "timestamp": (start + chrono::Duration::milliseconds(10 * i as i64)).to_rfc3339(),
+        "trace_id": trace_id,
+        "timestamp": time.to_rfc3339(),
         "provider": if i % 4 == 2 { "anthropic" } else { "openai" },
         "model": models[i % 4],
         "system_prompt": "You are terse.",
