@@ -1,8 +1,8 @@
 //! Figures for BENCHMARKS.md, ignored by default: run in release,
 //! `cargo test --release --test ui perf -- --ignored --nocapture`.
 //! `LLMTRACE_PERF_ROWS` sets the store size (default 1,000,000), `LLMTRACE_PERF_BATCH` the
-//! pipeline's batch size (default 64, the exporters' default), `LLMTRACE_PERF_ORDERED_IDS=1`
-//! time-ordered trace ids (see `workload`).
+//! pipeline's batch size (default 64, the exporters' default), `LLMTRACE_PERF_RANDOM_IDS=1`
+//! random (v4) trace ids instead of the trace layer's time-ordered ones (see `workload`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

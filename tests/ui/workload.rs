@@ -1,7 +1,8 @@
 //! The perf test's workload, shared with `benches/sqlite.rs` (included there by path): ~1 KiB
 //! traces of 4 models and 2 providers, sessions of 10 steps, 5 % failures, 100 users.
-//! Trace ids are random (UUIDv4), as the trace layer makes them; `LLMTRACE_PERF_ORDERED_IDS=1`
-//! makes them time-ordered instead (see `time_ordered`).
+//! Trace ids are UUIDv7 of the trace's time, as the trace layer makes them;
+//! `LLMTRACE_PERF_RANDOM_IDS=1` makes them random (v4) instead, as in files that other tools
+//! (AbstractCore) wrote.
 
 use std::sync::LazyLock;
 
@@ -28,12 +29,12 @@ const WORDS: [&str; 16] = [
     "cluster",
 ];
 
-/// Whether `LLMTRACE_PERF_ORDERED_IDS` asks for time-ordered trace ids.
-static ORDERED_IDS: LazyLock<bool> =
-    LazyLock::new(|| std::env::var_os("LLMTRACE_PERF_ORDERED_IDS").is_some_and(|v| v != "0"));
+/// Whether `LLMTRACE_PERF_RANDOM_IDS` asks for random (v4) trace ids.
+static RANDOM_IDS: LazyLock<bool> =
+    LazyLock::new(|| std::env::var_os("LLMTRACE_PERF_RANDOM_IDS").is_some_and(|v| v != "0"));
 
-/// A UUIDv7 of `time` with `random`'s other bits: ids that sort by time, as `Uuid::now_v7`
-/// would make them, so that the store's `trace_id` index grows at its end instead of on a
+/// A UUIDv7 of `time` with `random`'s other bits: ids that sort by time, as the trace layer
+/// makes them, so that the store's `trace_id` index grows at its end instead of on a
 /// random page per trace (BENCHMARKS.md, "The speed of light").
 pub(crate) fn time_ordered(time: DateTime<Utc>, random: uuid::Uuid) -> uuid::Uuid {
     let millis = time.timestamp_millis() as u128;
@@ -51,10 +52,10 @@ pub(crate) fn generated(i: usize, start: DateTime<Utc>) -> TraceRecord {
     }
     let failed = i % 20 == 19;
     let time = start + chrono::Duration::milliseconds(10 * i as i64);
-    let trace_id = if *ORDERED_IDS {
-        time_ordered(time, uuid::Uuid::new_v4())
-    } else {
+    let trace_id = if *RANDOM_IDS {
         uuid::Uuid::new_v4()
+    } else {
+        time_ordered(time, uuid::Uuid::new_v4())
     };
     let value = json!({
         "trace_id": trace_id,
