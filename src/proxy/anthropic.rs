@@ -353,3 +353,159 @@ impl Encoder for EventEncoder {
         Self::event(out, "message_stop", &json!({ "type": "message_stop" }));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::Usage;
+
+    fn call(id: Option<&str>, arguments: Value) -> ToolCall {
+        ToolCall {
+            id: id.map(str::to_owned),
+            name: "weather".into(),
+            arguments,
+        }
+    }
+
+    #[test]
+    fn an_answer_keeps_its_wire_shape() {
+        let response = GenerateResponse {
+            content: "Hi \"there\"\n".into(),
+            tool_calls: vec![
+                call(Some("toolu_a"), json!({"city": "Paris"})),
+                call(None, Value::String("not json".into())),
+            ],
+            finish_reason: Some("tool_calls".into()),
+            usage: Some(Usage::new(5, 3)),
+            model: Some("up".into()),
+            id: Some("msg_1".into()),
+            ..GenerateResponse::default()
+        };
+        let text = serde_json::to_string(&Anthropic::response(&response, "asked")).unwrap();
+        assert_eq!(
+            text,
+            r#"{"id":"msg_1","type":"message","role":"assistant","model":"up","content":[{"type":"text","text":"Hi \"there\"\n"},{"type":"tool_use","id":"toolu_a","name":"weather","input":{"city":"Paris"}},{"type":"tool_use","id":"toolu_1","name":"weather","input":{}}],"stop_reason":"tool_use","stop_sequence":null,"usage":{"input_tokens":5,"output_tokens":3}}"#
+        );
+    }
+
+    #[test]
+    fn an_empty_answer_has_one_empty_text_block_and_zero_usage() {
+        let response = GenerateResponse {
+            id: Some("msg_2".into()),
+            ..GenerateResponse::default()
+        };
+        let text = serde_json::to_string(&Anthropic::response(&response, "asked")).unwrap();
+        assert_eq!(
+            text,
+            r#"{"id":"msg_2","type":"message","role":"assistant","model":"asked","content":[{"type":"text","text":""}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":0,"output_tokens":0}}"#
+        );
+    }
+
+    #[test]
+    fn streamed_events_keep_their_wire_shape() {
+        let mut encoder = Anthropic::encoder("asked");
+        let mut out = String::new();
+        let first = StreamChunk {
+            model: Some("up".into()),
+            id: Some("msg_3".into()),
+            ..StreamChunk::text("Hel\"lo")
+        };
+        encoder.chunk(&first, &mut out);
+        encoder.chunk(&StreamChunk::text(", you"), &mut out);
+        let calls = StreamChunk {
+            tool_calls: vec![
+                call(None, json!({"city": "Paris"})),
+                call(Some("toolu_b"), json!(1)),
+            ],
+            ..StreamChunk::default()
+        };
+        encoder.chunk(&calls, &mut out);
+        let last = StreamChunk {
+            finish_reason: Some("length".into()),
+            usage: Some(Usage::new(5, 3)),
+            ..StreamChunk::default()
+        };
+        encoder.chunk(&last, &mut out);
+        encoder.end(&mut out);
+        let expected = [
+            (
+                "message_start",
+                r#"{"type":"message_start","message":{"id":"msg_3","type":"message","role":"assistant","model":"up","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":0,"output_tokens":0}}}"#,
+            ),
+            (
+                "content_block_start",
+                r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#,
+            ),
+            (
+                "content_block_delta",
+                r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hel\"lo"}}"#,
+            ),
+            (
+                "content_block_delta",
+                r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":", you"}}"#,
+            ),
+            (
+                "content_block_stop",
+                r#"{"type":"content_block_stop","index":0}"#,
+            ),
+            (
+                "content_block_start",
+                r#"{"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"toolu_1","name":"weather","input":{}}}"#,
+            ),
+            (
+                "content_block_delta",
+                r#"{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{\"city\":\"Paris\"}"}}"#,
+            ),
+            (
+                "content_block_stop",
+                r#"{"type":"content_block_stop","index":1}"#,
+            ),
+            (
+                "content_block_start",
+                r#"{"type":"content_block_start","index":2,"content_block":{"type":"tool_use","id":"toolu_b","name":"weather","input":{}}}"#,
+            ),
+            (
+                "content_block_delta",
+                r#"{"type":"content_block_delta","index":2,"delta":{"type":"input_json_delta","partial_json":"{}"}}"#,
+            ),
+            (
+                "content_block_stop",
+                r#"{"type":"content_block_stop","index":2}"#,
+            ),
+            (
+                "message_delta",
+                r#"{"type":"message_delta","delta":{"stop_reason":"max_tokens","stop_sequence":null},"usage":{"output_tokens":3}}"#,
+            ),
+            ("message_stop", r#"{"type":"message_stop"}"#),
+        ];
+        let expected: String = expected
+            .iter()
+            .map(|(name, data)| format!("event: {name}\ndata: {data}\n\n"))
+            .collect();
+        assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn an_empty_stream_still_starts_and_stops_its_message_and_errors_are_events() {
+        let mut encoder = Anthropic::encoder("asked");
+        let mut out = String::new();
+        encoder.end(&mut out);
+        assert!(
+            out.starts_with(
+                "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_"
+            ),
+            "{out}"
+        );
+        assert!(out.ends_with("event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":0}}\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"), "{out}");
+
+        let mut out = String::new();
+        let error = ProviderError::http(529, "overloaded");
+        encoder.error(&error, 529, &mut out);
+        assert_eq!(
+            out,
+            "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"overloaded\"}}\n\n"
+        );
+    }
+}

@@ -330,3 +330,107 @@ impl Encoder for ChunkEncoder {
         out.push_str("data: [DONE]\n\n");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::Usage;
+
+    /// The JSON text of an answer, its `created` time zeroed.
+    fn text(answer: impl serde::Serialize) -> String {
+        let mut value = serde_json::to_value(answer).unwrap();
+        value["created"] = 0.into();
+        value.to_string()
+    }
+
+    fn call(id: Option<&str>, arguments: Value) -> ToolCall {
+        ToolCall {
+            id: id.map(str::to_owned),
+            name: "weather".into(),
+            arguments,
+        }
+    }
+
+    #[test]
+    fn a_text_answer_keeps_its_wire_shape() {
+        let response = GenerateResponse {
+            content: "Hi \"there\"\n".into(),
+            finish_reason: Some("end_turn".into()),
+            usage: Some(Usage::new(5, 3)),
+            model: Some("up".into()),
+            id: Some("chatcmpl-1".into()),
+            ..GenerateResponse::default()
+        };
+        assert_eq!(
+            text(OpenAi::response(&response, "asked")),
+            r#"{"id":"chatcmpl-1","object":"chat.completion","created":0,"model":"up","choices":[{"index":0,"message":{"role":"assistant","content":"Hi \"there\"\n"},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":3,"total_tokens":8}}"#
+        );
+    }
+
+    #[test]
+    fn a_tool_calling_answer_keeps_its_wire_shape() {
+        let response = GenerateResponse {
+            tool_calls: vec![
+                call(None, json!({"city": "Paris"})),
+                call(Some("c2"), Value::String("not json".into())),
+                call(None, Value::Null),
+            ],
+            id: Some("chatcmpl-2".into()),
+            ..GenerateResponse::default()
+        };
+        assert_eq!(
+            text(OpenAi::response(&response, "asked")),
+            r#"{"id":"chatcmpl-2","object":"chat.completion","created":0,"model":"asked","choices":[{"index":0,"message":{"role":"assistant","content":null,"tool_calls":[{"index":0,"id":"call_0","type":"function","function":{"name":"weather","arguments":"{\"city\":\"Paris\"}"}},{"index":1,"id":"c2","type":"function","function":{"name":"weather","arguments":"not json"}},{"index":2,"id":"call_2","type":"function","function":{"name":"weather","arguments":"{}"}}]},"logprobs":null,"finish_reason":"stop"}]}"#
+        );
+    }
+
+    #[test]
+    fn streamed_chunks_keep_their_wire_shape() {
+        let mut encoder = OpenAi::encoder("asked");
+        encoder.id = "chatcmpl-3".into();
+        encoder.created = 0;
+        let mut out = String::new();
+        let first = StreamChunk {
+            model: Some("up".into()),
+            ..StreamChunk::text("Hel\"lo")
+        };
+        encoder.chunk(&first, &mut out);
+        encoder.chunk(&StreamChunk::text(""), &mut out);
+        let calls = StreamChunk {
+            tool_calls: vec![
+                call(None, json!({"city": "Paris"})),
+                call(Some("c2"), json!(1)),
+            ],
+            ..StreamChunk::default()
+        };
+        encoder.chunk(&calls, &mut out);
+        let last = StreamChunk {
+            finish_reason: Some("tool_use".into()),
+            usage: Some(Usage::new(5, 3)),
+            ..StreamChunk::default()
+        };
+        encoder.chunk(&last, &mut out);
+        encoder.end(&mut out);
+        let expected = [
+            r#"data: {"id":"chatcmpl-3","object":"chat.completion.chunk","created":0,"model":"up","choices":[{"index":0,"delta":{"role":"assistant","content":"Hel\"lo"},"logprobs":null,"finish_reason":null}]}"#,
+            r#"data: {"id":"chatcmpl-3","object":"chat.completion.chunk","created":0,"model":"up","choices":[{"index":0,"delta":{"content":""},"logprobs":null,"finish_reason":null}]}"#,
+            r#"data: {"id":"chatcmpl-3","object":"chat.completion.chunk","created":0,"model":"up","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_0","type":"function","function":{"name":"weather","arguments":"{\"city\":\"Paris\"}"}},{"index":1,"id":"c2","type":"function","function":{"name":"weather","arguments":"1"}}]},"logprobs":null,"finish_reason":null}]}"#,
+            r#"data: {"id":"chatcmpl-3","object":"chat.completion.chunk","created":0,"model":"up","choices":[{"index":0,"delta":{"content":""},"logprobs":null,"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":5,"completion_tokens":3,"total_tokens":8}}"#,
+            "data: [DONE]",
+        ];
+        assert_eq!(out, expected.map(|event| format!("{event}\n\n")).concat());
+    }
+
+    #[test]
+    fn an_error_breaking_a_stream_is_an_error_event() {
+        let mut out = String::new();
+        let error = ProviderError::http(429, "slow \"down\"");
+        OpenAi::encoder("asked").error(&error, 429, &mut out);
+        assert_eq!(
+            out,
+            "data: {\"error\":{\"message\":\"slow \\\"down\\\"\",\"type\":\"rate_limit_error\",\"param\":null,\"code\":null}}\n\n"
+        );
+    }
+}
