@@ -1,9 +1,11 @@
 //! The Anthropic Messages wire format, both ways: request in, answer and events out.
 
-use serde::Deserialize;
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::api::{Api, Encoder, error_type, take_prompt, tool_schema};
+use super::api::{Api, Encoder, error_type, take_prompt, tool_schema, write_json};
 use crate::{
     GenerateRequest, GenerateResponse, Message, ProviderError, Role, StreamChunk, Tool, ToolCall,
 };
@@ -137,13 +139,127 @@ fn stop_reason(reason: Option<&str>) -> &str {
     }
 }
 
-fn tool_use(call: &ToolCall, index: usize) -> Value {
-    json!({
-        "type": "tool_use",
-        "id": call.id.clone().unwrap_or_else(|| format!("toolu_{index}")),
-        "name": call.name,
-        "input": if call.arguments.is_object() { call.arguments.clone() } else { json!({}) },
-    })
+/// A content block of an answer, or as a stream starts it.
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum OutBlock<'a> {
+    Text {
+        text: &'a str,
+    },
+    ToolUse {
+        id: Cow<'a, str>,
+        name: &'a str,
+        input: Input<'a>,
+    },
+}
+
+/// A tool's input: always an object in this API.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Input<'a> {
+    Object(&'a Value),
+    Empty(Empty),
+}
+
+/// `{}`.
+#[derive(Serialize)]
+struct Empty {}
+
+impl Input<'_> {
+    fn of(call: &ToolCall) -> Input<'_> {
+        if call.arguments.is_object() {
+            Input::Object(&call.arguments)
+        } else {
+            Input::Empty(Empty {})
+        }
+    }
+}
+
+fn tool_use<'a>(call: &'a ToolCall, index: usize, input: Input<'a>) -> OutBlock<'a> {
+    let id = call
+        .id
+        .as_deref()
+        .map_or_else(|| Cow::Owned(format!("toolu_{index}")), Cow::Borrowed);
+    OutBlock::ToolUse {
+        id,
+        name: &call.name,
+        input,
+    }
+}
+
+/// A `message` object: the complete answer, or the empty one `message_start` carries.
+#[derive(Serialize)]
+pub(crate) struct Answer<'a> {
+    id: Cow<'a, str>,
+    r#type: &'static str,
+    role: &'static str,
+    model: &'a str,
+    content: Vec<OutBlock<'a>>,
+    stop_reason: Option<&'a str>,
+    stop_sequence: (),
+    usage: AnswerUsage,
+}
+
+#[derive(Serialize)]
+struct AnswerUsage {
+    input_tokens: u64,
+    output_tokens: u64,
+}
+
+/// The streaming events, each named by its `type`.
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Event<'a> {
+    MessageStart {
+        message: Answer<'a>,
+    },
+    ContentBlockStart {
+        index: usize,
+        content_block: OutBlock<'a>,
+    },
+    ContentBlockDelta {
+        index: usize,
+        delta: BlockDelta<'a>,
+    },
+    ContentBlockStop {
+        index: usize,
+    },
+    MessageDelta {
+        delta: StopDelta<'a>,
+        usage: OutputUsage,
+    },
+    MessageStop,
+}
+
+impl Event<'_> {
+    fn name(&self) -> &'static str {
+        match self {
+            Event::MessageStart { .. } => "message_start",
+            Event::ContentBlockStart { .. } => "content_block_start",
+            Event::ContentBlockDelta { .. } => "content_block_delta",
+            Event::ContentBlockStop { .. } => "content_block_stop",
+            Event::MessageDelta { .. } => "message_delta",
+            Event::MessageStop => "message_stop",
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum BlockDelta<'a> {
+    TextDelta { text: &'a str },
+    InputJsonDelta { partial_json: &'a str },
+}
+
+#[derive(Serialize)]
+struct StopDelta<'a> {
+    stop_reason: &'a str,
+    stop_sequence: (),
+}
+
+#[derive(Serialize)]
+struct OutputUsage {
+    output_tokens: u64,
 }
 
 fn new_id() -> String {
@@ -153,6 +269,7 @@ fn new_id() -> String {
 impl Api for Anthropic {
     type Body = MessagesRequest;
     type Encoder = EventEncoder;
+    type Answer<'a> = Answer<'a>;
     const PROVIDER: &'static str = "anthropic";
 
     fn request(body: MessagesRequest) -> (GenerateRequest, String, Map<String, Value>) {
@@ -183,32 +300,37 @@ impl Api for Anthropic {
         (request, body.model, body.extra)
     }
 
-    fn response(response: &GenerateResponse, model: &str) -> Value {
-        let mut content = Vec::new();
+    fn response<'a>(response: &'a GenerateResponse, model: &'a str) -> Answer<'a> {
+        let mut content = Vec::with_capacity(response.tool_calls.len() + 1);
         if !response.content.is_empty() || response.tool_calls.is_empty() {
-            content.push(json!({ "type": "text", "text": response.content }));
+            content.push(OutBlock::Text {
+                text: &response.content,
+            });
         }
         content.extend(
             response
                 .tool_calls
                 .iter()
                 .enumerate()
-                .map(|(i, call)| tool_use(call, i)),
+                .map(|(i, call)| tool_use(call, i, Input::of(call))),
         );
         let usage = response.usage.unwrap_or_default();
-        json!({
-            "id": response.id.clone().unwrap_or_else(new_id),
-            "type": "message",
-            "role": "assistant",
-            "model": response.model.as_deref().unwrap_or(model),
-            "content": content,
-            "stop_reason": stop_reason(response.finish_reason.as_deref()),
-            "stop_sequence": null,
-            "usage": {
-                "input_tokens": usage.prompt_tokens,
-                "output_tokens": usage.completion_tokens,
+        Answer {
+            id: response
+                .id
+                .as_deref()
+                .map_or_else(|| Cow::Owned(new_id()), Cow::Borrowed),
+            r#type: "message",
+            role: "assistant",
+            model: response.model.as_deref().unwrap_or(model),
+            content,
+            stop_reason: Some(stop_reason(response.finish_reason.as_deref())),
+            stop_sequence: (),
+            usage: AnswerUsage {
+                input_tokens: usage.prompt_tokens,
+                output_tokens: usage.completion_tokens,
             },
-        })
+        }
     }
 
     fn encoder(model: &str) -> EventEncoder {
@@ -245,47 +367,51 @@ pub(crate) struct EventEncoder {
 }
 
 impl EventEncoder {
-    fn event(out: &mut String, name: &str, data: &Value) {
-        out.push_str("event: ");
-        out.push_str(name);
-        out.push_str("\ndata: ");
-        out.push_str(&data.to_string());
-        out.push_str("\n\n");
+    fn event(out: &mut Vec<u8>, name: &str, data: &impl Serialize) {
+        out.extend_from_slice(b"event: ");
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b"\ndata: ");
+        write_json(out, data);
+        out.extend_from_slice(b"\n\n");
     }
 
-    fn start(&mut self, chunk: &StreamChunk, out: &mut String) {
+    fn send(out: &mut Vec<u8>, event: &Event<'_>) {
+        Self::event(out, event.name(), event);
+    }
+
+    fn start(&mut self, chunk: &StreamChunk, out: &mut Vec<u8>) {
         if self.started {
             return;
         }
         self.started = true;
-        let model = chunk.model.as_deref().unwrap_or(&self.model);
-        let message = json!({
-            "id": chunk.id.clone().unwrap_or_else(new_id),
-            "type": "message",
-            "role": "assistant",
-            "model": model,
-            "content": [],
-            "stop_reason": null,
-            "stop_sequence": null,
-            "usage": { "input_tokens": 0, "output_tokens": 0 },
-        });
-        Self::event(
-            out,
-            "message_start",
-            &json!({ "type": "message_start", "message": message }),
-        );
+        let message = Answer {
+            id: chunk
+                .id
+                .as_deref()
+                .map_or_else(|| Cow::Owned(new_id()), Cow::Borrowed),
+            r#type: "message",
+            role: "assistant",
+            model: chunk.model.as_deref().unwrap_or(&self.model),
+            content: Vec::new(),
+            stop_reason: None,
+            stop_sequence: (),
+            usage: AnswerUsage {
+                input_tokens: 0,
+                output_tokens: 0,
+            },
+        };
+        Self::send(out, &Event::MessageStart { message });
     }
 
-    fn close_text(&mut self, out: &mut String) {
+    fn close_text(&mut self, out: &mut Vec<u8>) {
         if let Some(index) = self.text_block.take() {
-            let stop = json!({ "type": "content_block_stop", "index": index });
-            Self::event(out, "content_block_stop", &stop);
+            Self::send(out, &Event::ContentBlockStop { index });
         }
     }
 }
 
 impl Encoder for EventEncoder {
-    fn chunk(&mut self, chunk: &StreamChunk, out: &mut String) {
+    fn chunk(&mut self, chunk: &StreamChunk, out: &mut Vec<u8>) {
         self.start(chunk, out);
         if !chunk.content.is_empty() {
             let index = match self.text_block {
@@ -294,40 +420,44 @@ impl Encoder for EventEncoder {
                     let index = self.blocks;
                     self.blocks += 1;
                     self.text_block = Some(index);
-                    let start = json!({
-                        "type": "content_block_start",
-                        "index": index,
-                        "content_block": { "type": "text", "text": "" },
-                    });
-                    Self::event(out, "content_block_start", &start);
+                    let content_block = OutBlock::Text { text: "" };
+                    Self::send(
+                        out,
+                        &Event::ContentBlockStart {
+                            index,
+                            content_block,
+                        },
+                    );
                     index
                 }
             };
-            let delta = json!({
-                "type": "content_block_delta",
-                "index": index,
-                "delta": { "type": "text_delta", "text": chunk.content },
-            });
-            Self::event(out, "content_block_delta", &delta);
+            let delta = BlockDelta::TextDelta {
+                text: &chunk.content,
+            };
+            Self::send(out, &Event::ContentBlockDelta { index, delta });
         }
         for call in &chunk.tool_calls {
             self.close_text(out);
             let index = self.blocks;
             self.blocks += 1;
-            let mut block = tool_use(call, index);
-            let input = block["input"].take().to_string();
-            block["input"] = json!({});
-            let start =
-                json!({ "type": "content_block_start", "index": index, "content_block": block });
-            Self::event(out, "content_block_start", &start);
-            let delta = json!({
-                "type": "content_block_delta",
-                "index": index,
-                "delta": { "type": "input_json_delta", "partial_json": input },
-            });
-            Self::event(out, "content_block_delta", &delta);
-            let stop = json!({ "type": "content_block_stop", "index": index });
-            Self::event(out, "content_block_stop", &stop);
+            // The block starts empty; its input follows as one JSON delta.
+            let content_block = tool_use(call, index, Input::Empty(Empty {}));
+            Self::send(
+                out,
+                &Event::ContentBlockStart {
+                    index,
+                    content_block,
+                },
+            );
+            let input = match Input::of(call) {
+                Input::Object(input) => Cow::Owned(input.to_string()),
+                Input::Empty(_) => Cow::Borrowed("{}"),
+            };
+            let delta = BlockDelta::InputJsonDelta {
+                partial_json: &input,
+            };
+            Self::send(out, &Event::ContentBlockDelta { index, delta });
+            Self::send(out, &Event::ContentBlockStop { index });
         }
         if chunk.finish_reason.is_some() {
             self.stop_reason.clone_from(&chunk.finish_reason);
@@ -337,20 +467,22 @@ impl Encoder for EventEncoder {
         }
     }
 
-    fn error(&mut self, error: &ProviderError, status: u16, out: &mut String) {
+    fn error(&mut self, error: &ProviderError, status: u16, out: &mut Vec<u8>) {
         Self::event(out, "error", &Anthropic::error(status, error.message()));
     }
 
-    fn end(&mut self, out: &mut String) {
+    fn end(&mut self, out: &mut Vec<u8>) {
         self.start(&StreamChunk::default(), out);
         self.close_text(out);
-        let delta = json!({
-            "type": "message_delta",
-            "delta": { "stop_reason": stop_reason(self.stop_reason.as_deref()), "stop_sequence": null },
-            "usage": { "output_tokens": self.output_tokens },
-        });
-        Self::event(out, "message_delta", &delta);
-        Self::event(out, "message_stop", &json!({ "type": "message_stop" }));
+        let delta = StopDelta {
+            stop_reason: stop_reason(self.stop_reason.as_deref()),
+            stop_sequence: (),
+        };
+        let usage = OutputUsage {
+            output_tokens: self.output_tokens,
+        };
+        Self::send(out, &Event::MessageDelta { delta, usage });
+        Self::send(out, &Event::MessageStop);
     }
 }
 
@@ -406,7 +538,7 @@ mod tests {
     #[test]
     fn streamed_events_keep_their_wire_shape() {
         let mut encoder = Anthropic::encoder("asked");
-        let mut out = String::new();
+        let mut out = Vec::new();
         let first = StreamChunk {
             model: Some("up".into()),
             id: Some("msg_3".into()),
@@ -484,14 +616,15 @@ mod tests {
             .iter()
             .map(|(name, data)| format!("event: {name}\ndata: {data}\n\n"))
             .collect();
-        assert_eq!(out, expected);
+        assert_eq!(String::from_utf8(out).unwrap(), expected);
     }
 
     #[test]
     fn an_empty_stream_still_starts_and_stops_its_message_and_errors_are_events() {
         let mut encoder = Anthropic::encoder("asked");
-        let mut out = String::new();
+        let mut out = Vec::new();
         encoder.end(&mut out);
+        let out = String::from_utf8(out).unwrap();
         assert!(
             out.starts_with(
                 "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_"
@@ -500,11 +633,11 @@ mod tests {
         );
         assert!(out.ends_with("event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":0}}\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"), "{out}");
 
-        let mut out = String::new();
+        let mut out = Vec::new();
         let error = ProviderError::http(529, "overloaded");
         encoder.error(&error, 529, &mut out);
         assert_eq!(
-            out,
+            String::from_utf8(out).unwrap(),
             "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"overloaded\"}}\n\n"
         );
     }

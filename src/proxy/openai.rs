@@ -1,9 +1,11 @@
 //! The OpenAI chat completions wire format, both ways: request in, answer and chunks out.
 
-use serde::Deserialize;
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::api::{Api, Encoder, error_type, take_prompt, tool_schema, unix_now};
+use super::api::{Api, Encoder, error_type, take_prompt, tool_schema, unix_now, write_json};
 use crate::{
     GenerateRequest, GenerateResponse, Message, ProviderError, Role, StreamChunk, Tool, ToolCall,
 };
@@ -124,31 +126,122 @@ fn finish_reason(reason: Option<&str>) -> Option<&str> {
     })
 }
 
-fn wire_call(index: usize, call: &ToolCall) -> Value {
-    let arguments = match &call.arguments {
-        Value::String(text) => text.clone(),
-        Value::Null => "{}".to_owned(),
-        other => other.to_string(),
-    };
-    json!({
-        "index": index,
-        "id": call.id.clone().unwrap_or_else(|| format!("call_{index}")),
-        "type": "function",
-        "function": { "name": call.name, "arguments": arguments },
-    })
+/// A tool call, in the answer and in a chunk.
+#[derive(Serialize)]
+struct WireCall<'a> {
+    index: usize,
+    id: Cow<'a, str>,
+    r#type: &'static str,
+    function: WireFunction<'a>,
 }
 
-fn wire_usage(usage: &crate::Usage) -> Value {
-    json!({
-        "prompt_tokens": usage.prompt_tokens,
-        "completion_tokens": usage.completion_tokens,
-        "total_tokens": usage.total_tokens,
-    })
+#[derive(Serialize)]
+struct WireFunction<'a> {
+    name: &'a str,
+    /// JSON text, as the API has it.
+    arguments: Cow<'a, str>,
+}
+
+fn wire_call(index: usize, call: &ToolCall) -> WireCall<'_> {
+    let arguments = match &call.arguments {
+        Value::String(text) => Cow::Borrowed(text.as_str()),
+        Value::Null => Cow::Borrowed("{}"),
+        other => Cow::Owned(other.to_string()),
+    };
+    WireCall {
+        index,
+        id: call
+            .id
+            .as_deref()
+            .map_or_else(|| Cow::Owned(format!("call_{index}")), Cow::Borrowed),
+        r#type: "function",
+        function: WireFunction {
+            name: &call.name,
+            arguments,
+        },
+    }
+}
+
+#[derive(Serialize)]
+struct WireUsage {
+    prompt_tokens: u64,
+    completion_tokens: u64,
+    total_tokens: u64,
+}
+
+fn wire_usage(usage: &crate::Usage) -> WireUsage {
+    WireUsage {
+        prompt_tokens: usage.prompt_tokens,
+        completion_tokens: usage.completion_tokens,
+        total_tokens: usage.total_tokens,
+    }
+}
+
+/// A `chat.completion` object.
+#[derive(Serialize)]
+pub(crate) struct Completion<'a> {
+    id: Cow<'a, str>,
+    object: &'static str,
+    created: u64,
+    model: &'a str,
+    choices: [Choice<'a>; 1],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usage: Option<WireUsage>,
+}
+
+#[derive(Serialize)]
+struct Choice<'a> {
+    index: u32,
+    message: AnswerMessage<'a>,
+    /// Always `null`: we do not have them.
+    logprobs: (),
+    finish_reason: &'a str,
+}
+
+#[derive(Serialize)]
+struct AnswerMessage<'a> {
+    role: &'static str,
+    /// `null` when the answer only calls tools.
+    content: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tool_calls: Vec<WireCall<'a>>,
+}
+
+/// A `chat.completion.chunk` object.
+#[derive(Serialize)]
+struct Chunk<'a> {
+    id: &'a str,
+    object: &'static str,
+    created: u64,
+    model: &'a str,
+    choices: [ChunkChoice<'a>; 1],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usage: Option<WireUsage>,
+}
+
+#[derive(Serialize)]
+struct ChunkChoice<'a> {
+    index: u32,
+    delta: Delta<'a>,
+    logprobs: (),
+    finish_reason: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct Delta<'a> {
+    /// On the first chunk only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tool_calls: Vec<WireCall<'a>>,
 }
 
 impl Api for OpenAi {
     type Body = ChatRequest;
     type Encoder = ChunkEncoder;
+    type Answer<'a> = Completion<'a>;
     const PROVIDER: &'static str = "openai";
 
     fn request(body: ChatRequest) -> (GenerateRequest, String, Map<String, Value>) {
@@ -209,35 +302,36 @@ impl Api for OpenAi {
         (request, body.model, extra)
     }
 
-    fn response(response: &GenerateResponse, model: &str) -> Value {
-        let calls: Vec<Value> = response
+    fn response<'a>(response: &'a GenerateResponse, model: &'a str) -> Completion<'a> {
+        let tool_calls: Vec<WireCall<'a>> = response
             .tool_calls
             .iter()
             .enumerate()
             .map(|(i, call)| wire_call(i, call))
             .collect();
-        let content =
-            (!response.content.is_empty() || calls.is_empty()).then_some(response.content.as_str());
-        let mut message = json!({ "role": "assistant", "content": content });
-        if !calls.is_empty() {
-            message["tool_calls"] = Value::Array(calls);
-        }
-        let mut body = json!({
-            "id": response.id.clone().unwrap_or_else(|| format!("chatcmpl-{}", uuid::Uuid::new_v4().simple())),
-            "object": "chat.completion",
-            "created": unix_now(),
-            "model": response.model.as_deref().unwrap_or(model),
-            "choices": [{
-                "index": 0,
-                "message": message,
-                "logprobs": null,
-                "finish_reason": finish_reason(response.finish_reason.as_deref()).unwrap_or("stop"),
+        let content = (!response.content.is_empty() || tool_calls.is_empty())
+            .then_some(response.content.as_str());
+        let id = response.id.as_deref().map_or_else(
+            || Cow::Owned(format!("chatcmpl-{}", uuid::Uuid::new_v4().simple())),
+            Cow::Borrowed,
+        );
+        Completion {
+            id,
+            object: "chat.completion",
+            created: unix_now(),
+            model: response.model.as_deref().unwrap_or(model),
+            choices: [Choice {
+                index: 0,
+                message: AnswerMessage {
+                    role: "assistant",
+                    content,
+                    tool_calls,
+                },
+                logprobs: (),
+                finish_reason: finish_reason(response.finish_reason.as_deref()).unwrap_or("stop"),
             }],
-        });
-        if let Some(usage) = &response.usage {
-            body["usage"] = wire_usage(usage);
+            usage: response.usage.as_ref().map(wire_usage),
         }
-        body
     }
 
     fn encoder(model: &str) -> ChunkEncoder {
@@ -274,60 +368,55 @@ pub(crate) struct ChunkEncoder {
 }
 
 impl ChunkEncoder {
-    fn event(out: &mut String, value: &Value) {
-        out.push_str("data: ");
-        out.push_str(&value.to_string());
-        out.push_str("\n\n");
+    fn event(out: &mut Vec<u8>, data: &impl Serialize) {
+        out.extend_from_slice(b"data: ");
+        write_json(out, data);
+        out.extend_from_slice(b"\n\n");
     }
 }
 
 impl Encoder for ChunkEncoder {
-    fn chunk(&mut self, chunk: &StreamChunk, out: &mut String) {
+    fn chunk(&mut self, chunk: &StreamChunk, out: &mut Vec<u8>) {
         if let Some(model) = &chunk.model {
             self.model.clone_from(model);
         }
-        let mut delta = Map::new();
-        if !self.sent_role {
-            self.sent_role = true;
-            delta.insert("role".into(), "assistant".into());
-        }
-        if !chunk.content.is_empty() || chunk.tool_calls.is_empty() {
-            delta.insert("content".into(), chunk.content.clone().into());
-        }
-        if !chunk.tool_calls.is_empty() {
-            let calls = chunk
-                .tool_calls
-                .iter()
-                .enumerate()
-                .map(|(i, call)| wire_call(self.calls + i, call))
-                .collect();
-            self.calls += chunk.tool_calls.len();
-            delta.insert("tool_calls".into(), Value::Array(calls));
-        }
-        let mut event = json!({
-            "id": self.id,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.model,
-            "choices": [{
-                "index": 0,
-                "delta": delta,
-                "logprobs": null,
-                "finish_reason": finish_reason(chunk.finish_reason.as_deref()),
+        let role = (!self.sent_role).then_some("assistant");
+        self.sent_role = true;
+        let content = (!chunk.content.is_empty() || chunk.tool_calls.is_empty())
+            .then_some(chunk.content.as_str());
+        let tool_calls = chunk
+            .tool_calls
+            .iter()
+            .enumerate()
+            .map(|(i, call)| wire_call(self.calls + i, call))
+            .collect();
+        self.calls += chunk.tool_calls.len();
+        let event = Chunk {
+            id: &self.id,
+            object: "chat.completion.chunk",
+            created: self.created,
+            model: &self.model,
+            choices: [ChunkChoice {
+                index: 0,
+                delta: Delta {
+                    role,
+                    content,
+                    tool_calls,
+                },
+                logprobs: (),
+                finish_reason: finish_reason(chunk.finish_reason.as_deref()),
             }],
-        });
-        if let Some(usage) = &chunk.usage {
-            event["usage"] = wire_usage(usage);
-        }
+            usage: chunk.usage.as_ref().map(wire_usage),
+        };
         Self::event(out, &event);
     }
 
-    fn error(&mut self, error: &ProviderError, status: u16, out: &mut String) {
+    fn error(&mut self, error: &ProviderError, status: u16, out: &mut Vec<u8>) {
         Self::event(out, &OpenAi::error(status, error.message()));
     }
 
-    fn end(&mut self, out: &mut String) {
-        out.push_str("data: [DONE]\n\n");
+    fn end(&mut self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"data: [DONE]\n\n");
     }
 }
 
@@ -391,7 +480,7 @@ mod tests {
         let mut encoder = OpenAi::encoder("asked");
         encoder.id = "chatcmpl-3".into();
         encoder.created = 0;
-        let mut out = String::new();
+        let mut out = Vec::new();
         let first = StreamChunk {
             model: Some("up".into()),
             ..StreamChunk::text("Hel\"lo")
@@ -420,16 +509,17 @@ mod tests {
             r#"data: {"id":"chatcmpl-3","object":"chat.completion.chunk","created":0,"model":"up","choices":[{"index":0,"delta":{"content":""},"logprobs":null,"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":5,"completion_tokens":3,"total_tokens":8}}"#,
             "data: [DONE]",
         ];
-        assert_eq!(out, expected.map(|event| format!("{event}\n\n")).concat());
+        let expected = expected.map(|event| format!("{event}\n\n")).concat();
+        assert_eq!(String::from_utf8(out).unwrap(), expected);
     }
 
     #[test]
     fn an_error_breaking_a_stream_is_an_error_event() {
-        let mut out = String::new();
+        let mut out = Vec::new();
         let error = ProviderError::http(429, "slow \"down\"");
         OpenAi::encoder("asked").error(&error, 429, &mut out);
         assert_eq!(
-            out,
+            String::from_utf8(out).unwrap(),
             "data: {\"error\":{\"message\":\"slow \\\"down\\\"\",\"type\":\"rate_limit_error\",\"param\":null,\"code\":null}}\n\n"
         );
     }

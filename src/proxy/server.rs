@@ -170,7 +170,7 @@ fn relay<A: Api>(stream: ResponseStream, model: &str, trace_id: Option<Uuid>) ->
     let encoder = A::encoder(model);
     let events = futures_util::stream::unfold(Some((stream, encoder)), |state| async move {
         let (mut stream, mut encoder) = state?;
-        let mut out = String::new();
+        let mut out = Vec::new();
         let next = match stream.next().await {
             Some(Ok(chunk)) => {
                 encoder.chunk(&chunk, &mut out);
