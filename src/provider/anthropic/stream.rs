@@ -131,7 +131,8 @@ impl Decode for EventDecoder {
         let wire = WireEvent::deserialize(&value).map_err(|e| self.endpoint.malformed(&e, data))?;
         match wire {
             WireEvent::MessageStart { message } => {
-                self.identity.learn(message.model, message.id);
+                self.identity
+                    .learn(message.model.as_deref(), message.id.as_deref());
                 self.usage.add(message.usage.unwrap_or_default());
                 Ok(Step::Skip)
             }

@@ -238,17 +238,20 @@ impl HttpEndpoint {
         ProviderError::new(ErrorKind::Timeout, message)
     }
 
-    /// Reads a complete JSON answer.
-    pub(crate) async fn read_json(&self, response: Response) -> Result<Value, ProviderError> {
-        let body = read_at_most(response, MAX_ANSWER_BYTES)
+    /// Reads a complete answer's body, at most [`MAX_ANSWER_BYTES`].
+    pub(crate) async fn read_answer(&self, response: Response) -> Result<Vec<u8>, ProviderError> {
+        read_at_most(response, MAX_ANSWER_BYTES)
             .await
             .map_err(|e| self.transport_error(e))?
             .map_err(|_| {
                 let error = format!("the answer is longer than {MAX_ANSWER_BYTES} bytes");
                 self.malformed(&error, "")
-            })?;
-        serde_json::from_slice(&body)
-            .map_err(|e| self.malformed(&e, &String::from_utf8_lossy(&body)))
+            })
+    }
+
+    /// Parses an answer's body as JSON.
+    pub(crate) fn parse_json(&self, body: &[u8]) -> Result<Value, ProviderError> {
+        serde_json::from_slice(body).map_err(|e| self.malformed(&e, &String::from_utf8_lossy(body)))
     }
 
     /// Serializes a request body.
