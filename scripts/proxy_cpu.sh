@@ -9,7 +9,9 @@
 #   LLMTRACE=path measures another llmtrace binary (an older build kept aside);
 #   PERF=prefix also records the proxy's profile per mode (`perf record $PERF_ARGS`, into
 #   PREFIX.MODE; PERF_ARGS="--call-graph dwarf" for call graphs).
-# Prints one line per target and mode: `target mode requests cpu_us_per_request`.
+# Prints one line per target and mode: `target mode requests cpu_us_per_request`. The figure
+# moves by +-20 us from run to run on a shared 2-vCPU machine (the kernel's share follows how
+# often threads sleep and wake): compare binaries interleaved, over several rounds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

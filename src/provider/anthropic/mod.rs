@@ -83,6 +83,6 @@ impl WireApi for Anthropic {
     }
 
     fn answer(endpoint: &HttpEndpoint, body: &[u8]) -> Result<GenerateResponse, ProviderError> {
-        response::parse_message(endpoint, &endpoint.parse_json(body)?)
+        response::read_message(endpoint, body)
     }
 }
