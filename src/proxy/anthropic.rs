@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::api::{Api, Encoder, error_type, take_prompt, tool_schema, write_json};
 use crate::{
@@ -30,9 +30,6 @@ pub(crate) struct MessagesRequest {
     top_k: Option<u32>,
     #[serde(default)]
     stop_sequences: Vec<String>,
-    /// Everything our request type has no field for (`tool_choice`, `metadata`, ...).
-    #[serde(flatten)]
-    extra: Map<String, Value>,
 }
 
 #[derive(Deserialize)]
@@ -272,7 +269,20 @@ impl Api for Anthropic {
     type Answer<'a> = Answer<'a>;
     const PROVIDER: &'static str = "anthropic";
 
-    fn request(body: MessagesRequest) -> (GenerateRequest, String, Map<String, Value>) {
+    const FIELDS: &'static [&'static str] = &[
+        "model",
+        "messages",
+        "system",
+        "tools",
+        "stream",
+        "max_tokens",
+        "temperature",
+        "top_p",
+        "top_k",
+        "stop_sequences",
+    ];
+
+    fn request(body: MessagesRequest) -> (GenerateRequest, String) {
         let mut request = GenerateRequest {
             stream: body.stream,
             system_prompt: body.system.map(Content::text),
@@ -297,7 +307,7 @@ impl Api for Anthropic {
         parameters.top_p = body.top_p;
         parameters.top_k = body.top_k;
         parameters.stop = body.stop_sequences;
-        (request, body.model, body.extra)
+        (request, body.model)
     }
 
     fn response<'a>(response: &'a GenerateResponse, model: &'a str) -> Answer<'a> {

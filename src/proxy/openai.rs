@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::api::{Api, Encoder, error_type, take_prompt, tool_schema, unix_now, write_json};
 use crate::{
@@ -28,9 +28,6 @@ pub(crate) struct ChatRequest {
     seed: Option<u64>,
     top_p: Option<f64>,
     stop: Option<Stop>,
-    /// Everything our request type has no field for (`tool_choice`, `n`, penalties, ...).
-    #[serde(flatten)]
-    extra: Map<String, Value>,
 }
 
 #[derive(Deserialize)]
@@ -244,7 +241,22 @@ impl Api for OpenAi {
     type Answer<'a> = Completion<'a>;
     const PROVIDER: &'static str = "openai";
 
-    fn request(body: ChatRequest) -> (GenerateRequest, String, Map<String, Value>) {
+    // How we stream is ours to choose (usage is always asked for): `stream_options` is dropped.
+    const FIELDS: &'static [&'static str] = &[
+        "model",
+        "messages",
+        "tools",
+        "stream",
+        "temperature",
+        "max_tokens",
+        "max_completion_tokens",
+        "seed",
+        "top_p",
+        "stop",
+        "stream_options",
+    ];
+
+    fn request(body: ChatRequest) -> (GenerateRequest, String) {
         let mut request = GenerateRequest {
             stream: body.stream,
             ..GenerateRequest::default()
@@ -296,10 +308,7 @@ impl Api for OpenAi {
             Some(Stop::Many(stops)) => stops,
             None => Vec::new(),
         };
-        let mut extra = body.extra;
-        // How we stream is ours to choose; usage is always sent.
-        extra.remove("stream_options");
-        (request, body.model, extra)
+        (request, body.model)
     }
 
     fn response<'a>(response: &'a GenerateResponse, model: &'a str) -> Completion<'a> {

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::Shared;
 use super::anthropic::Anthropic;
-use super::api::{Api, Encoder, status_of};
+use super::api::{Api, Encoder, extra_fields, status_of};
 use super::openai::OpenAi;
 use crate::{Client, GenerateRequest, ResponseStream};
 
@@ -116,13 +116,15 @@ async fn generate<A: Api>(
             return error_response::<A>(rejection.status().as_u16(), &rejection.body_text(), None);
         }
     };
-    let body: A::Body = match serde_json::from_slice(&body) {
-        Ok(body) => body,
+    let parsed = serde_json::from_slice::<A::Body>(&body)
+        .and_then(|typed| Ok((typed, extra_fields(&body, A::FIELDS)?)));
+    let (body, extra) = match parsed {
+        Ok(parsed) => parsed,
         Err(error) => {
             return error_response::<A>(400, &format!("invalid request body: {error}"), None);
         }
     };
-    let (mut request, model, extra) = A::request(body);
+    let (mut request, model) = A::request(body);
     if let Err(message) = header_metadata(&headers, &mut request) {
         return error_response::<A>(400, &message, None);
     }
