@@ -4,7 +4,8 @@
 # system time (`/proc/PID/stat`, all threads) over the run, divided by the requests sent.
 # The forwarder's figure is the HTTP hop alone; the difference is llmtrace's own work.
 #
-# Knobs (environment): RATE=1000  SECS=10  MODES="plain stream"  ROUNDS=1
+# Knobs (environment): RATE=1000 (or `max`: a closed loop of 32 connections)  SECS=10
+#   MODES="plain stream"  ROUNDS=1
 #   FORWARD=0 skips the forwarder; NO_BUILD=1 uses the release binaries already built;
 #   LLMTRACE=path measures another llmtrace binary (an older build kept aside);
 #   PERF=prefix also records the proxy's profile per mode (`perf record $PERF_ARGS`, into
@@ -51,8 +52,10 @@ measure() { # name pid url
     for mode in $modes; do
         local flag=()
         [ "$mode" = stream ] && flag=(--stream)
+        local load=(load "$url" --rate "$rate")
+        [ "$rate" = max ] && load=(max "$url" --connections 32)
         # A short warm-up: connections, allocator arenas, the jsonl file.
-        "$loadgen" load "$url" --rate "$rate" --seconds 1 "${flag[@]}" >/dev/null
+        "$loadgen" "${load[@]}" --seconds 1 "${flag[@]}" >/dev/null
         local before after out requests
         local perf_pid=
         if [ -n "${PERF:-}" ] && [ "$name" = llmtrace ]; then
@@ -60,7 +63,7 @@ measure() { # name pid url
             perf_pid=$!
         fi
         before=$(ticks "$pid")
-        out="$("$loadgen" load "$url" --rate "$rate" --seconds "$secs" "${flag[@]}")"
+        out="$("$loadgen" "${load[@]}" --seconds "$secs" "${flag[@]}")"
         after=$(ticks "$pid")
         if [ -n "$perf_pid" ]; then
             kill -INT "$perf_pid"
