@@ -68,7 +68,12 @@ fn error_response<A: Api>(status: u16, message: &str, trace_id: Option<Uuid>) ->
 }
 
 fn set_trace_header(response: &mut Response, trace_id: Option<Uuid>) {
-    if let Some(Ok(value)) = trace_id.map(|id| HeaderValue::from_str(&id.to_string())) {
+    let Some(id) = trace_id else {
+        return;
+    };
+    // Written on the stack: no `String` or formatter per response.
+    let mut text = Uuid::encode_buffer();
+    if let Ok(value) = HeaderValue::from_str(id.hyphenated().encode_lower(&mut text)) {
         response.headers_mut().insert(TRACE_ID_HEADER, value);
     }
 }
@@ -166,13 +171,17 @@ async fn generate<A: Api>(
     }
 }
 
+/// Room for the events of one chunk: most fit (an OpenAI chunk is some 250 bytes), so the
+/// buffer is not grown several times per event.
+const EVENT_BYTES: usize = 512;
+
 /// Sends each chunk to the client as soon as it arrives. Dropping the body (the client went
 /// away) drops the upstream stream, which records the trace as cancelled.
 fn relay<A: Api>(stream: ResponseStream, model: &str, trace_id: Option<Uuid>) -> Response {
     let encoder = A::encoder(model);
     let events = futures_util::stream::unfold(Some((stream, encoder)), |state| async move {
         let (mut stream, mut encoder) = state?;
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(EVENT_BYTES);
         let next = match stream.next().await {
             Some(Ok(chunk)) => {
                 encoder.chunk(&chunk, &mut out);
