@@ -65,10 +65,15 @@ pub(crate) struct Identity {
 
 impl Identity {
     /// Remembers what the server names, unless it was passed on already; the first naming wins.
-    pub(crate) fn learn(&mut self, model: Option<String>, id: Option<String>) {
+    /// Borrowed, as most events repeat them: only the first naming is copied.
+    pub(crate) fn learn(&mut self, model: Option<&str>, id: Option<&str>) {
         if !self.sent {
-            self.model = self.model.take().or(model);
-            self.id = self.id.take().or(id);
+            if self.model.is_none() {
+                self.model = model.map(str::to_owned);
+            }
+            if self.id.is_none() {
+                self.id = id.map(str::to_owned);
+            }
         }
     }
 

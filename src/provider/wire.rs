@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use serde::Serialize;
-use serde_json::Value;
 use tower::Service;
 
 use super::http::{EndpointSpec, HttpEndpoint};
@@ -32,11 +31,11 @@ pub trait WireApi: fmt::Debug + Send + Sync + 'static {
     /// The body sent for `request` to `model`.
     fn request<'a>(model: &'a str, request: &'a GenerateRequest) -> Self::Request<'a>;
 
-    /// Reads a complete answer.
+    /// Reads a complete answer from its body.
     ///
     /// # Errors
     /// An error the server reports in the body; a body that is not the API's answer.
-    fn answer(endpoint: &HttpEndpoint, value: &Value) -> Result<GenerateResponse, ProviderError>;
+    fn answer(endpoint: &HttpEndpoint, body: &[u8]) -> Result<GenerateResponse, ProviderError>;
 
     /// Reads a streamed answer, one frame at a time.
     type Decoder: Decode;
@@ -83,10 +82,13 @@ impl<W: WireApi> HttpProvider<W> {
                 response,
             )));
         }
-        let value = self.endpoint.read_json(response).await?;
-        let response = W::answer(&self.endpoint, &value)?;
+        let body = self.endpoint.read_answer(response).await?;
+        let response = W::answer(&self.endpoint, &body)?;
+        let raw_response = (self.verbatim)
+            .then(|| self.endpoint.parse_json(&body))
+            .transpose()?;
         Ok(Generation::Complete(GenerateResponse {
-            raw_response: self.verbatim.then_some(value),
+            raw_response,
             ..response
         }))
     }

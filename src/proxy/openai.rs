@@ -1,9 +1,11 @@
 //! The OpenAI chat completions wire format, both ways: request in, answer and chunks out.
 
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use std::borrow::Cow;
 
-use super::api::{Api, Encoder, error_type, take_prompt, tool_schema, unix_now};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::api::{Api, Encoder, error_type, take_prompt, tool_schema, unix_now, write_json};
 use crate::{
     GenerateRequest, GenerateResponse, Message, ProviderError, Role, StreamChunk, Tool, ToolCall,
 };
@@ -12,6 +14,8 @@ use crate::{
 #[derive(Debug)]
 pub(crate) struct OpenAi;
 
+/// The fields we read; each is named in `Api::FIELDS` too, or it would also be forwarded as
+/// a parameter we have no field for.
 #[derive(Deserialize)]
 pub(crate) struct ChatRequest {
     model: String,
@@ -26,9 +30,6 @@ pub(crate) struct ChatRequest {
     seed: Option<u64>,
     top_p: Option<f64>,
     stop: Option<Stop>,
-    /// Everything our request type has no field for (`tool_choice`, `n`, penalties, ...).
-    #[serde(flatten)]
-    extra: Map<String, Value>,
 }
 
 #[derive(Deserialize)]
@@ -124,34 +125,140 @@ fn finish_reason(reason: Option<&str>) -> Option<&str> {
     })
 }
 
-fn wire_call(index: usize, call: &ToolCall) -> Value {
-    let arguments = match &call.arguments {
-        Value::String(text) => text.clone(),
-        Value::Null => "{}".to_owned(),
-        other => other.to_string(),
-    };
-    json!({
-        "index": index,
-        "id": call.id.clone().unwrap_or_else(|| format!("call_{index}")),
-        "type": "function",
-        "function": { "name": call.name, "arguments": arguments },
-    })
+/// A tool call, in the answer and in a chunk.
+#[derive(Serialize)]
+struct WireCall<'a> {
+    index: usize,
+    id: Cow<'a, str>,
+    r#type: &'static str,
+    function: WireFunction<'a>,
 }
 
-fn wire_usage(usage: &crate::Usage) -> Value {
-    json!({
-        "prompt_tokens": usage.prompt_tokens,
-        "completion_tokens": usage.completion_tokens,
-        "total_tokens": usage.total_tokens,
-    })
+#[derive(Serialize)]
+struct WireFunction<'a> {
+    name: &'a str,
+    /// JSON text, as the API has it.
+    arguments: Cow<'a, str>,
+}
+
+fn wire_call(index: usize, call: &ToolCall) -> WireCall<'_> {
+    let arguments = match &call.arguments {
+        Value::String(text) => Cow::Borrowed(text.as_str()),
+        Value::Null => Cow::Borrowed("{}"),
+        other => Cow::Owned(other.to_string()),
+    };
+    WireCall {
+        index,
+        id: call
+            .id
+            .as_deref()
+            .map_or_else(|| Cow::Owned(format!("call_{index}")), Cow::Borrowed),
+        r#type: "function",
+        function: WireFunction {
+            name: &call.name,
+            arguments,
+        },
+    }
+}
+
+#[derive(Serialize)]
+struct WireUsage {
+    prompt_tokens: u64,
+    completion_tokens: u64,
+    total_tokens: u64,
+}
+
+fn wire_usage(usage: &crate::Usage) -> WireUsage {
+    WireUsage {
+        prompt_tokens: usage.prompt_tokens,
+        completion_tokens: usage.completion_tokens,
+        total_tokens: usage.total_tokens,
+    }
+}
+
+/// A `chat.completion` object.
+#[derive(Serialize)]
+pub(crate) struct Completion<'a> {
+    id: Cow<'a, str>,
+    object: &'static str,
+    created: u64,
+    model: &'a str,
+    choices: [Choice<'a>; 1],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usage: Option<WireUsage>,
+}
+
+#[derive(Serialize)]
+struct Choice<'a> {
+    index: u32,
+    message: AnswerMessage<'a>,
+    /// Always `null`: we do not have them.
+    logprobs: (),
+    finish_reason: &'a str,
+}
+
+#[derive(Serialize)]
+struct AnswerMessage<'a> {
+    role: &'static str,
+    /// `null` when the answer only calls tools.
+    content: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tool_calls: Vec<WireCall<'a>>,
+}
+
+/// A `chat.completion.chunk` object.
+#[derive(Serialize)]
+struct Chunk<'a> {
+    id: &'a str,
+    object: &'static str,
+    created: u64,
+    model: &'a str,
+    choices: [ChunkChoice<'a>; 1],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usage: Option<WireUsage>,
+}
+
+#[derive(Serialize)]
+struct ChunkChoice<'a> {
+    index: u32,
+    delta: Delta<'a>,
+    logprobs: (),
+    finish_reason: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct Delta<'a> {
+    /// On the first chunk only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tool_calls: Vec<WireCall<'a>>,
 }
 
 impl Api for OpenAi {
     type Body = ChatRequest;
     type Encoder = ChunkEncoder;
+    type Answer<'a> = Completion<'a>;
     const PROVIDER: &'static str = "openai";
 
-    fn request(body: ChatRequest) -> (GenerateRequest, String, Map<String, Value>) {
+    // How we stream is ours to choose (usage is always asked for): `stream_options` is dropped.
+    const FIELDS: &'static [&'static str] = &[
+        "model",
+        "messages",
+        "tools",
+        "stream",
+        "temperature",
+        "max_tokens",
+        "max_completion_tokens",
+        "seed",
+        "top_p",
+        "stop",
+        "stream_options",
+    ];
+
+    fn request(body: ChatRequest) -> (GenerateRequest, String) {
         let mut request = GenerateRequest {
             stream: body.stream,
             ..GenerateRequest::default()
@@ -203,41 +310,39 @@ impl Api for OpenAi {
             Some(Stop::Many(stops)) => stops,
             None => Vec::new(),
         };
-        let mut extra = body.extra;
-        // How we stream is ours to choose; usage is always sent.
-        extra.remove("stream_options");
-        (request, body.model, extra)
+        (request, body.model)
     }
 
-    fn response(response: &GenerateResponse, model: &str) -> Value {
-        let calls: Vec<Value> = response
+    fn response<'a>(response: &'a GenerateResponse, model: &'a str) -> Completion<'a> {
+        let tool_calls: Vec<WireCall<'a>> = response
             .tool_calls
             .iter()
             .enumerate()
             .map(|(i, call)| wire_call(i, call))
             .collect();
-        let content =
-            (!response.content.is_empty() || calls.is_empty()).then_some(response.content.as_str());
-        let mut message = json!({ "role": "assistant", "content": content });
-        if !calls.is_empty() {
-            message["tool_calls"] = Value::Array(calls);
-        }
-        let mut body = json!({
-            "id": response.id.clone().unwrap_or_else(|| format!("chatcmpl-{}", uuid::Uuid::new_v4().simple())),
-            "object": "chat.completion",
-            "created": unix_now(),
-            "model": response.model.as_deref().unwrap_or(model),
-            "choices": [{
-                "index": 0,
-                "message": message,
-                "logprobs": null,
-                "finish_reason": finish_reason(response.finish_reason.as_deref()).unwrap_or("stop"),
+        let content = (!response.content.is_empty() || tool_calls.is_empty())
+            .then_some(response.content.as_str());
+        let id = response.id.as_deref().map_or_else(
+            || Cow::Owned(format!("chatcmpl-{}", uuid::Uuid::new_v4().simple())),
+            Cow::Borrowed,
+        );
+        Completion {
+            id,
+            object: "chat.completion",
+            created: unix_now(),
+            model: response.model.as_deref().unwrap_or(model),
+            choices: [Choice {
+                index: 0,
+                message: AnswerMessage {
+                    role: "assistant",
+                    content,
+                    tool_calls,
+                },
+                logprobs: (),
+                finish_reason: finish_reason(response.finish_reason.as_deref()).unwrap_or("stop"),
             }],
-        });
-        if let Some(usage) = &response.usage {
-            body["usage"] = wire_usage(usage);
+            usage: response.usage.as_ref().map(wire_usage),
         }
-        body
     }
 
     fn encoder(model: &str) -> ChunkEncoder {
@@ -274,59 +379,159 @@ pub(crate) struct ChunkEncoder {
 }
 
 impl ChunkEncoder {
-    fn event(out: &mut String, value: &Value) {
-        out.push_str("data: ");
-        out.push_str(&value.to_string());
-        out.push_str("\n\n");
+    fn event(out: &mut Vec<u8>, data: &impl Serialize) {
+        out.extend_from_slice(b"data: ");
+        write_json(out, data);
+        out.extend_from_slice(b"\n\n");
     }
 }
 
 impl Encoder for ChunkEncoder {
-    fn chunk(&mut self, chunk: &StreamChunk, out: &mut String) {
+    fn chunk(&mut self, chunk: &StreamChunk, out: &mut Vec<u8>) {
         if let Some(model) = &chunk.model {
             self.model.clone_from(model);
         }
-        let mut delta = Map::new();
-        if !self.sent_role {
-            self.sent_role = true;
-            delta.insert("role".into(), "assistant".into());
-        }
-        if !chunk.content.is_empty() || chunk.tool_calls.is_empty() {
-            delta.insert("content".into(), chunk.content.clone().into());
-        }
-        if !chunk.tool_calls.is_empty() {
-            let calls = chunk
-                .tool_calls
-                .iter()
-                .enumerate()
-                .map(|(i, call)| wire_call(self.calls + i, call))
-                .collect();
-            self.calls += chunk.tool_calls.len();
-            delta.insert("tool_calls".into(), Value::Array(calls));
-        }
-        let mut event = json!({
-            "id": self.id,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.model,
-            "choices": [{
-                "index": 0,
-                "delta": delta,
-                "logprobs": null,
-                "finish_reason": finish_reason(chunk.finish_reason.as_deref()),
+        let role = (!self.sent_role).then_some("assistant");
+        self.sent_role = true;
+        let content = (!chunk.content.is_empty() || chunk.tool_calls.is_empty())
+            .then_some(chunk.content.as_str());
+        let tool_calls = chunk
+            .tool_calls
+            .iter()
+            .enumerate()
+            .map(|(i, call)| wire_call(self.calls + i, call))
+            .collect();
+        self.calls += chunk.tool_calls.len();
+        let event = Chunk {
+            id: &self.id,
+            object: "chat.completion.chunk",
+            created: self.created,
+            model: &self.model,
+            choices: [ChunkChoice {
+                index: 0,
+                delta: Delta {
+                    role,
+                    content,
+                    tool_calls,
+                },
+                logprobs: (),
+                finish_reason: finish_reason(chunk.finish_reason.as_deref()),
             }],
-        });
-        if let Some(usage) = &chunk.usage {
-            event["usage"] = wire_usage(usage);
-        }
+            usage: chunk.usage.as_ref().map(wire_usage),
+        };
         Self::event(out, &event);
     }
 
-    fn error(&mut self, error: &ProviderError, status: u16, out: &mut String) {
+    fn error(&mut self, error: &ProviderError, status: u16, out: &mut Vec<u8>) {
         Self::event(out, &OpenAi::error(status, error.message()));
     }
 
-    fn end(&mut self, out: &mut String) {
-        out.push_str("data: [DONE]\n\n");
+    fn end(&mut self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"data: [DONE]\n\n");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::Usage;
+
+    /// The JSON text of an answer, its `created` time zeroed.
+    fn text(answer: impl serde::Serialize) -> String {
+        let mut value = serde_json::to_value(answer).unwrap();
+        value["created"] = 0.into();
+        value.to_string()
+    }
+
+    fn call(id: Option<&str>, arguments: Value) -> ToolCall {
+        ToolCall {
+            id: id.map(str::to_owned),
+            name: "weather".into(),
+            arguments,
+        }
+    }
+
+    #[test]
+    fn a_text_answer_keeps_its_wire_shape() {
+        let response = GenerateResponse {
+            content: "Hi \"there\"\n".into(),
+            finish_reason: Some("end_turn".into()),
+            usage: Some(Usage::new(5, 3)),
+            model: Some("up".into()),
+            id: Some("chatcmpl-1".into()),
+            ..GenerateResponse::default()
+        };
+        assert_eq!(
+            text(OpenAi::response(&response, "asked")),
+            r#"{"id":"chatcmpl-1","object":"chat.completion","created":0,"model":"up","choices":[{"index":0,"message":{"role":"assistant","content":"Hi \"there\"\n"},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":3,"total_tokens":8}}"#
+        );
+    }
+
+    #[test]
+    fn a_tool_calling_answer_keeps_its_wire_shape() {
+        let response = GenerateResponse {
+            tool_calls: vec![
+                call(None, json!({"city": "Paris"})),
+                call(Some("c2"), Value::String("not json".into())),
+                call(None, Value::Null),
+            ],
+            id: Some("chatcmpl-2".into()),
+            ..GenerateResponse::default()
+        };
+        assert_eq!(
+            text(OpenAi::response(&response, "asked")),
+            r#"{"id":"chatcmpl-2","object":"chat.completion","created":0,"model":"asked","choices":[{"index":0,"message":{"role":"assistant","content":null,"tool_calls":[{"index":0,"id":"call_0","type":"function","function":{"name":"weather","arguments":"{\"city\":\"Paris\"}"}},{"index":1,"id":"c2","type":"function","function":{"name":"weather","arguments":"not json"}},{"index":2,"id":"call_2","type":"function","function":{"name":"weather","arguments":"{}"}}]},"logprobs":null,"finish_reason":"stop"}]}"#
+        );
+    }
+
+    #[test]
+    fn streamed_chunks_keep_their_wire_shape() {
+        let mut encoder = OpenAi::encoder("asked");
+        encoder.id = "chatcmpl-3".into();
+        encoder.created = 0;
+        let mut out = Vec::new();
+        let first = StreamChunk {
+            model: Some("up".into()),
+            ..StreamChunk::text("Hel\"lo")
+        };
+        encoder.chunk(&first, &mut out);
+        encoder.chunk(&StreamChunk::text(""), &mut out);
+        let calls = StreamChunk {
+            tool_calls: vec![
+                call(None, json!({"city": "Paris"})),
+                call(Some("c2"), json!(1)),
+            ],
+            ..StreamChunk::default()
+        };
+        encoder.chunk(&calls, &mut out);
+        let last = StreamChunk {
+            finish_reason: Some("tool_use".into()),
+            usage: Some(Usage::new(5, 3)),
+            ..StreamChunk::default()
+        };
+        encoder.chunk(&last, &mut out);
+        encoder.end(&mut out);
+        let expected = [
+            r#"data: {"id":"chatcmpl-3","object":"chat.completion.chunk","created":0,"model":"up","choices":[{"index":0,"delta":{"role":"assistant","content":"Hel\"lo"},"logprobs":null,"finish_reason":null}]}"#,
+            r#"data: {"id":"chatcmpl-3","object":"chat.completion.chunk","created":0,"model":"up","choices":[{"index":0,"delta":{"content":""},"logprobs":null,"finish_reason":null}]}"#,
+            r#"data: {"id":"chatcmpl-3","object":"chat.completion.chunk","created":0,"model":"up","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_0","type":"function","function":{"name":"weather","arguments":"{\"city\":\"Paris\"}"}},{"index":1,"id":"c2","type":"function","function":{"name":"weather","arguments":"1"}}]},"logprobs":null,"finish_reason":null}]}"#,
+            r#"data: {"id":"chatcmpl-3","object":"chat.completion.chunk","created":0,"model":"up","choices":[{"index":0,"delta":{"content":""},"logprobs":null,"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":5,"completion_tokens":3,"total_tokens":8}}"#,
+            "data: [DONE]",
+        ];
+        let expected = expected.map(|event| format!("{event}\n\n")).concat();
+        assert_eq!(String::from_utf8(out).unwrap(), expected);
+    }
+
+    #[test]
+    fn an_error_breaking_a_stream_is_an_error_event() {
+        let mut out = Vec::new();
+        let error = ProviderError::http(429, "slow \"down\"");
+        OpenAi::encoder("asked").error(&error, 429, &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "data: {\"error\":{\"message\":\"slow \\\"down\\\"\",\"type\":\"rate_limit_error\",\"param\":null,\"code\":null}}\n\n"
+        );
     }
 }

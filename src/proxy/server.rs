@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::Shared;
 use super::anthropic::Anthropic;
-use super::api::{Api, Encoder, status_of};
+use super::api::{Api, Encoder, extra_fields, status_of};
 use super::openai::OpenAi;
 use crate::{Client, GenerateRequest, ResponseStream};
 
@@ -68,7 +68,12 @@ fn error_response<A: Api>(status: u16, message: &str, trace_id: Option<Uuid>) ->
 }
 
 fn set_trace_header(response: &mut Response, trace_id: Option<Uuid>) {
-    if let Some(Ok(value)) = trace_id.map(|id| HeaderValue::from_str(&id.to_string())) {
+    let Some(id) = trace_id else {
+        return;
+    };
+    // Written on the stack: no `String` or formatter per response.
+    let mut text = Uuid::encode_buffer();
+    if let Ok(value) = HeaderValue::from_str(id.hyphenated().encode_lower(&mut text)) {
         response.headers_mut().insert(TRACE_ID_HEADER, value);
     }
 }
@@ -116,13 +121,15 @@ async fn generate<A: Api>(
             return error_response::<A>(rejection.status().as_u16(), &rejection.body_text(), None);
         }
     };
-    let body: A::Body = match serde_json::from_slice(&body) {
-        Ok(body) => body,
+    let parsed = serde_json::from_slice::<A::Body>(&body)
+        .and_then(|typed| Ok((typed, extra_fields(&body, A::FIELDS)?)));
+    let (body, extra) = match parsed {
+        Ok(parsed) => parsed,
         Err(error) => {
             return error_response::<A>(400, &format!("invalid request body: {error}"), None);
         }
     };
-    let (mut request, model, extra) = A::request(body);
+    let (mut request, model) = A::request(body);
     if let Err(message) = header_metadata(&headers, &mut request) {
         return error_response::<A>(400, &message, None);
     }
@@ -164,13 +171,17 @@ async fn generate<A: Api>(
     }
 }
 
+/// Room for the events of one chunk: most fit (an OpenAI chunk is some 250 bytes), so the
+/// buffer is not grown several times per event.
+const EVENT_BYTES: usize = 512;
+
 /// Sends each chunk to the client as soon as it arrives. Dropping the body (the client went
 /// away) drops the upstream stream, which records the trace as cancelled.
 fn relay<A: Api>(stream: ResponseStream, model: &str, trace_id: Option<Uuid>) -> Response {
     let encoder = A::encoder(model);
     let events = futures_util::stream::unfold(Some((stream, encoder)), |state| async move {
         let (mut stream, mut encoder) = state?;
-        let mut out = String::new();
+        let mut out = Vec::with_capacity(EVENT_BYTES);
         let next = match stream.next().await {
             Some(Ok(chunk)) => {
                 encoder.chunk(&chunk, &mut out);

@@ -5,8 +5,6 @@ mod request;
 mod response;
 mod stream;
 
-use serde_json::Value;
-
 use super::http::{Auth, EndpointSpec, HttpEndpoint};
 use super::{HttpProvider, ProviderOptions, WireApi};
 use crate::{GenerateRequest, GenerateResponse, ProviderError};
@@ -84,7 +82,7 @@ impl WireApi for Anthropic {
         request::MessagesRequest::new(model, request)
     }
 
-    fn answer(endpoint: &HttpEndpoint, value: &Value) -> Result<GenerateResponse, ProviderError> {
-        response::parse_message(endpoint, value)
+    fn answer(endpoint: &HttpEndpoint, body: &[u8]) -> Result<GenerateResponse, ProviderError> {
+        response::read_message(endpoint, body)
     }
 }

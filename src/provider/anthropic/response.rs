@@ -8,12 +8,22 @@ use crate::{ErrorKind, GenerateResponse, ProviderError, ToolCall, Usage};
 
 #[derive(Deserialize)]
 struct WireResponse {
+    /// `error` for an error object sent in place of a message.
+    r#type: Option<BodyType>,
     id: Option<String>,
     model: Option<String>,
     #[serde(default)]
     content: Vec<ContentBlock>,
     stop_reason: Option<String>,
     usage: Option<WireUsage>,
+}
+
+#[derive(Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+enum BodyType {
+    Error,
+    #[serde(other)]
+    Other,
 }
 
 /// A content block of an answer, whole or as a stream starts it.
@@ -79,7 +89,20 @@ impl UsageCount {
     }
 }
 
-pub(super) fn parse_message(
+/// Reads a message from its body, straight into typed structs. A body they do not accept, or
+/// an error object, is read again as a `Value` tree, so that the server's error or what is
+/// wrong with the answer is reported as the tree shows it.
+pub(super) fn read_message(
+    endpoint: &HttpEndpoint,
+    body: &[u8],
+) -> Result<GenerateResponse, ProviderError> {
+    match serde_json::from_slice::<WireResponse>(body) {
+        Ok(wire) if wire.r#type != Some(BodyType::Error) => Ok(answer(wire)),
+        _ => parse_message(endpoint, &endpoint.parse_json(body)?),
+    }
+}
+
+fn parse_message(
     endpoint: &HttpEndpoint,
     value: &Value,
 ) -> Result<GenerateResponse, ProviderError> {
@@ -88,6 +111,10 @@ pub(super) fn parse_message(
     }
     let wire =
         WireResponse::deserialize(value).map_err(|e| endpoint.malformed(&e, &value.to_string()))?;
+    Ok(answer(wire))
+}
+
+fn answer(wire: WireResponse) -> GenerateResponse {
     let mut response = GenerateResponse {
         finish_reason: wire.stop_reason,
         usage: wire.usage.and_then(|usage| {
@@ -110,7 +137,7 @@ pub(super) fn parse_message(
             ContentBlock::Other => {}
         }
     }
-    Ok(response)
+    response
 }
 
 /// An error object (`{"type": "error", "error": {"type", "message"}}`), sent in a stream.

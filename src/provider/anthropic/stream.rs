@@ -105,6 +105,17 @@ pub struct EventDecoder {
 }
 
 impl EventDecoder {
+    /// The event `data` holds, read straight into [`WireEvent`]; one it does not accept is
+    /// read again as a `Value` tree, so that what is wrong is reported as before.
+    fn wire_event(&self, data: &str) -> Result<WireEvent, ProviderError> {
+        if let Ok(wire) = serde_json::from_str::<WireEvent>(data) {
+            return Ok(wire);
+        }
+        let value: Value =
+            serde_json::from_str(data).map_err(|e| self.endpoint.malformed(&e, data))?;
+        WireEvent::deserialize(&value).map_err(|e| self.endpoint.malformed(&e, data))
+    }
+
     fn emit(&mut self, chunk: StreamChunk) -> Step {
         Step::Chunk(self.identity.stamp(chunk))
     }
@@ -126,12 +137,10 @@ impl Decode for EventDecoder {
 
     fn decode(&mut self, event: Event) -> Result<Step, ProviderError> {
         let data = event.data.trim();
-        let value: Value =
-            serde_json::from_str(data).map_err(|e| self.endpoint.malformed(&e, data))?;
-        let wire = WireEvent::deserialize(&value).map_err(|e| self.endpoint.malformed(&e, data))?;
-        match wire {
+        match self.wire_event(data)? {
             WireEvent::MessageStart { message } => {
-                self.identity.learn(message.model, message.id);
+                self.identity
+                    .learn(message.model.as_deref(), message.id.as_deref());
                 self.usage.add(message.usage.unwrap_or_default());
                 Ok(Step::Skip)
             }
@@ -193,7 +202,11 @@ impl Decode for EventDecoder {
                 })))
             }
             WireEvent::Ping | WireEvent::Unknown => Ok(Step::Skip),
-            WireEvent::Error => Err(error_event(&self.endpoint, &value)),
+            WireEvent::Error => {
+                let value: Value =
+                    serde_json::from_str(data).map_err(|e| self.endpoint.malformed(&e, data))?;
+                Err(error_event(&self.endpoint, &value))
+            }
         }
     }
 }

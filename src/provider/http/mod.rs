@@ -74,7 +74,6 @@ pub struct HttpEndpoint {
     provider: &'static str,
     client: reqwest::Client,
     url: Url,
-    headers: HeaderMap,
     timeout: Duration,
     stall_timeout: Duration,
     stream_timeout: Duration,
@@ -123,6 +122,8 @@ impl HttpEndpoint {
             // The other deadlines are set per call (see `post`) and per read of a stream (see
             // `stream::watched`), where their errors can say which one passed.
             .connect_timeout(timeout)
+            // The client adds them to each request itself: no copy of the map per call.
+            .default_headers(headers)
             .build()
             .map_err(|e| BuildError::Client(Box::new(e)))?;
 
@@ -130,7 +131,6 @@ impl HttpEndpoint {
             provider,
             client,
             url,
-            headers,
             timeout,
             stall_timeout: options.effective_stall_timeout(),
             stream_timeout: options.effective_stream_timeout(),
@@ -171,11 +171,7 @@ impl HttpEndpoint {
             "sending request"
         );
         let start = Instant::now();
-        let request = self
-            .client
-            .post(self.url.clone())
-            .headers(self.headers.clone())
-            .body(body);
+        let request = self.client.post(self.url.clone()).body(body);
         if stream {
             // The stream's own deadlines take over once it has started.
             let limit = self.timeout.min(self.stream_timeout);
@@ -238,17 +234,20 @@ impl HttpEndpoint {
         ProviderError::new(ErrorKind::Timeout, message)
     }
 
-    /// Reads a complete JSON answer.
-    pub(crate) async fn read_json(&self, response: Response) -> Result<Value, ProviderError> {
-        let body = read_at_most(response, MAX_ANSWER_BYTES)
+    /// Reads a complete answer's body, at most [`MAX_ANSWER_BYTES`].
+    pub(crate) async fn read_answer(&self, response: Response) -> Result<Vec<u8>, ProviderError> {
+        read_at_most(response, MAX_ANSWER_BYTES)
             .await
             .map_err(|e| self.transport_error(e))?
             .map_err(|_| {
                 let error = format!("the answer is longer than {MAX_ANSWER_BYTES} bytes");
                 self.malformed(&error, "")
-            })?;
-        serde_json::from_slice(&body)
-            .map_err(|e| self.malformed(&e, &String::from_utf8_lossy(&body)))
+            })
+    }
+
+    /// Parses an answer's body as JSON.
+    pub(crate) fn parse_json(&self, body: &[u8]) -> Result<Value, ProviderError> {
+        serde_json::from_slice(body).map_err(|e| self.malformed(&e, &String::from_utf8_lossy(body)))
     }
 
     /// Serializes a request body.

@@ -5,8 +5,6 @@ mod request;
 mod response;
 mod stream;
 
-use serde_json::Value;
-
 use super::http::{Auth, EndpointSpec, HttpEndpoint};
 use super::{HttpProvider, ProviderOptions, WireApi};
 use crate::{GenerateRequest, GenerateResponse, ProviderError};
@@ -69,8 +67,8 @@ impl WireApi for Ollama {
         request::ChatRequest::new(model, request)
     }
 
-    fn answer(endpoint: &HttpEndpoint, value: &Value) -> Result<GenerateResponse, ProviderError> {
-        let answer = response::parse_answer(endpoint, value)?;
+    fn answer(endpoint: &HttpEndpoint, body: &[u8]) -> Result<GenerateResponse, ProviderError> {
+        let answer = response::parse_answer(endpoint, &endpoint.parse_json(body)?)?;
         Ok(GenerateResponse {
             content: answer.content,
             tool_calls: answer.tool_calls,

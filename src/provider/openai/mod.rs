@@ -5,8 +5,6 @@ mod request;
 mod response;
 mod stream;
 
-use serde_json::Value;
-
 use super::http::{Auth, EndpointSpec, HttpEndpoint};
 use super::{HttpProvider, ProviderOptions, WireApi};
 use crate::{GenerateRequest, GenerateResponse, ProviderError};
@@ -83,7 +81,7 @@ impl WireApi for OpenAi {
         request::ChatRequest::new(model, request)
     }
 
-    fn answer(endpoint: &HttpEndpoint, value: &Value) -> Result<GenerateResponse, ProviderError> {
-        response::parse_completion(endpoint, value)
+    fn answer(endpoint: &HttpEndpoint, body: &[u8]) -> Result<GenerateResponse, ProviderError> {
+        response::read_completion(endpoint, body)
     }
 }

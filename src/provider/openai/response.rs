@@ -1,6 +1,7 @@
 //! A complete chat completion, and the error objects some servers send in place of one.
 
 use serde::Deserialize;
+use serde::de::IgnoredAny;
 use serde_json::Value;
 
 use super::super::arguments_from_text;
@@ -14,6 +15,9 @@ struct Completion {
     #[serde(default)]
     choices: Vec<Choice>,
     usage: Option<WireUsage>,
+    /// Set (not `null`) when the server sent an error object in place of an answer.
+    #[serde(default)]
+    error: Option<IgnoredAny>,
 }
 
 #[derive(Deserialize)]
@@ -75,7 +79,22 @@ impl WireUsage {
     }
 }
 
-pub(super) fn parse_completion(
+/// Reads a completion from its body, straight into typed structs. A body they do not accept,
+/// or one carrying an error object, is read again as a `Value` tree, so that the server's
+/// error or what is wrong with the answer is reported as the tree shows it.
+pub(super) fn read_completion(
+    endpoint: &HttpEndpoint,
+    body: &[u8],
+) -> Result<GenerateResponse, ProviderError> {
+    match serde_json::from_slice::<Completion>(body) {
+        Ok(completion) if completion.error.is_none() => {
+            answer(completion).ok_or_else(|| no_choice(endpoint, &String::from_utf8_lossy(body)))
+        }
+        _ => parse_completion(endpoint, &endpoint.parse_json(body)?),
+    }
+}
+
+fn parse_completion(
     endpoint: &HttpEndpoint,
     value: &Value,
 ) -> Result<GenerateResponse, ProviderError> {
@@ -84,11 +103,19 @@ pub(super) fn parse_completion(
     }
     let completion =
         Completion::deserialize(value).map_err(|e| endpoint.malformed(&e, &value.to_string()))?;
+    answer(completion).ok_or_else(|| no_choice(endpoint, &value.to_string()))
+}
+
+fn no_choice(endpoint: &HttpEndpoint, body: &str) -> ProviderError {
+    endpoint.malformed(&"no choice in the answer", body)
+}
+
+/// The answer of the first choice; `None` when there is none.
+fn answer(completion: Completion) -> Option<GenerateResponse> {
     let choice = completion
         .choices
         .into_iter()
-        .find(|choice| choice.index == 0)
-        .ok_or_else(|| endpoint.malformed(&"no choice in the answer", &value.to_string()))?;
+        .find(|choice| choice.index == 0)?;
     let message = choice.message.unwrap_or(ChoiceMessage {
         content: None,
         tool_calls: None,
@@ -106,7 +133,7 @@ pub(super) fn parse_completion(
             },
         })
         .collect();
-    Ok(GenerateResponse {
+    Some(GenerateResponse {
         content: message.content.unwrap_or_default(),
         tool_calls,
         finish_reason: choice.finish_reason,

@@ -3,7 +3,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
+use serde::de::IgnoredAny;
 use serde_json::Value;
 
 use super::super::arguments_from_text;
@@ -13,26 +16,46 @@ use super::super::stream::{Decode, Identity, Step};
 use super::response::{WireUsage, error_in_body};
 use crate::{ProviderError, StreamChunk, ToolCall};
 
+/// One chunk, borrowing what is only copied on from the event's text.
 #[derive(Deserialize)]
-struct WireChunk {
-    id: Option<String>,
-    model: Option<String>,
-    choices: Option<Vec<ChunkChoice>>,
+struct WireChunk<'a> {
+    #[serde(borrow)]
+    id: Option<Text<'a>>,
+    #[serde(borrow)]
+    model: Option<Text<'a>>,
+    #[serde(borrow)]
+    choices: Option<Vec<ChunkChoice<'a>>>,
     usage: Option<WireUsage>,
+    /// Set (not `null`) when the server sent an error object in place of a chunk.
+    #[serde(default)]
+    error: Option<IgnoredAny>,
 }
 
 #[derive(Deserialize)]
-struct ChunkChoice {
+struct ChunkChoice<'a> {
     #[serde(default)]
     index: u32,
-    delta: Option<Delta>,
+    #[serde(borrow)]
+    delta: Option<Delta<'a>>,
     finish_reason: Option<String>,
 }
 
 #[derive(Deserialize)]
-struct Delta {
-    content: Option<String>,
+struct Delta<'a> {
+    #[serde(borrow)]
+    content: Option<Text<'a>>,
     tool_calls: Option<Vec<CallDelta>>,
+}
+
+/// A string borrowed from the event when it has no escapes (serde borrows a `Cow` only as a
+/// field of its own, not inside an `Option`).
+#[derive(Deserialize)]
+struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+
+impl Text<'_> {
+    fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 #[derive(Deserialize)]
@@ -132,13 +155,23 @@ impl Decode for ChunkDecoder {
                 })
             })));
         }
-        let value: Value =
-            serde_json::from_str(data).map_err(|e| self.endpoint.malformed(&e, data))?;
-        if value.get("error").is_some_and(|e| !e.is_null()) {
-            return Err(error_in_body(&self.endpoint, &value));
-        }
-        let wire = WireChunk::deserialize(&value).map_err(|e| self.endpoint.malformed(&e, data))?;
-        self.identity.learn(wire.model, wire.id);
+        // Straight into typed structs; an event they do not accept, or an error object, is
+        // read again as a `Value` tree, which names the server's error or what is wrong.
+        let wire = match serde_json::from_str::<WireChunk>(data) {
+            Ok(wire) if wire.error.is_none() => wire,
+            _ => {
+                let value: Value =
+                    serde_json::from_str(data).map_err(|e| self.endpoint.malformed(&e, data))?;
+                if value.get("error").is_some_and(|e| !e.is_null()) {
+                    return Err(error_in_body(&self.endpoint, &value));
+                }
+                WireChunk::deserialize(value).map_err(|e| self.endpoint.malformed(&e, data))?
+            }
+        };
+        self.identity.learn(
+            wire.model.as_ref().map(Text::as_str),
+            wire.id.as_ref().map(Text::as_str),
+        );
         let mut chunk = StreamChunk {
             usage: wire.usage.and_then(WireUsage::into_usage),
             ..StreamChunk::default()
@@ -151,7 +184,7 @@ impl Decode for ChunkDecoder {
             if let Some(delta) = choice.delta {
                 chunk
                     .content
-                    .push_str(delta.content.as_deref().unwrap_or(""));
+                    .push_str(delta.content.as_ref().map_or("", Text::as_str));
                 self.absorb_calls(delta.tool_calls.unwrap_or_default());
             }
             if let Some(reason) = choice.finish_reason {

@@ -420,3 +420,21 @@ async fn client_traces_a_stream() {
     assert!(traced.time_to_first_token_ms.is_some_and(|ms| ms > 0.0));
     assert!(trace.error.is_none());
 }
+
+#[tokio::test]
+async fn an_error_object_in_a_successful_answer_is_the_servers_error() {
+    let error =
+        json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}});
+    let server = TestServer::start(Reply::json(error)).await;
+
+    let error = provider(&server)
+        .oneshot(GenerateRequest::new("Hello"))
+        .await
+        .expect_err("the error the body names");
+
+    assert_eq!(error.kind(), ErrorKind::Server);
+    assert!(
+        error.message().contains("overloaded_error: Overloaded"),
+        "{error}"
+    );
+}

@@ -511,3 +511,54 @@ async fn client_traces_a_stream() {
     assert!(first_token > 0.0 && first_token <= traced.generation_time_ms);
     assert!(trace.error.is_none());
 }
+
+#[tokio::test]
+async fn an_error_object_in_a_successful_answer_is_the_servers_error() {
+    let error = json!({"error": {"message": "out of memory", "type": "server_error", "code": 503}});
+    let server = TestServer::start(Reply::json(error)).await;
+
+    let error = provider(&server)
+        .oneshot(GenerateRequest::new("Say hello"))
+        .await
+        .expect_err("the error the body names");
+
+    assert_eq!(error.status(), Some(503));
+    assert!(
+        error.message().contains("server_error: out of memory"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn escaped_text_and_unknown_fields_in_chunks_reach_the_caller_intact() {
+    // Escapes make the decoder copy what it would otherwise borrow from the event.
+    let events = concat!(
+        r#"data: {"id":"chatcmpl-\u0031","model":"gpt-4o-mini","future_field":{"a":[1,2]},"#,
+        r#""choices":[{"index":0,"delta":{"role":"assistant","content":"caf\u00e9 \"ok\"\n","extra":true},"finish_reason":null}]}"#,
+        "\n\n",
+        r#"data: {"id":"chatcmpl-1","model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":"plain"},"finish_reason":"stop"}],"error":null}"#,
+        "\n\ndata: [DONE]\n\n",
+    );
+    let server = TestServer::start(Reply::raw(200, "text/event-stream", events)).await;
+
+    let generation = provider(&server)
+        .oneshot(GenerateRequest {
+            stream: true,
+            ..GenerateRequest::new("Say hello")
+        })
+        .await
+        .expect("a stream");
+    let Generation::Stream(stream) = generation else {
+        panic!("a stream was asked for");
+    };
+    let chunks: Vec<StreamChunk> = stream
+        .map(|chunk| chunk.expect("a good chunk"))
+        .collect()
+        .await;
+
+    let texts: Vec<&str> = chunks.iter().map(|c| c.content.as_str()).collect();
+    assert_eq!(texts, ["café \"ok\"\n", "plain"]);
+    assert_eq!(chunks[0].id.as_deref(), Some("chatcmpl-1"));
+    assert_eq!(chunks[0].model.as_deref(), Some("gpt-4o-mini"));
+    assert_eq!(chunks[1].finish_reason.as_deref(), Some("stop"));
+}

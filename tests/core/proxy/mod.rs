@@ -100,6 +100,8 @@ async fn openai_request_reaches_upstream_with_its_parameters_and_is_traced_with_
         "tools": [{"type": "function", "function": {"name": "lookup", "description": "d",
                    "parameters": {"type": "object", "properties": {}}}}],
         "presence_penalty": 0.5, "tool_choice": "required", "logit_bias": {"50256": -100},
+        // How the proxy streams upstream is its own choice: not forwarded.
+        "stream_options": {"include_usage": false},
     });
     let headers = [
         ("x-llmtrace-session-id", "s-1"),
