@@ -148,7 +148,8 @@ async fn generate<A: Api>(
             .insert("unforwarded_parameters".into(), Value::Object(extra));
     }
     // Chosen here so that errors, which carry no trace id, can still name their trace.
-    let trace_id = client.tracing_enabled().then(Uuid::new_v4);
+    let trace_id =
+        (client.tracing_enabled()).then(|| crate::types::new_trace_id(chrono::Utc::now()));
     if let Some(id) = trace_id {
         request
             .metadata

@@ -117,6 +117,8 @@ async fn openai_request_reaches_upstream_with_its_parameters_and_is_traced_with_
     .await;
     assert_eq!(response.status(), 200);
     let id = trace_id(&response);
+    // Time-ordered, as the trace layer makes them, so a store's index on them stays cheap.
+    assert_eq!(id.get_version_num(), 7, "{id}");
     let answer = json_of(response).await;
     assert_eq!(answer["object"], "chat.completion");
     assert_eq!(answer["choices"][0]["message"]["content"], "Paris");
