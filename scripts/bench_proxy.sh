@@ -29,29 +29,10 @@ if [ "$litellm" = 1 ] && [ ! -x target/litellm-venv/bin/litellm ]; then
     python3 -m venv target/litellm-venv
     target/litellm-venv/bin/pip install --quiet 'litellm[proxy]'
 fi
-[ "${NO_BUILD:-0}" = 1 ] || cargo build --quiet --release --bin llmtrace --example proxy_loadgen
-loadgen=target/release/examples/proxy_loadgen
-llmtrace="${LLMTRACE:-target/release/llmtrace}"
-
-work="$(mktemp -d)"
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-export BENCH_UPSTREAM_KEY=sk-bench LITELLM_LOG=ERROR
+source scripts/proxy_bench_setup.sh
+export LITELLM_LOG=ERROR
 # LiteLLM refuses to start without a strong master key; the others ignore the header.
 bench_key=sk-bench-3f9a1c2e7d5b4a60e8c1
-
-wait_http() { # url
-    for _ in $(seq 1 600); do
-        curl -s -o /dev/null "$1" && return 0
-        sleep 0.1
-    done
-    echo "nothing answers at $1" >&2
-    return 1
-}
 
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 

@@ -20,27 +20,7 @@ rate="${RATE:-1000}"
 secs="${SECS:-10}"
 modes="${MODES:-plain stream}"
 rounds="${ROUNDS:-1}"
-[ "${NO_BUILD:-0}" = 1 ] || cargo build --quiet --release --bin llmtrace --example proxy_loadgen
-loadgen=target/release/examples/proxy_loadgen
-llmtrace="${LLMTRACE:-target/release/llmtrace}"
-
-work="$(mktemp -d)"
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-export BENCH_UPSTREAM_KEY=sk-bench
-
-wait_http() { # url
-    for _ in $(seq 1 600); do
-        curl -s -o /dev/null "$1" && return 0
-        sleep 0.1
-    done
-    echo "nothing answers at $1" >&2
-    return 1
-}
+source scripts/proxy_bench_setup.sh
 
 ticks() { # pid -> utime + stime, in clock ticks (fields 14 and 15, after the `(comm)`)
     sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'

@@ -20,27 +20,7 @@ cd "$(dirname "$0")/.."
 requests="${REQUESTS:-500}"
 rate="${RATE:-50}"
 modes="${MODES:-plain stream}"
-[ "${NO_BUILD:-0}" = 1 ] || cargo build --quiet --release --bin llmtrace --example proxy_loadgen
-loadgen=target/release/examples/proxy_loadgen
-llmtrace="${LLMTRACE:-target/release/llmtrace}"
-
-work="$(mktemp -d)"
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-export BENCH_UPSTREAM_KEY=sk-bench
-
-wait_http() { # url
-    for _ in $(seq 1 1200); do
-        curl -s -o /dev/null "$1" && return 0
-        sleep 0.1
-    done
-    echo "nothing answers at $1" >&2
-    return 1
-}
+source scripts/proxy_bench_setup.sh
 
 "$loadgen" upstream --port 4301 &
 pids+=("$!")
@@ -66,7 +46,7 @@ valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.%p" "${target[@]
     2>"$work/valgrind.log" &
 proxy_pid=$!
 pids+=("$proxy_pid")
-wait_http http://127.0.0.1:4101/
+wait_http http://127.0.0.1:4101/ 120 # callgrind starts slowly
 url=http://127.0.0.1:4101/v1/chat/completions
 
 for mode in $modes; do
@@ -83,8 +63,12 @@ for mode in $modes; do
         [ "$(find "$work" -name 'callgrind.*' | wc -l)" -gt "$dumps" ] && break
         sleep 0.1
     done
-    sleep 1
     file=$(ls -t "$work"/callgrind.* | head -1)
+    # Its summary line is written last.
+    for _ in $(seq 1 300); do
+        grep -q '^summary:' "$file" && break
+        sleep 0.1
+    done
     sent=$(echo "$out" | sed -E 's/.* ok=([0-9]+) failed=([0-9]+).*/\1 \2/' | awk '{print $1 + $2}')
     total=$(awk '/^summary:/ {print $2}' "$file")
     echo "$mode $sent $((total / sent))"

@@ -6,7 +6,7 @@
 # Prints a Markdown table: requests served so far, VmRSS.
 #
 # Knobs (environment): REQUESTS=1000000  CHUNK_SECS=15  CONNECTIONS=16  STREAM=0
-#   NO_BUILD=1 uses the release binaries already built.
+#   NO_BUILD=1 uses the release binaries already built; LLMTRACE=path another llmtrace binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,27 +16,7 @@ connections="${CONNECTIONS:-16}"
 stream=()
 [ "${STREAM:-0}" = 1 ] && stream=(--stream)
 
-[ "${NO_BUILD:-0}" = 1 ] || cargo build --quiet --release --bin llmtrace --example proxy_loadgen
-loadgen=target/release/examples/proxy_loadgen
-llmtrace=target/release/llmtrace
-
-work="$(mktemp -d)"
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-export BENCH_UPSTREAM_KEY=sk-bench
-
-wait_http() { # url
-    for _ in $(seq 1 600); do
-        curl -s -o /dev/null "$1" && return 0
-        sleep 0.1
-    done
-    echo "nothing answers at $1" >&2
-    return 1
-}
+source scripts/proxy_bench_setup.sh
 rss_mib() { awk '/VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
 
 "$loadgen" upstream --port 4300 --latency-ms 0 &
