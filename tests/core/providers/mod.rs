@@ -10,3 +10,17 @@ mod hostile;
 mod identity;
 mod ollama;
 mod openai;
+
+use futures_util::StreamExt;
+use llmtrace::{Generation, StreamChunk};
+
+/// Every chunk of a generation that was asked to stream, each one expected good.
+async fn good_chunks(generation: Generation) -> Vec<StreamChunk> {
+    let Generation::Stream(stream) = generation else {
+        panic!("a stream was asked for");
+    };
+    stream
+        .map(|chunk| chunk.expect("a good chunk"))
+        .collect()
+        .await
+}

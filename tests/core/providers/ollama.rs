@@ -2,9 +2,7 @@
 
 use futures_util::StreamExt;
 use llmtrace::provider::{OllamaProvider, ProviderOptions};
-use llmtrace::{
-    Client, GenerateRequest, Generation, Message, StreamChunk, Tool, ToolCall, TraceQuery, Usage,
-};
+use llmtrace::{Client, GenerateRequest, Generation, Message, Tool, ToolCall, TraceQuery, Usage};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -236,13 +234,7 @@ async fn streams_ndjson_lines_with_counts_on_the_last() {
         .await
         .expect("a stream");
 
-    let Generation::Stream(stream) = generation else {
-        panic!("a stream was asked for");
-    };
-    let chunks: Vec<StreamChunk> = stream
-        .map(|chunk| chunk.expect("a good chunk"))
-        .collect()
-        .await;
+    let chunks = super::good_chunks(generation).await;
     let texts: Vec<&str> = chunks.iter().map(|c| c.content.as_str()).collect();
     assert_eq!(texts, ["The", " sky", " is", " blue.", ""]);
     assert_eq!(chunks[0].model.as_deref(), Some("llama3.2"));

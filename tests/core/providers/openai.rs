@@ -335,13 +335,7 @@ async fn streams_text_then_the_finish_reason_then_usage() {
         .await
         .expect("a stream");
 
-    let Generation::Stream(stream) = generation else {
-        panic!("a stream was asked for");
-    };
-    let chunks: Vec<StreamChunk> = stream
-        .map(|chunk| chunk.expect("a good chunk"))
-        .collect()
-        .await;
+    let chunks = super::good_chunks(generation).await;
     let texts: Vec<&str> = chunks.iter().map(|c| c.content.as_str()).collect();
     assert_eq!(texts, ["Hello", " there", "!", "", ""]);
     assert_eq!(chunks[0].model.as_deref(), Some("gpt-4o-mini"));
@@ -548,13 +542,7 @@ async fn escaped_text_and_unknown_fields_in_chunks_reach_the_caller_intact() {
         })
         .await
         .expect("a stream");
-    let Generation::Stream(stream) = generation else {
-        panic!("a stream was asked for");
-    };
-    let chunks: Vec<StreamChunk> = stream
-        .map(|chunk| chunk.expect("a good chunk"))
-        .collect()
-        .await;
+    let chunks = super::good_chunks(generation).await;
 
     let texts: Vec<&str> = chunks.iter().map(|c| c.content.as_str()).collect();
     assert_eq!(texts, ["café \"ok\"\n", "plain"]);
