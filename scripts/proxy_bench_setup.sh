@@ -23,3 +23,21 @@ wait_http() { # url [seconds, default 60]
     echo "nothing answers at $1" >&2
     return 1
 }
+
+proxy_config() { # upstream_port listen_port: llmtrace proxy in front of the bench upstream,
+    # tracing to the ring buffer and $work/proxy.jsonl
+    cat <<TOML
+[provider]
+type = "openai"
+model = "up"
+base_url = "http://127.0.0.1:$1/v1"
+api_key_env = "BENCH_UPSTREAM_KEY"
+
+[exporters.file]
+type = "jsonl"
+path = "$work/proxy.jsonl"
+
+[proxy]
+listen = "127.0.0.1:$2"
+TOML
+}

@@ -58,20 +58,7 @@ measure() { # name pid url
 
 "$loadgen" upstream --port 4300 &
 pids+=("$!")
-cat >"$work/proxy.toml" <<TOML
-[provider]
-type = "openai"
-model = "up"
-base_url = "http://127.0.0.1:4300/v1"
-api_key_env = "BENCH_UPSTREAM_KEY"
-
-[exporters.file]
-type = "jsonl"
-path = "$work/proxy.jsonl"
-
-[proxy]
-listen = "127.0.0.1:4100"
-TOML
+proxy_config 4300 4100 >"$work/proxy.toml"
 "$llmtrace" proxy -c "$work/proxy.toml" 2>"$work/proxy.log" &
 proxy_pid=$!
 pids+=("$proxy_pid")

@@ -24,20 +24,7 @@ source scripts/proxy_bench_setup.sh
 
 "$loadgen" upstream --port 4301 &
 pids+=("$!")
-cat >"$work/proxy.toml" <<TOML
-[provider]
-type = "openai"
-model = "up"
-base_url = "http://127.0.0.1:4301/v1"
-api_key_env = "BENCH_UPSTREAM_KEY"
-
-[exporters.file]
-type = "jsonl"
-path = "$work/proxy.jsonl"
-
-[proxy]
-listen = "127.0.0.1:4101"
-TOML
+proxy_config 4301 4101 >"$work/proxy.toml"
 target=("$llmtrace" proxy -c "$work/proxy.toml")
 if [ "${TARGET:-llmtrace}" = forward ]; then
     target=("$loadgen" forward --port 4101 --to http://127.0.0.1:4301/v1/chat/completions)

@@ -22,20 +22,7 @@ rss_mib() { awk '/VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
 "$loadgen" upstream --port 4300 --latency-ms 0 &
 pids+=("$!")
 wait_http http://127.0.0.1:4300/
-cat >"$work/proxy.toml" <<TOML
-[provider]
-type = "openai"
-model = "up"
-base_url = "http://127.0.0.1:4300/v1"
-api_key_env = "BENCH_UPSTREAM_KEY"
-
-[exporters.file]
-type = "jsonl"
-path = "$work/traces.jsonl"
-
-[proxy]
-listen = "127.0.0.1:4100"
-TOML
+proxy_config 4300 4100 >"$work/proxy.toml"
 "$llmtrace" proxy -c "$work/proxy.toml" 2>"$work/proxy.log" &
 proxy=$!
 pids+=("$proxy")
@@ -57,4 +44,4 @@ while [ "$served" -lt "$requests" ]; do
     failed=$((failed + bad))
     echo "| $served | $failed | $(rss_mib "$proxy") | $rate |"
 done
-echo "traces written: $(wc -l <"$work/traces.jsonl")" >&2
+echo "traces written: $(wc -l <"$work/proxy.jsonl")" >&2
