@@ -15,6 +15,8 @@ pub(crate) trait Api: Send + 'static {
     type Body: DeserializeOwned;
     /// Writes a streamed answer as server-sent events.
     type Encoder: Encoder;
+    /// A complete answer, borrowing from the response it is written from.
+    type Answer<'a>: Serialize;
     /// The provider that speaks this API upstream: parameters our request has no field for
     /// are forwarded to it as written (another provider would not know them).
     const PROVIDER: &'static str;
@@ -24,9 +26,6 @@ pub(crate) trait Api: Send + 'static {
 
     /// Our request and the model the client asked for.
     fn request(body: Self::Body) -> (GenerateRequest, String);
-    /// A complete answer, borrowing from the response it is written from.
-    type Answer<'a>: Serialize;
-
     /// A complete answer in this API's shape.
     fn response<'a>(response: &'a GenerateResponse, model: &'a str) -> Self::Answer<'a>;
     /// A fresh encoder for one streamed answer.
@@ -165,7 +164,61 @@ pub(crate) fn unix_now() -> u64 {
 
 #[cfg(test)]
 mod tests {
+    use std::cell::Cell;
+
+    use serde::de::Error as _;
+    use serde::de::value::Error;
+
     use super::*;
+    use crate::proxy::{anthropic::Anthropic, openai::OpenAi};
+
+    /// A deserializer that only notes the field names a derived `Deserialize` asks for.
+    struct FieldNames<'a>(&'a Cell<&'static [&'static str]>);
+
+    impl<'de> Deserializer<'de> for FieldNames<'_> {
+        type Error = Error;
+
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Error> {
+            Err(Error::custom("not a struct"))
+        }
+
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Error> {
+            self.0.set(fields);
+            Err(Error::custom("names noted"))
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+            identifier ignored_any
+        }
+    }
+
+    /// A field of the typed body missing from `Api::FIELDS` would reach the upstream twice:
+    /// as we send it, and again, as written, among the parameters we have no field for.
+    fn every_body_field_is_named<A: Api>() {
+        let names = Cell::new(&[][..]);
+        let _ = A::Body::deserialize(FieldNames(&names));
+        assert!(!names.get().is_empty(), "{}: no fields read", A::PROVIDER);
+        for name in names.get() {
+            assert!(
+                A::FIELDS.contains(name),
+                "{}: {name} is not in FIELDS",
+                A::PROVIDER
+            );
+        }
+    }
+
+    #[test]
+    fn each_apis_body_fields_are_named_in_its_fields() {
+        every_body_field_is_named::<OpenAi>();
+        every_body_field_is_named::<Anthropic>();
+    }
 
     #[test]
     fn extra_fields_are_the_unknown_ones_as_written() {
