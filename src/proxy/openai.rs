@@ -14,8 +14,8 @@ use crate::{
 #[derive(Debug)]
 pub(crate) struct OpenAi;
 
-/// The fields we read; each is named in `Api::FIELDS` too (a test checks), or it would also be forwarded as
-/// a parameter we have no field for.
+/// The fields we read; each is named in `Api::FIELDS` too (a test checks), or it would also
+/// be forwarded as a parameter we have no field for.
 #[derive(Deserialize)]
 pub(crate) struct ChatRequest {
     model: String,
