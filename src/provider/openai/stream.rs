@@ -1,9 +1,8 @@
 //! `chat.completion.chunk` events: text deltas, tool calls assembled from their pieces.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-
-use std::borrow::Cow;
 
 use serde::Deserialize;
 use serde::de::IgnoredAny;
