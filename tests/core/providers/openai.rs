@@ -2,9 +2,7 @@
 
 use futures_util::StreamExt;
 use llmtrace::provider::{OpenAiProvider, ProviderOptions};
-use llmtrace::{
-    Client, GenerateRequest, Generation, Message, StreamChunk, Tool, ToolCall, TraceQuery, Usage,
-};
+use llmtrace::{Client, GenerateRequest, Generation, Message, Tool, ToolCall, TraceQuery, Usage};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -19,6 +17,17 @@ fn provider(server: &TestServer) -> OpenAiProvider {
             .api_key(KEY),
     )
     .expect("a valid configuration")
+}
+
+/// Asks `server` for a streamed answer to "Say hello".
+async fn stream_hello(server: &TestServer) -> Generation {
+    provider(server)
+        .oneshot(GenerateRequest {
+            stream: true,
+            ..GenerateRequest::new("Say hello")
+        })
+        .await
+        .expect("a stream")
 }
 
 /// The chat completion object of the API reference.
@@ -327,13 +336,7 @@ async fn reads_the_key_from_the_named_environment_variable() {
 async fn streams_text_then_the_finish_reason_then_usage() {
     let server = TestServer::start(Reply::sse(&text_chunks(), "data: [DONE]\n\n")).await;
 
-    let generation = provider(&server)
-        .oneshot(GenerateRequest {
-            stream: true,
-            ..GenerateRequest::new("Say hello")
-        })
-        .await
-        .expect("a stream");
+    let generation = stream_hello(&server).await;
 
     let chunks = super::good_chunks(generation).await;
     let texts: Vec<&str> = chunks.iter().map(|c| c.content.as_str()).collect();
@@ -371,13 +374,8 @@ async fn reassembles_events_split_across_network_reads() {
     })
     .await;
 
-    let response = provider(&server)
-        .oneshot(GenerateRequest {
-            stream: true,
-            ..GenerateRequest::new("Say hello")
-        })
+    let response = stream_hello(&server)
         .await
-        .expect("a stream")
         .into_response()
         .await
         .expect("a complete stream");
@@ -435,11 +433,7 @@ async fn streams_tool_calls_assembled_from_their_deltas() {
         })
         .await
         .expect("a stream");
-    let chunks: Vec<StreamChunk> = generation
-        .into_stream()
-        .map(|chunk| chunk.expect("a good chunk"))
-        .collect()
-        .await;
+    let chunks = super::good_chunks(generation).await;
 
     assert_eq!(
         chunks.len(),
@@ -535,13 +529,7 @@ async fn escaped_text_and_unknown_fields_in_chunks_reach_the_caller_intact() {
     );
     let server = TestServer::start(Reply::raw(200, "text/event-stream", events)).await;
 
-    let generation = provider(&server)
-        .oneshot(GenerateRequest {
-            stream: true,
-            ..GenerateRequest::new("Say hello")
-        })
-        .await
-        .expect("a stream");
+    let generation = stream_hello(&server).await;
     let chunks = super::good_chunks(generation).await;
 
     let texts: Vec<&str> = chunks.iter().map(|c| c.content.as_str()).collect();
