@@ -7,7 +7,6 @@
 //! of JSON, 40-word prompt, 4 models, sessions of 10 steps, 5 % failures, 100 users; they are
 //! built outside the measurement.
 
-use chrono::{DateTime, Utc};
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use llmtrace::exporter::SqliteExporter;
 
@@ -17,7 +16,7 @@ mod workload;
 use workload::generated;
 
 fn insert(c: &mut Criterion) {
-    let start: DateTime<Utc> = "2025-01-01T00:00:00Z".parse().expect("a time");
+    let start = workload::start();
     let mut group = c.benchmark_group("sqlite_insert");
     for (store, prefill) in [("fresh", 0), ("100k", 100_000)] {
         for batch in [64usize, 1000] {

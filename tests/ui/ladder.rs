@@ -16,8 +16,8 @@ use llmtrace::TraceRecord;
 use llmtrace::exporter::SqliteExporter;
 use rusqlite::{Connection, params};
 
-use crate::perf::{io_bytes, thread_cpu};
-use crate::workload::{generated, time_ordered};
+use crate::perf::{env_count, io_bytes, thread_cpu};
+use crate::workload::{self, generated, time_ordered};
 
 /// The time `micros` microseconds after the Unix epoch.
 fn time(micros: i64) -> DateTime<Utc> {
@@ -293,11 +293,8 @@ fn timed<B>(
 #[test]
 #[ignore = "timing figures: run in release (see BENCHMARKS.md)"]
 fn perf_sqlite_ladder() {
-    let traces: usize = std::env::var("LLMTRACE_PERF_ROWS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(200_000);
-    let start: DateTime<Utc> = "2025-01-01T00:00:00Z".parse().unwrap();
+    let traces = env_count("LLMTRACE_PERF_ROWS", 200_000);
+    let start = workload::start();
     let rows = |range: std::ops::Range<usize>| -> Vec<Row> {
         range.map(|i| Row::of(&generated(i, start))).collect()
     };

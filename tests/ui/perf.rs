@@ -7,14 +7,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
 use llmtrace::TraceRecord;
 use llmtrace::exporter::{
     ExporterOptions, ExporterSink, Overflow, SqliteExporter, SqliteStore, TraceFilter,
 };
 use llmtrace::sink::RecordSink;
 
-use crate::workload::generated;
+use crate::workload::{self, generated};
 
 /// CPU time used so far by the whole process (every thread): on a shared machine, traces per
 /// CPU-second move far less with other people's builds than traces per wall-clock second.
@@ -53,6 +52,14 @@ fn io_per_trace(before: (u64, u64), per: usize) -> String {
     )
 }
 
+/// The count the environment variable `name` holds, or `default`.
+pub(crate) fn env_count(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
     samples[samples.len() / 2]
@@ -61,13 +68,10 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 #[test]
 #[ignore = "timing figures: run in release (see BENCHMARKS.md)"]
 fn perf_sqlite_store_figures() {
-    let rows: usize = std::env::var("LLMTRACE_PERF_ROWS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000);
+    let rows = env_count("LLMTRACE_PERF_ROWS", 1_000_000);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("traces.db");
-    let start: DateTime<Utc> = "2025-01-01T00:00:00Z".parse().unwrap();
+    let start = workload::start();
     let size = serde_json::to_vec(&generated(0, start)).unwrap().len();
     println!("record size: {size} bytes of JSON");
 
@@ -75,10 +79,7 @@ fn perf_sqlite_store_figures() {
     // of 64, waiting (not dropping) when the queue is full.
     let warm = 50_000.min(rows);
     let records: Vec<Arc<TraceRecord>> = (0..warm).map(|i| Arc::new(generated(i, start))).collect();
-    let batch: usize = std::env::var("LLMTRACE_PERF_BATCH")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(64);
+    let batch = env_count("LLMTRACE_PERF_BATCH", 64);
     let options = ExporterOptions::default()
         .overflow(Overflow::Wait)
         .batch_size(batch)

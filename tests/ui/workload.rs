@@ -42,6 +42,11 @@ pub(crate) fn time_ordered(time: DateTime<Utc>, random: uuid::Uuid) -> uuid::Uui
     uuid::Uuid::from_u128((millis << 80) | (0x7 << 76) | random)
 }
 
+/// The time of the workload's first trace.
+pub(crate) fn start() -> DateTime<Utc> {
+    "2025-01-01T00:00:00Z".parse().expect("a time")
+}
+
 /// Record `i` of the workload, one trace per 10 ms from `start`.
 pub(crate) fn generated(i: usize, start: DateTime<Utc>) -> TraceRecord {
     let models = ["gpt-4o", "gpt-4o-mini", "claude-sonnet", "llama3"];
