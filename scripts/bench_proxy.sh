@@ -125,7 +125,7 @@ for latency in $latencies; do
     "$loadgen" upstream --port 4300 --latency-ms "$latency" &
     upstream_pid=$!
     pids+=("$upstream_pid")
-    sleep 0.5
+    wait_http http://127.0.0.1:4300/
     setup="upstream ${latency} ms"
     runs "$setup" "direct" http://127.0.0.1:4300/v1/chat/completions "$rates"
     # The floor under any proxy's added latency: one more hop on the same HTTP stack.

@@ -24,8 +24,12 @@ cleanup() {
 trap cleanup EXIT
 
 python3 tests/python/upstream.py >"$work/upstream.port" &
-pids+=($!)
-until [ -s "$work/upstream.port" ]; do sleep 0.05; done
+upstream_pid=$!
+pids+=("$upstream_pid")
+until [ -s "$work/upstream.port" ]; do
+    kill -0 "$upstream_pid" 2>/dev/null || { echo "the test upstream exited" >&2; exit 1; }
+    sleep 0.05
+done
 upstream_port="$(head -1 "$work/upstream.port")"
 
 cat >"$work/llmtrace.toml" <<TOML
