@@ -28,11 +28,11 @@ use llmtrace::exporter::{ExporterOptions, ExporterSink, JsonlExporter};
 use llmtrace::layer::ServiceBuilderExt;
 use llmtrace::provider::EchoProvider;
 use llmtrace::sink::TraceStore;
-use llmtrace::{Client, GenerateRequest, GenerateResponse};
+use llmtrace::{Client, GenerateRequest, GenerateResponse, Generation};
 use opentelemetry::trace::{Tracer, TracerProvider};
 use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider};
 use rustix::time::{ClockId, clock_gettime};
-use tower::{ServiceBuilder, ServiceExt};
+use tower::{Service, ServiceBuilder, ServiceExt};
 
 #[path = "support/otel.rs"]
 mod otel;
@@ -58,8 +58,13 @@ fn env(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-async fn untraced(provider: &EchoProvider) -> GenerateResponse {
-    let generation = provider.clone().oneshot(request()).await.unwrap();
+/// One call of `stack` (the bare provider, or a traced stack over it), its whole answer.
+async fn answer<S>(stack: &S) -> GenerateResponse
+where
+    S: Service<GenerateRequest, Response = Generation> + Clone,
+    S::Error: std::fmt::Debug,
+{
+    let generation = stack.clone().oneshot(request()).await.unwrap();
     generation.into_response().await.unwrap()
 }
 
@@ -236,7 +241,7 @@ fn main() {
     runtime.block_on(async {
         for _ in 0..rounds {
             if runs(0) {
-                sample(&mut results[0], calls, || untraced(&provider), async {}).await;
+                sample(&mut results[0], calls, || answer(&provider), async {}).await;
             }
             if runs(1) {
                 sample(
@@ -248,25 +253,13 @@ fn main() {
                 .await;
             }
             if runs(2) {
-                sample(
-                    &mut results[2],
-                    calls,
-                    || async {
-                        let generation = store_only.clone().oneshot(request()).await.unwrap();
-                        generation.into_response().await.unwrap()
-                    },
-                    async {},
-                )
-                .await;
+                sample(&mut results[2], calls, || answer(&store_only), async {}).await;
             }
             if runs(3) {
                 sample(
                     &mut results[3],
                     calls,
-                    || async {
-                        let generation = with_jsonl.clone().oneshot(request()).await.unwrap();
-                        generation.into_response().await.unwrap()
-                    },
+                    || answer(&with_jsonl),
                     exporters.flush(),
                 )
                 .await;
@@ -308,10 +301,7 @@ fn main() {
                 sample(
                     &mut results[8],
                     calls,
-                    || async {
-                        let generation = jsonl_only.clone().oneshot(request()).await.unwrap();
-                        generation.into_response().await.unwrap()
-                    },
+                    || answer(&jsonl_only),
                     exporters.flush(),
                 )
                 .await;
